@@ -1,0 +1,280 @@
+//! Offline evaluation: splits (leave-last-out, time-ordered, random) and ranking metrics at k.
+
+use super::Model;
+use super::sparse::Csr;
+use rayon::prelude::*;
+
+/// One interaction in index space.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    /// User index.
+    pub user: u32,
+    /// Item index.
+    pub item: u32,
+    /// Implicit weight.
+    pub weight: f32,
+    /// Unix seconds (0 when unknown).
+    pub ts: i64,
+}
+
+/// Training matrix plus each user's held-out items.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Users x items weights.
+    pub train: Csr,
+    /// Held-out items per user (empty for users without test items).
+    pub test: Vec<Vec<u32>>,
+}
+
+fn build(train: &[Event], test: &[Event], users: usize, items: usize) -> Split {
+    let t: Vec<(u32, u32, f32)> = train.iter().map(|e| (e.user, e.item, e.weight)).collect();
+    let train_m = Csr::from_triplets(users, items, &t);
+    let mut test_v = vec![Vec::new(); users];
+    for e in test {
+        // An item already in train for that user is not a prediction target.
+        if train_m
+            .row(e.user as usize)
+            .0
+            .binary_search(&e.item)
+            .is_err()
+            && !test_v[e.user as usize].contains(&e.item)
+        {
+            test_v[e.user as usize].push(e.item);
+        }
+    }
+    Split {
+        train: train_m,
+        test: test_v,
+    }
+}
+
+/// Each user's last interaction (by time, then input order) is held out, for users with >= 2.
+pub fn leave_last_out(events: &[Event], users: usize, items: usize) -> Split {
+    let mut last: Vec<Option<usize>> = vec![None; users];
+    for (k, e) in events.iter().enumerate() {
+        let slot = &mut last[e.user as usize];
+        if slot.is_none_or(|p| events[p].ts <= e.ts) {
+            *slot = Some(k);
+        }
+    }
+    let mut per_user = vec![0usize; users];
+    for e in events {
+        per_user[e.user as usize] += 1;
+    }
+    let held: std::collections::HashSet<usize> = last
+        .iter()
+        .enumerate()
+        .filter(|(u, _)| per_user[*u] >= 2)
+        .filter_map(|(_, k)| *k)
+        .collect();
+    let (test, train): (Vec<_>, Vec<_>) = events
+        .iter()
+        .enumerate()
+        .partition(|(k, _)| held.contains(k));
+    let strip = |v: Vec<(usize, &Event)>| v.into_iter().map(|(_, e)| *e).collect::<Vec<_>>();
+    build(&strip(train), &strip(test), users, items)
+}
+
+/// The latest `test_fraction` of events (by timestamp) are held out.
+pub fn time_split(events: &[Event], users: usize, items: usize, test_fraction: f64) -> Split {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&k| (events[k].ts, k));
+    let cut = ((1.0 - test_fraction) * events.len() as f64).round() as usize;
+    let train: Vec<Event> = order[..cut].iter().map(|&k| events[k]).collect();
+    let test: Vec<Event> = order[cut..].iter().map(|&k| events[k]).collect();
+    build(&train, &test, users, items)
+}
+
+/// A seeded random `test_fraction` of each user's events is held out.
+pub fn random_split(
+    events: &[Event],
+    users: usize,
+    items: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Split {
+    let mut rng = super::als::SplitMix(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for e in events {
+        if (rng.next_f32() as f64) < test_fraction {
+            test.push(*e)
+        } else {
+            train.push(*e)
+        }
+    }
+    build(&train, &test, users, items)
+}
+
+/// Ranking quality at k, averaged over users with held-out items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Metrics {
+    /// Cut-off.
+    pub k: usize,
+    /// Users evaluated.
+    pub users: usize,
+    /// hits / k.
+    pub precision: f64,
+    /// hits / |test|.
+    pub recall: f64,
+    /// Binary-relevance nDCG.
+    pub ndcg: f64,
+    /// Mean average precision (normalised by min(|test|, k)).
+    pub map: f64,
+    /// Share of users with at least one hit.
+    pub hit_rate: f64,
+    /// Share of the catalogue recommended to at least one user.
+    pub coverage: f64,
+}
+
+/// Indices of the k best scores, skipping `exclude` (sorted), ties by lower index.
+pub fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<u32> {
+    let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(ordered::F, u32)>> =
+        std::collections::BinaryHeap::with_capacity(k + 1);
+    for (i, &s) in scores.iter().enumerate() {
+        if exclude.binary_search(&(i as u32)).is_ok() || !s.is_finite() {
+            continue;
+        }
+        let key = std::cmp::Reverse((ordered::F(s), u32::MAX - i as u32));
+        if heap.len() < k {
+            heap.push(key);
+        } else if heap.peek().is_some_and(|top| key < *top) {
+            heap.pop();
+            heap.push(key);
+        }
+    }
+    let mut v: Vec<(f32, u32)> = heap
+        .into_iter()
+        .map(|std::cmp::Reverse((s, i))| (s.0, u32::MAX - i))
+        .collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().map(|x| x.1).collect()
+}
+
+mod ordered {
+    /// Total order on f32 for the heap.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct F(pub f32);
+    impl Eq for F {}
+    impl PartialOrd for F {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for F {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&o.0)
+        }
+    }
+}
+
+/// Scores every user with test items, excluding their training items, and averages.
+pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
+    let items = split.train.cols;
+    let per_user: Vec<(f64, f64, f64, f64, f64, Vec<u32>)> = (0..split.train.rows)
+        .into_par_iter()
+        .filter(|&u| !split.test[u].is_empty())
+        .map_init(
+            || vec![0f32; items],
+            |scores, u| {
+                let (hist, w) = split.train.row(u);
+                model.scores(Some(u), hist, w, scores);
+                let recs = top_k(scores, k, hist);
+                let test = &split.test[u];
+                let (mut hits, mut dcg, mut ap) = (0usize, 0f64, 0f64);
+                for (r, i) in recs.iter().enumerate() {
+                    if test.contains(i) {
+                        hits += 1;
+                        dcg += 1.0 / ((r + 2) as f64).log2();
+                        ap += hits as f64 / (r + 1) as f64;
+                    }
+                }
+                let ideal: f64 = (0..test.len().min(k))
+                    .map(|r| 1.0 / ((r + 2) as f64).log2())
+                    .sum();
+                let denom = test.len().min(k) as f64;
+                (
+                    hits as f64 / k as f64,
+                    hits as f64 / test.len() as f64,
+                    dcg / ideal,
+                    ap / denom,
+                    if hits > 0 { 1.0 } else { 0.0 },
+                    recs,
+                )
+            },
+        )
+        .collect();
+    let n = per_user.len().max(1) as f64;
+    let mut seen = vec![false; items];
+    for r in &per_user {
+        for &i in &r.5 {
+            seen[i as usize] = true;
+        }
+    }
+    Metrics {
+        k,
+        users: per_user.len(),
+        precision: per_user.iter().map(|r| r.0).sum::<f64>() / n,
+        recall: per_user.iter().map(|r| r.1).sum::<f64>() / n,
+        ndcg: per_user.iter().map(|r| r.2).sum::<f64>() / n,
+        map: per_user.iter().map(|r| r.3).sum::<f64>() / n,
+        hit_rate: per_user.iter().map(|r| r.4).sum::<f64>() / n,
+        coverage: seen.iter().filter(|s| **s).count() as f64 / items.max(1) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_skips_and_breaks_ties_by_index() {
+        assert_eq!(top_k(&[0.1, 0.9, 0.5, 0.9, 0.2], 3, &[]), vec![1, 3, 2]);
+        assert_eq!(top_k(&[0.1, 0.9, 0.5, 0.9, 0.2], 2, &[1]), vec![3, 2]);
+    }
+
+    #[test]
+    fn leave_last_out_holds_the_latest_event_of_users_with_two_or_more() {
+        let ev = |user, item, ts| Event {
+            user,
+            item,
+            weight: 1.0,
+            ts,
+        };
+        let s = leave_last_out(&[ev(0, 0, 5), ev(0, 1, 9), ev(0, 2, 7), ev(1, 3, 1)], 2, 4);
+        assert_eq!(s.test, vec![vec![1], vec![]]);
+        assert_eq!(s.train.row(0).0, &[0, 2]);
+        assert_eq!(s.train.row(1).0, &[3]);
+    }
+
+    #[test]
+    fn perfect_ranking_scores_one() {
+        // Popularity puts item 2 first; user 0's held-out item is 2.
+        let ev = |user, item, ts| Event {
+            user,
+            item,
+            weight: 1.0,
+            ts,
+        };
+        let events = [
+            ev(0, 0, 1),
+            ev(0, 2, 2),
+            ev(1, 2, 1),
+            ev(2, 2, 1),
+            ev(1, 1, 1),
+        ];
+        let s = leave_last_out(&events, 3, 3);
+        let model = Model::Popularity(super::super::baselines::Popularity::fit(&s.train));
+        let m = evaluate(&model, &s, 1);
+        assert_eq!(m.users, 2);
+        assert!(m.ndcg > 0.0);
+        let only0 = Split {
+            train: s.train.clone(),
+            test: vec![vec![2], vec![], vec![]],
+        };
+        let m = evaluate(&model, &only0, 1);
+        assert_eq!(
+            (m.ndcg, m.precision, m.recall, m.map, m.hit_rate),
+            (1.0, 1.0, 1.0, 1.0, 1.0)
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Server and store settings, resolved as defaults < file < environment < flags.
+//!
+//! Imports nothing of ours. The CLI passes its flags in as an [`Overrides`].
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// An environment variable holds a value of the wrong type.
+    #[error("environment variable {var}={value:?} is invalid: {message}")]
+    Env {
+        var: String,
+        value: String,
+        message: String,
+    },
+}
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Data directory (RocksDB store, pseudonym key, reports, models).
+    pub data: PathBuf,
+    /// Use an in-memory store instead of `data` (nothing persists).
+    pub memory: bool,
+    /// HTTP listen address.
+    pub bind: String,
+    /// Wall-clock limit of one SPARQL query, in milliseconds.
+    pub query_timeout_ms: u64,
+    /// Maximum solutions (or triples) one query may return.
+    pub max_result_rows: usize,
+    /// Maximum HTTP request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Threads that run queries, updates and loads (never the HTTP workers).
+    pub query_threads: usize,
+    /// Queued heavy requests beyond which the server answers 429.
+    pub queue_depth: usize,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+    /// Base of minted instance IRIs.
+    pub base_iri: String,
+    /// Extra directory of named `.rq` queries, on top of the built-in ones.
+    pub queries_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("shopgraph-data"),
+            memory: false,
+            bind: "127.0.0.1:7878".into(),
+            query_timeout_ms: 30_000,
+            max_result_rows: 1_000_000,
+            max_body_bytes: 64 * 1024 * 1024,
+            query_threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .max(2),
+            queue_depth: 64,
+            http_workers: 2,
+            base_iri: crate_default_base().into(),
+            queries_dir: None,
+        }
+    }
+}
+
+// Kept here rather than imported so that config depends on nothing of ours; a test checks it
+// matches ontology::vocab::DEFAULT_BASE.
+fn crate_default_base() -> &'static str {
+    "https://w3id.org/shopgraph/id/"
+}
+
+/// Settings given on the command line; `None` leaves the lower layers in charge.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub memory: bool,
+    pub bind: Option<String>,
+    pub query_timeout_ms: Option<u64>,
+    pub max_result_rows: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub query_threads: Option<usize>,
+    pub base_iri: Option<String>,
+    pub queries_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Query timeout as a duration.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.query_timeout_ms)
+    }
+
+    /// Resolves defaults < file < environment (`SHOPGRAPH_*`) < flags.
+    ///
+    /// The file is the `--config` flag, else `SHOPGRAPH_CONFIG`, else `shopgraph.toml` in the
+    /// data directory if it exists.
+    pub fn resolve(
+        flags: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut cfg = Self::default();
+        let data_hint = flags
+            .data
+            .clone()
+            .or_else(|| env("SHOPGRAPH_DATA").map(PathBuf::from))
+            .unwrap_or_else(|| cfg.data.clone());
+        let file = flags
+            .config_file
+            .clone()
+            .or_else(|| env("SHOPGRAPH_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(data_hint.join("shopgraph.toml")).filter(|p| p.exists()));
+        if let Some(path) = file {
+            cfg = Self::from_file(&path)?;
+        }
+        cfg.apply_env(env)?;
+        cfg.apply_flags(flags);
+        Ok(cfg)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(var: &str, v: String) -> Result<T, ConfigError> {
+            v.parse().map_err(|_| ConfigError::Env {
+                var: var.into(),
+                value: v,
+                message: "expected a number".into(),
+            })
+        }
+        if let Some(v) = env("SHOPGRAPH_DATA") {
+            self.data = v.into();
+        }
+        if let Some(v) = env("SHOPGRAPH_MEMORY") {
+            self.memory = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("SHOPGRAPH_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = env("SHOPGRAPH_QUERY_TIMEOUT_MS") {
+            self.query_timeout_ms = num("SHOPGRAPH_QUERY_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_MAX_RESULT_ROWS") {
+            self.max_result_rows = num("SHOPGRAPH_MAX_RESULT_ROWS", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_MAX_BODY_BYTES") {
+            self.max_body_bytes = num("SHOPGRAPH_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_QUERY_THREADS") {
+            self.query_threads = num("SHOPGRAPH_QUERY_THREADS", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_BASE_IRI") {
+            self.base_iri = v;
+        }
+        if let Some(v) = env("SHOPGRAPH_QUERIES_DIR") {
+            self.queries_dir = Some(v.into());
+        }
+        Ok(())
+    }
+
+    fn apply_flags(&mut self, f: &Overrides) {
+        if let Some(v) = &f.data {
+            self.data = v.clone();
+        }
+        if f.memory {
+            self.memory = true;
+        }
+        if let Some(v) = &f.bind {
+            self.bind = v.clone();
+        }
+        if let Some(v) = f.query_timeout_ms {
+            self.query_timeout_ms = v;
+        }
+        if let Some(v) = f.max_result_rows {
+            self.max_result_rows = v;
+        }
+        if let Some(v) = f.max_body_bytes {
+            self.max_body_bytes = v;
+        }
+        if let Some(v) = f.query_threads {
+            self.query_threads = v.max(1);
+        }
+        if let Some(v) = &f.base_iri {
+            self.base_iri = v.clone();
+        }
+        if let Some(v) = &f.queries_dir {
+            self.queries_dir = Some(v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn layers_override_in_order_defaults_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:1\"\nquery_timeout_ms = 5\nmax_result_rows = 7\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> = [
+            ("SHOPGRAPH_QUERY_TIMEOUT_MS", "6"),
+            ("SHOPGRAPH_MAX_RESULT_ROWS", "8"),
+        ]
+        .into();
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let flags = Overrides {
+            config_file: Some(file),
+            max_result_rows: Some(9),
+            ..Default::default()
+        };
+        let c = Config::resolve(&flags, &get).unwrap();
+        assert_eq!(c.bind, "0.0.0.0:1"); // file over default
+        assert_eq!(c.query_timeout_ms, 6); // env over file
+        assert_eq!(c.max_result_rows, 9); // flag over env
+        assert_eq!(c.max_body_bytes, Config::default().max_body_bytes);
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bnid = \"x\"\n").unwrap();
+        let flags = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Config::resolve(&flags, &|_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_env_number_is_reported() {
+        let e = Config::resolve(&Overrides::default(), &|k| {
+            (k == "SHOPGRAPH_QUERY_TIMEOUT_MS").then(|| "soon".to_string())
+        });
+        assert!(matches!(e, Err(ConfigError::Env { .. })));
+    }
+}

@@ -1,0 +1,330 @@
+//! The engine ties the store, ontology, ingest and named queries together behind one API that
+//! the CLI and the HTTP layer share. Its methods are blocking: callers on async threads go
+//! through [`crate::pool::Pool`].
+
+use crate::config::Config;
+use crate::ingest::{
+    self, CleaningReport, IngestError, mapping::Mapping, pseudonym::Pseudonymizer,
+};
+use crate::ontology::{self, Minter, OntologyError, vocab};
+use crate::queries::{NamedQueries, NamedQueryError};
+use crate::store::{
+    LoadStats, OutputFormats, QueryOptions, QueryOutput, Store, StoreError,
+    model::{GraphName, Literal, NamedNode, Quad, Term},
+};
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Errors of the engine: each wraps the module that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// From the store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// From tabular ingest.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// From the ontology files.
+    #[error(transparent)]
+    Ontology(#[from] OntologyError),
+    /// From named queries.
+    #[error(transparent)]
+    NamedQuery(#[from] NamedQueryError),
+    /// A file to load has a format shopgraph cannot tell, or no mapping.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// What loading one file did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileLoad {
+    /// The file.
+    pub file: String,
+    /// Quads handed to the store.
+    pub quads: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// Cleaning report (tabular files only).
+    pub report: Option<CleaningReport>,
+    /// Where the report and the rejected rows were saved.
+    pub report_files: Vec<String>,
+}
+
+/// Shared state of a running shopgraph.
+#[derive(Debug)]
+pub struct Engine {
+    /// The resolved configuration.
+    pub config: Config,
+    store: Store,
+    minter: Minter,
+    pseudo: Pseudonymizer,
+    queries: NamedQueries,
+}
+
+impl Engine {
+    /// Opens the store the config names (RocksDB under `data`, or memory) and makes sure the
+    /// current ontology is loaded.
+    pub fn open(config: Config) -> Result<Arc<Self>, EngineError> {
+        let (store, pseudo) = if config.memory {
+            (Store::memory()?, Pseudonymizer::random()?)
+        } else {
+            (
+                Store::open(&config.data.join("store"))?,
+                Pseudonymizer::load_or_create(&config.data)?,
+            )
+        };
+        Self::with_parts(config, store, pseudo)
+    }
+
+    /// An engine over a given store and key (tests).
+    pub fn with_parts(
+        config: Config,
+        store: Store,
+        pseudo: Pseudonymizer,
+    ) -> Result<Arc<Self>, EngineError> {
+        let minter = Minter::new(&config.base_iri)?;
+        let queries = NamedQueries::load(config.queries_dir.as_deref())?;
+        let engine = Self {
+            config,
+            store,
+            minter,
+            pseudo,
+            queries,
+        };
+        engine.ensure_ontology()?;
+        Ok(Arc::new(engine))
+    }
+
+    /// The store (read access for the HTTP layer's GSP and stats).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The IRI minter.
+    pub fn minter(&self) -> &Minter {
+        &self.minter
+    }
+
+    /// The pseudonymiser (user ids from HTTP requests go through it).
+    pub fn pseudonymizer(&self) -> &Pseudonymizer {
+        &self.pseudo
+    }
+
+    /// Named queries.
+    pub fn named_queries(&self) -> &NamedQueries {
+        &self.queries
+    }
+
+    /// Default query options from the config.
+    pub fn query_options(&self) -> QueryOptions {
+        QueryOptions {
+            timeout: self.config.query_timeout(),
+            max_rows: self.config.max_result_rows,
+            ..QueryOptions::default()
+        }
+    }
+
+    /// Loads the shipped ontology, vocabularies and taxonomy unless this version already is.
+    /// A different version is replaced graph by graph.
+    pub fn ensure_ontology(&self) -> Result<bool, EngineError> {
+        let marker = Quad::new(
+            NamedNode::new_unchecked(vocab::ONTOLOGY),
+            NamedNode::new_unchecked(vocab::OWL_VERSION_INFO),
+            Literal::from(vocab::ONTOLOGY_VERSION),
+            NamedNode::new_unchecked(vocab::GRAPH_ONTOLOGY),
+        );
+        if self.store.contains(&marker)? {
+            return Ok(false);
+        }
+        for g in [
+            vocab::GRAPH_ONTOLOGY,
+            vocab::GRAPH_TAXONOMY,
+            vocab::GRAPH_SCHEMA_ORG,
+            vocab::GRAPH_GOODRELATIONS,
+            vocab::GRAPH_REV,
+        ] {
+            let g = GraphName::NamedNode(NamedNode::new_unchecked(g));
+            if self.store.graph_exists(&g)? {
+                self.store.delete_graph(&g)?;
+            }
+        }
+        self.store.bulk_insert(ontology::ontology_quads()?)?;
+        Ok(true)
+    }
+
+    /// Runs a SPARQL query.
+    pub fn query(
+        &self,
+        text: &str,
+        opts: &QueryOptions,
+        formats: OutputFormats,
+    ) -> Result<QueryOutput, EngineError> {
+        Ok(self.store.query(text, &[], opts, formats)?)
+    }
+
+    /// Runs a named query with request parameters bound as RDF terms.
+    pub fn named_query(
+        &self,
+        name: &str,
+        params: &HashMap<String, String>,
+        formats: OutputFormats,
+    ) -> Result<QueryOutput, EngineError> {
+        let q = self.queries.get(name)?;
+        let bindings = q.bind(params, &self.minter)?;
+        Ok(self
+            .store
+            .query(&q.text, &bindings, &self.query_options(), formats)?)
+    }
+
+    /// Runs a SPARQL update (atomic).
+    pub fn update(&self, text: &str) -> Result<(), EngineError> {
+        Ok(self.store.update(text, self.config.query_timeout())?)
+    }
+
+    /// Loads an RDF file with oxigraph's parsers through the bulk loader (atomic per file).
+    pub fn load_rdf(
+        &self,
+        path: &Path,
+        graph: Option<&str>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<FileLoad, EngineError> {
+        let format = crate::store::formats::file_format(path).ok_or_else(|| {
+            EngineError::Input(format!("{}: unknown RDF extension", path.display()))
+        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| EngineError::Input(format!("cannot open {}: {e}", path.display())))?;
+        let base = format!(
+            "file://{}",
+            std::fs::canonicalize(path).unwrap_or(path.into()).display()
+        );
+        let LoadStats { quads, seconds } =
+            self.store
+                .bulk_load(BufReader::new(file), format, graph, Some(&base), progress)?;
+        Ok(FileLoad {
+            file: path.display().to_string(),
+            quads,
+            seconds,
+            report: None,
+            report_files: Vec::new(),
+        })
+    }
+
+    /// Cleans a tabular file through its mapping and loads the result (atomic per file). The
+    /// cleaning report and the rejected rows are saved under `report_dir` when given.
+    pub fn load_tabular(
+        &self,
+        path: &Path,
+        mapping: &Mapping,
+        report_dir: Option<&Path>,
+        progress: Box<dyn FnMut(u64)>,
+    ) -> Result<FileLoad, EngineError> {
+        let start = std::time::Instant::now();
+        let cleaned = ingest::clean_file(path, mapping, &self.minter, &self.pseudo, progress)?;
+        let quads = cleaned.quads.len() as u64;
+        self.store.bulk_insert(cleaned.quads)?;
+        self.record_dataset(path, &cleaned.report)?;
+        let mut report_files = Vec::new();
+        if let Some(dir) = report_dir {
+            report_files =
+                save_report(dir, path, &cleaned.report, &cleaned.rejects).map_err(|e| {
+                    EngineError::Input(format!("cannot write report to {}: {e}", dir.display()))
+                })?;
+        }
+        Ok(FileLoad {
+            file: path.display().to_string(),
+            quads,
+            seconds: start.elapsed().as_secs_f64(),
+            report: Some(cleaned.report),
+            report_files,
+        })
+    }
+
+    /// Replaces the meta-graph description of a loaded file, so reloading keeps one record.
+    fn record_dataset(&self, path: &Path, report: &CleaningReport) -> Result<(), EngineError> {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data");
+        let ds = self.minter.dataset(name);
+        let g = NamedNode::new_unchecked(vocab::GRAPH_META);
+        let old: Vec<Quad> = [
+            vocab::LOADED_AT,
+            vocab::ROW_COUNT,
+            vocab::REJECTED_COUNT,
+            vocab::RDF_TYPE,
+        ]
+        .iter()
+        .map(|p| self.store.objects(&ds, &NamedNode::new_unchecked(*p)))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .zip([
+            vocab::LOADED_AT,
+            vocab::ROW_COUNT,
+            vocab::REJECTED_COUNT,
+            vocab::RDF_TYPE,
+        ])
+        .flat_map(|(objs, p)| {
+            let ds = ds.clone();
+            let g = g.clone();
+            objs.into_iter()
+                .map(move |o| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone()))
+        })
+        .collect();
+        self.store.remove(&old)?;
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let q = |p: &str, o: Term| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone());
+        self.store.insert(&[
+            q(
+                vocab::RDF_TYPE,
+                NamedNode::new_unchecked(vocab::DATASET).into(),
+            ),
+            q(
+                vocab::LOADED_AT,
+                Literal::new_typed_literal(now, NamedNode::new_unchecked(vocab::XSD_DATE_TIME))
+                    .into(),
+            ),
+            q(
+                vocab::ROW_COUNT,
+                Literal::from(report.rows_kept as i64).into(),
+            ),
+            q(
+                vocab::REJECTED_COUNT,
+                Literal::from(report.rows_rejected as i64).into(),
+            ),
+        ])?;
+        Ok(())
+    }
+
+    /// Where load reports go: `<data>/reports`, or none for an in-memory store.
+    pub fn report_dir(&self) -> Option<PathBuf> {
+        (!self.config.memory).then(|| self.config.data.join("reports"))
+    }
+}
+
+/// Writes `<stem>.report.json` and `<stem>.rejected.csv`; returns their paths.
+fn save_report(
+    dir: &Path,
+    source: &Path,
+    report: &CleaningReport,
+    rejects: &[ingest::RejectedRow],
+) -> std::io::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    let stem = source
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("data");
+    let rp = dir.join(format!("{stem}.report.json"));
+    std::fs::write(
+        &rp,
+        serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?,
+    )?;
+    let xp = dir.join(format!("{stem}.rejected.csv"));
+    let mut w = csv::Writer::from_path(&xp).map_err(std::io::Error::other)?;
+    w.write_record(["line", "rule", "reason", "row"])
+        .map_err(std::io::Error::other)?;
+    for r in rejects {
+        w.write_record([r.line.to_string().as_str(), &r.rule, &r.reason, &r.row])
+            .map_err(std::io::Error::other)?;
+    }
+    w.flush()?;
+    Ok(vec![rp.display().to_string(), xp.display().to_string()])
+}

@@ -1,0 +1,107 @@
+//! The one mapping from every error shopgraph can raise to an HTTP status and JSON body.
+
+use crate::engine::EngineError;
+use crate::ingest::IngestError;
+use crate::ontology::OntologyError;
+use crate::pool::PoolError;
+use crate::queries::NamedQueryError;
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Errors of the HTTP layer: request-shape problems found here, or an engine error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (missing or conflicting parameters, bad encoding).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body's media type is not one this endpoint reads.
+    #[error("unsupported content type {0:?}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than `max_body_bytes`.
+    #[error("request body exceeds the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The client accepts no format this endpoint can produce.
+    #[error("none of the accepted media types can be produced; offered: {0}")]
+    NotAcceptable(String),
+    /// From the engine.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// From the work pool.
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Engine(EngineError::Store(e))
+    }
+}
+
+impl ApiError {
+    /// Short machine-readable code and status. Every variant is listed: adding an error
+    /// anywhere makes this fail to compile until it has a status.
+    fn code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
+            Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "not_acceptable"),
+            Self::Pool(PoolError::Busy(_)) => (S::TOO_MANY_REQUESTS, "busy"),
+            Self::Pool(PoolError::Panicked) => (S::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Engine(e) => match e {
+                EngineError::Store(s) => match s {
+                    StoreError::Syntax(_) => (S::BAD_REQUEST, "sparql_syntax"),
+                    StoreError::Evaluation(_) => (S::BAD_REQUEST, "sparql_evaluation"),
+                    StoreError::Timeout(_) => (S::REQUEST_TIMEOUT, "query_timeout"),
+                    StoreError::TooManyRows(_) => (S::UNPROCESSABLE_ENTITY, "result_too_large"),
+                    StoreError::RdfSyntax(_) => (S::BAD_REQUEST, "rdf_syntax"),
+                    StoreError::GraphNotFound(_) => (S::NOT_FOUND, "graph_not_found"),
+                    StoreError::InvalidIri(_) => (S::BAD_REQUEST, "invalid_iri"),
+                    StoreError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+                    StoreError::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "not_acceptable"),
+                    StoreError::Storage(_) => (S::INTERNAL_SERVER_ERROR, "storage"),
+                },
+                EngineError::NamedQuery(n) => match n {
+                    NamedQueryError::Unknown(_) => (S::NOT_FOUND, "unknown_query"),
+                    NamedQueryError::MissingParam(_)
+                    | NamedQueryError::UnknownParam { .. }
+                    | NamedQueryError::BadParam { .. } => (S::BAD_REQUEST, "bad_parameter"),
+                    NamedQueryError::Header { .. } | NamedQueryError::Io(_) => {
+                        (S::INTERNAL_SERVER_ERROR, "named_query_broken")
+                    }
+                },
+                EngineError::Ingest(i) => match i {
+                    IngestError::Mapping { .. } | IngestError::MissingColumn { .. } => {
+                        (S::BAD_REQUEST, "bad_mapping")
+                    }
+                    IngestError::Io { .. } | IngestError::Key(_) => {
+                        (S::INTERNAL_SERVER_ERROR, "ingest_io")
+                    }
+                },
+                EngineError::Ontology(o) => match o {
+                    OntologyError::Parse { .. }
+                    | OntologyError::Taxonomy { .. }
+                    | OntologyError::Iri(_) => (S::INTERNAL_SERVER_ERROR, "ontology"),
+                },
+                EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.code();
+        if status.is_server_error() {
+            log::error!("{code}: {self}");
+        }
+        HttpResponse::build(status)
+            .json(serde_json::json!({ "error": code, "message": self.to_string() }))
+    }
+}

@@ -1,0 +1,15 @@
+//! shopgraph: an embedded knowledge-graph server for e-commerce search and recommendation.
+//!
+//! See ARCHITECTURE.md for the module map and the rules on what may import what.
+
+pub mod cf;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod ingest;
+pub mod ontology;
+pub mod pool;
+pub mod queries;
+pub mod recommend;
+pub mod store;

@@ -1,0 +1,99 @@
+//! Every IRI shopgraph writes or reads, in one place: namespaces, classes, properties, graphs.
+
+/// The shopgraph ontology namespace.
+pub const SG: &str = "https://w3id.org/shopgraph/ontology#";
+/// IRI of the ontology document itself (carries `owl:versionInfo`).
+pub const ONTOLOGY: &str = "https://w3id.org/shopgraph/ontology";
+/// Named graph holding the shopgraph ontology.
+pub const GRAPH_ONTOLOGY: &str = "https://w3id.org/shopgraph/graph/ontology";
+/// Named graph holding the Google product taxonomy as SKOS.
+pub const GRAPH_TAXONOMY: &str = "https://w3id.org/shopgraph/graph/taxonomy";
+/// Named graph holding load metadata (datasets, cleaning counts).
+pub const GRAPH_META: &str = "https://w3id.org/shopgraph/graph/meta";
+/// The taxonomy concept scheme and prefix of its concepts (`{TAXONOMY}{id}`).
+pub const TAXONOMY: &str = "https://w3id.org/shopgraph/taxonomy/google/";
+/// The concept scheme node of the taxonomy.
+pub const TAXONOMY_SCHEME: &str = "https://w3id.org/shopgraph/taxonomy/google";
+/// Default base of instance IRIs (products, reviews, users...). Configurable.
+pub const DEFAULT_BASE: &str = "https://w3id.org/shopgraph/id/";
+
+/// Graphs of the vendored vocabularies, as their N-Quads files name them.
+pub const GRAPH_SCHEMA_ORG: &str = "http://schema.org/";
+/// GoodRelations graph.
+pub const GRAPH_GOODRELATIONS: &str = "http://purl.org/goodrelations/v1#";
+/// RDF Review vocabulary graph.
+pub const GRAPH_REV: &str = "http://purl.org/stuff/rev#";
+
+pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+pub const RDFS_LABEL: &str = "http://www.w3.org/2000/01/rdf-schema#label";
+pub const OWL_VERSION_INFO: &str = "http://www.w3.org/2002/07/owl#versionInfo";
+pub const SKOS: &str = "http://www.w3.org/2004/02/skos/core#";
+pub const SKOS_CONCEPT: &str = "http://www.w3.org/2004/02/skos/core#Concept";
+pub const SKOS_CONCEPT_SCHEME: &str = "http://www.w3.org/2004/02/skos/core#ConceptScheme";
+pub const SKOS_BROADER: &str = "http://www.w3.org/2004/02/skos/core#broader";
+pub const SKOS_PREF_LABEL: &str = "http://www.w3.org/2004/02/skos/core#prefLabel";
+pub const SKOS_NOTATION: &str = "http://www.w3.org/2004/02/skos/core#notation";
+pub const SKOS_IN_SCHEME: &str = "http://www.w3.org/2004/02/skos/core#inScheme";
+pub const SKOS_TOP_CONCEPT_OF: &str = "http://www.w3.org/2004/02/skos/core#topConceptOf";
+pub const XSD_INTEGER: &str = "http://www.w3.org/2001/XMLSchema#integer";
+pub const XSD_DECIMAL: &str = "http://www.w3.org/2001/XMLSchema#decimal";
+pub const XSD_DOUBLE: &str = "http://www.w3.org/2001/XMLSchema#double";
+pub const XSD_BOOLEAN: &str = "http://www.w3.org/2001/XMLSchema#boolean";
+pub const XSD_DATE_TIME: &str = "http://www.w3.org/2001/XMLSchema#dateTime";
+pub const SCHEMA_IN_STOCK: &str = "http://schema.org/InStock";
+pub const SCHEMA_OUT_OF_STOCK: &str = "http://schema.org/OutOfStock";
+pub const SCHEMA_PRE_ORDER: &str = "http://schema.org/PreOrder";
+
+/// Builds `sg:{local}` at compile time.
+macro_rules! sg {
+    ($($name:ident = $local:literal;)*) => {
+        $(#[doc = concat!("`sg:", $local, "`")]
+        pub const $name: &str = concat!("https://w3id.org/shopgraph/ontology#", $local);)*
+    };
+}
+
+sg! {
+    PRODUCT = "Product";
+    BRAND = "Brand";
+    CATEGORY = "Category";
+    OFFER = "Offer";
+    REVIEW = "Review";
+    USER = "User";
+    INTERACTION = "Interaction";
+    DATASET = "Dataset";
+    VIEW = "View";
+    CLICK = "Click";
+    ADD_TO_CART = "AddToCart";
+    PURCHASE = "Purchase";
+    RATING_EVENT = "Rating";
+    PRODUCT_ID = "productId";
+    NAME = "name";
+    DESCRIPTION = "description";
+    HAS_BRAND = "brand";
+    HAS_CATEGORY = "category";
+    SOURCE_CATEGORY = "sourceCategory";
+    HAS_OFFER = "offer";
+    PRICE = "price";
+    CURRENCY = "currency";
+    AVAILABILITY = "availability";
+    REVIEW_OF = "reviewOf";
+    RATING = "rating";
+    TITLE = "title";
+    TEXT = "text";
+    AUTHOR = "author";
+    RECOMMENDED = "recommended";
+    HELPFUL_VOTES = "helpfulVotes";
+    REVIEWER_AGE = "reviewerAge";
+    HAS_USER = "user";
+    ITEM = "item";
+    INTERACTION_TYPE = "interactionType";
+    TIMESTAMP = "timestamp";
+    WEIGHT = "weight";
+    VALUE = "value";
+    LOADED_AT = "loadedAt";
+    ROW_COUNT = "rowCount";
+    REJECTED_COUNT = "rejectedCount";
+}
+
+/// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
+pub const ONTOLOGY_VERSION: &str = "1.0.0";

@@ -1,0 +1,64 @@
+//! A bounded pool of threads for heavy work (queries, updates, loads), so HTTP workers only await.
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Errors of the pool.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// Every thread is busy and the queue is full.
+    #[error("server busy: {0} requests already queued; retry later")]
+    Busy(usize),
+    /// The job panicked; the pool thread survives.
+    #[error("internal error: the job panicked")]
+    Panicked,
+}
+
+/// Fixed threads reading a bounded queue.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    tx: Sender<Job>,
+    depth: usize,
+}
+
+impl Pool {
+    /// `threads` workers, at most `depth` jobs waiting.
+    pub fn new(threads: usize, depth: usize) -> Self {
+        let (tx, rx) = bounded::<Job>(depth);
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("shopgraph-pool-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        job();
+                    }
+                })
+                .expect("spawning a pool thread");
+        }
+        Self { tx, depth }
+    }
+
+    /// Runs `f` on the pool and awaits its result; answers `Busy` at once when the queue is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PoolError> {
+        let (otx, orx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = otx.send(r);
+        });
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                return Err(PoolError::Busy(self.depth));
+            }
+        }
+        match orx.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) | Err(_) => Err(PoolError::Panicked),
+        }
+    }
+}

@@ -1,0 +1,649 @@
+//! Recommendation service: trains cf models on interaction tables keyed by shop ids, saves them
+//! versioned under the data directory, serves top-k with graph filters, folds new events in.
+//!
+//! Imports `cf` (maths) and nothing that touches RDF: the engine hands it rows and id sets.
+
+pub mod dataset;
+pub mod npy;
+
+use crate::cf::{self, Csr, Model, als, baselines, eval};
+use dataset::Dataset;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Errors of the recommendation service.
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendError {
+    /// An interactions file or request is malformed.
+    #[error("{0}")]
+    Input(String),
+    /// The user is unknown and the request did not allow a cold start.
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    /// The item is not in the model.
+    #[error("unknown item {0:?}")]
+    UnknownItem(String),
+    /// No model has been trained yet.
+    #[error("no recommendation model yet: load interactions and run `shopgraph train`")]
+    NoModel,
+    /// k outside 1..=1000.
+    #[error("k must be between 1 and {max}, got {got}")]
+    BadK { got: usize, max: usize },
+    /// EASE could not be fitted.
+    #[error(transparent)]
+    Ease(#[from] baselines::EaseError),
+    /// A saved model cannot be read or written.
+    #[error("model files in {path}: {message}")]
+    Persist { path: PathBuf, message: String },
+}
+
+/// Largest k served.
+pub const MAX_K: usize = 1000;
+
+/// Which algorithm to train, with its settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Implicit ALS.
+    Als(als::AlsParams),
+    /// EASE with its L2 penalty.
+    Ease {
+        /// Penalty.
+        lambda: f32,
+    },
+    /// Item-kNN with its neighbourhood size.
+    ItemKnn {
+        /// Neighbours per item.
+        neighbours: usize,
+    },
+    /// Popularity.
+    Popularity,
+}
+
+/// Fits an algorithm on a matrix.
+pub fn fit(
+    alg: &Algorithm,
+    m: &Csr,
+    on_iteration: impl FnMut(usize, &als::AlsModel),
+) -> Result<Model, RecommendError> {
+    Ok(match alg {
+        Algorithm::Als(p) => Model::Als(als::fit(m, p, on_iteration)),
+        Algorithm::Ease { lambda } => Model::Ease(baselines::Ease::fit(m, *lambda)?),
+        Algorithm::ItemKnn { neighbours } => {
+            Model::ItemKnn(baselines::ItemKnn::fit(m, *neighbours))
+        }
+        Algorithm::Popularity => Model::Popularity(baselines::Popularity::fit(m)),
+    })
+}
+
+/// A trained model with the id maps and the history it was trained on.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model.
+    pub model: Model,
+    /// User keys by index.
+    pub users: Vec<String>,
+    /// Item keys by index.
+    pub items: Vec<String>,
+    /// Users x items training weights.
+    pub history: Csr,
+    /// Item popularity (cold start).
+    pub popularity: Vec<f32>,
+    /// Metadata saved beside the model.
+    pub meta: Meta,
+}
+
+/// What is known about a model version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// Version name (UTC time of training).
+    pub version: String,
+    /// The algorithm and settings.
+    pub algorithm: Algorithm,
+    /// Why this model was chosen (tune), if it was.
+    pub reason: Option<String>,
+    /// Validation metrics, if measured.
+    pub metrics: Option<eval::Metrics>,
+    /// Interactions it learned from.
+    pub interactions: usize,
+}
+
+impl Trained {
+    /// Trains on a dataset.
+    pub fn train(
+        ds: &Dataset,
+        alg: &Algorithm,
+        reason: Option<String>,
+        on_iteration: impl FnMut(usize, &als::AlsModel),
+    ) -> Result<Self, RecommendError> {
+        let t: Vec<(u32, u32, f32)> = ds
+            .events
+            .iter()
+            .map(|e| (e.user, e.item, e.weight))
+            .collect();
+        let history = Csr::from_triplets(ds.users.len(), ds.items.len(), &t);
+        let model = fit(alg, &history, on_iteration)?;
+        let popularity = baselines::Popularity::fit(&history).counts;
+        Ok(Self {
+            model,
+            users: ds.users.clone(),
+            items: ds.items.clone(),
+            meta: Meta {
+                version: chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+                algorithm: alg.clone(),
+                reason,
+                metrics: None,
+                interactions: history.nnz(),
+            },
+            history,
+            popularity,
+        })
+    }
+
+    /// Writes the model under `dir/<version>/` and points `dir/CURRENT` at it (atomic rename).
+    ///
+    /// Layout: `meta.json`, `users.txt`, `items.txt` (one key per line, line n = index n),
+    /// `history.tsv` (user index, item index, weight), and the model arrays: ALS
+    /// `user_factors.npy` + `item_factors.npy`, EASE `b.npy`, popularity `counts.npy`,
+    /// item-kNN `neighbours.json`. `.npy` files open with `numpy.load`.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, RecommendError> {
+        let vdir = dir.join(&self.meta.version);
+        let err = |e: std::io::Error| RecommendError::Persist {
+            path: vdir.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&vdir).map_err(err)?;
+        let write = |name: &str, bytes: &[u8]| std::fs::write(vdir.join(name), bytes).map_err(err);
+        write(
+            "meta.json",
+            &serde_json::to_vec_pretty(&self.meta).map_err(|e| err(std::io::Error::other(e)))?,
+        )?;
+        write("users.txt", (self.users.join("\n") + "\n").as_bytes())?;
+        write("items.txt", (self.items.join("\n") + "\n").as_bytes())?;
+        let mut h = String::new();
+        for u in 0..self.history.rows {
+            let (cs, ws) = self.history.row(u);
+            for (c, w) in cs.iter().zip(ws) {
+                h.push_str(&format!("{u}\t{c}\t{w}\n"));
+            }
+        }
+        write("history.tsv", h.as_bytes())?;
+        match &self.model {
+            Model::Als(m) => {
+                write(
+                    "user_factors.npy",
+                    &npy::encode(&m.user_factors, m.users(), m.factors()),
+                )?;
+                write(
+                    "item_factors.npy",
+                    &npy::encode(&m.item_factors, m.items(), m.factors()),
+                )?;
+            }
+            Model::Ease(e) => write("b.npy", &npy::encode(&e.b, e.items, e.items))?,
+            Model::ItemKnn(k) => write(
+                "neighbours.json",
+                &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?,
+            )?,
+            Model::Popularity(p) => {
+                write("counts.npy", &npy::encode(&p.counts, 1, p.counts.len()))?
+            }
+        }
+        let tmp = dir.join("CURRENT.tmp");
+        std::fs::write(&tmp, &self.meta.version).map_err(err)?;
+        std::fs::rename(&tmp, dir.join("CURRENT")).map_err(err)?;
+        Ok(vdir)
+    }
+
+    /// Loads the version `dir/CURRENT` names; `None` when nothing was saved yet.
+    pub fn load_current(dir: &Path) -> Result<Option<Self>, RecommendError> {
+        let Ok(version) = std::fs::read_to_string(dir.join("CURRENT")) else {
+            return Ok(None);
+        };
+        let vdir = dir.join(version.trim());
+        let err = |m: String| RecommendError::Persist {
+            path: vdir.clone(),
+            message: m,
+        };
+        let read =
+            |name: &str| std::fs::read(vdir.join(name)).map_err(|e| err(format!("{name}: {e}")));
+        let meta: Meta =
+            serde_json::from_slice(&read("meta.json")?).map_err(|e| err(e.to_string()))?;
+        let lines = |b: Vec<u8>| -> Vec<String> {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        let users = lines(read("users.txt")?);
+        let items = lines(read("items.txt")?);
+        let mut t = Vec::new();
+        for l in String::from_utf8_lossy(&read("history.tsv")?).lines() {
+            let mut p = l.split('\t');
+            let parsed = (|| {
+                Some((
+                    p.next()?.parse().ok()?,
+                    p.next()?.parse().ok()?,
+                    p.next()?.parse().ok()?,
+                ))
+            })();
+            t.push(parsed.ok_or_else(|| err(format!("bad history line {l:?}")))?);
+        }
+        let history = Csr::from_triplets(users.len(), items.len(), &t);
+        let npy = |name: &str| npy::decode(&read(name)?).map_err(|e| err(e.to_string()));
+        let model = match &meta.algorithm {
+            Algorithm::Als(p) => Model::Als(als::AlsModel {
+                params: *p,
+                user_factors: npy("user_factors.npy")?.0,
+                item_factors: npy("item_factors.npy")?.0,
+            }),
+            Algorithm::Ease { lambda } => Model::Ease(baselines::Ease {
+                lambda: *lambda,
+                items: items.len(),
+                b: npy("b.npy")?.0,
+            }),
+            Algorithm::ItemKnn { neighbours } => Model::ItemKnn(baselines::ItemKnn {
+                neighbours: *neighbours,
+                sims: serde_json::from_slice(&read("neighbours.json")?)
+                    .map_err(|e| err(e.to_string()))?,
+            }),
+            Algorithm::Popularity => Model::Popularity(baselines::Popularity {
+                counts: npy("counts.npy")?.0,
+            }),
+        };
+        let popularity = baselines::Popularity::fit(&history).counts;
+        Ok(Some(Self {
+            model,
+            users,
+            items,
+            history,
+            popularity,
+            meta,
+        }))
+    }
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Scored {
+    /// Item key (shop product id).
+    pub item: String,
+    /// Model score (popularity count on cold start).
+    pub score: f32,
+}
+
+/// How a recommendation list was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// From the user's history through the model.
+    Model,
+    /// The user has no history: most popular items (after filters).
+    ColdStartPopular,
+}
+
+/// The live model plus events that arrived since it was trained.
+#[derive(Debug)]
+pub struct Live {
+    /// The trained model.
+    pub trained: Trained,
+    user_ix: HashMap<String, u32>,
+    item_ix: HashMap<String, u32>,
+    /// New (user key -> item, weight) events since training.
+    overlay: Mutex<HashMap<String, Vec<(u32, f32)>>>,
+    /// Folded-in user vectors for users with overlay events (ALS).
+    folded: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+impl Live {
+    fn new(trained: Trained) -> Self {
+        let user_ix = trained
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        let item_ix = trained
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.clone(), i as u32))
+            .collect();
+        Self {
+            trained,
+            user_ix,
+            item_ix,
+            overlay: Mutex::default(),
+            folded: Mutex::default(),
+        }
+    }
+
+    /// Index of an item key.
+    pub fn item_index(&self, item: &str) -> Option<u32> {
+        self.item_ix.get(item).copied()
+    }
+
+    /// The user's history: training rows plus events since, merged by item.
+    pub fn history(&self, user: &str) -> Vec<(u32, f32)> {
+        let mut h: Vec<(u32, f32)> = match self.user_ix.get(user) {
+            Some(&u) => {
+                let (c, w) = self.trained.history.row(u as usize);
+                c.iter().copied().zip(w.iter().copied()).collect()
+            }
+            None => Vec::new(),
+        };
+        if let Some(extra) = self.overlay.lock().ok().and_then(|o| o.get(user).cloned()) {
+            for (i, w) in extra {
+                match h.iter_mut().find(|x| x.0 == i) {
+                    Some(x) => x.1 += w,
+                    None => h.push((i, w)),
+                }
+            }
+        }
+        h.sort_by_key(|x| x.0);
+        h
+    }
+
+    /// Scores of every item for a user (`None` when the user has no history at all).
+    pub fn user_scores(&self, user: &str) -> Option<Vec<f32>> {
+        let h = self.history(user);
+        if h.is_empty() {
+            return None;
+        }
+        let (items, weights): (Vec<u32>, Vec<f32>) = h.iter().copied().unzip();
+        let mut out = vec![0f32; self.trained.items.len()];
+        let has_overlay = self.overlay.lock().is_ok_and(|o| o.contains_key(user));
+        match (&self.trained.model, has_overlay) {
+            (Model::Als(m), true) => {
+                let folded = self.folded.lock().ok().and_then(|f| f.get(user).cloned());
+                let x = folded.unwrap_or_else(|| m.fold_in(&items, &weights));
+                m.scores(&x, &mut out);
+            }
+            (model, _) => model.scores(
+                self.user_ix.get(user).map(|u| *u as usize),
+                &items,
+                &weights,
+                &mut out,
+            ),
+        }
+        Some(out)
+    }
+
+    /// Top k for a user: items in `allowed` (all when `None`), not already seen when
+    /// `exclude_seen`. Filters apply before the cut, so k come back whenever k qualify.
+    pub fn recommend(
+        &self,
+        user: &str,
+        k: usize,
+        allowed: Option<&HashSet<u32>>,
+        exclude_seen: bool,
+    ) -> Result<(Vec<Scored>, Source), RecommendError> {
+        if k == 0 || k > MAX_K {
+            return Err(RecommendError::BadK { got: k, max: MAX_K });
+        }
+        let (scores, source) = match self.user_scores(user) {
+            Some(s) => (s, Source::Model),
+            None => (self.trained.popularity.clone(), Source::ColdStartPopular),
+        };
+        let mut exclude: Vec<u32> = if exclude_seen {
+            self.history(user).into_iter().map(|x| x.0).collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(allowed) = allowed {
+            exclude.extend((0..self.trained.items.len() as u32).filter(|i| !allowed.contains(i)));
+        }
+        exclude.sort_unstable();
+        exclude.dedup();
+        let top = eval::top_k(&scores, k, &exclude);
+        Ok((
+            top.into_iter()
+                .map(|i| Scored {
+                    item: self.trained.items[i as usize].clone(),
+                    score: scores[i as usize],
+                })
+                .collect(),
+            source,
+        ))
+    }
+
+    /// Items most similar to `item`: cosine of ALS item factors, else kNN similarity.
+    pub fn similar(
+        &self,
+        item: &str,
+        k: usize,
+        allowed: Option<&HashSet<u32>>,
+    ) -> Result<Vec<Scored>, RecommendError> {
+        if k == 0 || k > MAX_K {
+            return Err(RecommendError::BadK { got: k, max: MAX_K });
+        }
+        let i = self
+            .item_index(item)
+            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let n = self.trained.items.len();
+        let scores: Vec<f32> = (0..n as u32).map(|j| self.similarity(i, j)).collect();
+        let mut exclude = vec![i];
+        if let Some(allowed) = allowed {
+            exclude.extend((0..n as u32).filter(|j| !allowed.contains(j)));
+        }
+        exclude.sort_unstable();
+        exclude.dedup();
+        Ok(eval::top_k(&scores, k, &exclude)
+            .into_iter()
+            .map(|j| Scored {
+                item: self.trained.items[j as usize].clone(),
+                score: scores[j as usize],
+            })
+            .collect())
+    }
+
+    /// Similarity of two items by index.
+    pub fn similarity(&self, a: u32, b: u32) -> f32 {
+        match &self.trained.model {
+            Model::Als(m) => cosine(m.item(a as usize), m.item(b as usize)),
+            Model::ItemKnn(k) => k.sims[a as usize]
+                .iter()
+                .find(|x| x.0 == b)
+                .map_or(0.0, |x| x.1),
+            Model::Ease(e) => e.b[a as usize * e.items + b as usize],
+            Model::Popularity(_) => {
+                // Co-occurrence cosine from the history: the only signal popularity has.
+                let ht = &self.trained.history;
+                let users = |i: u32| -> HashSet<usize> {
+                    (0..ht.rows)
+                        .filter(|u| ht.row(*u).0.binary_search(&i).is_ok())
+                        .collect()
+                };
+                let (ua, ub) = (users(a), users(b));
+                let inter = ua.intersection(&ub).count() as f32;
+                inter / ((ua.len() * ub.len()) as f32).sqrt().max(1e-9)
+            }
+        }
+    }
+
+    /// Score of one item for one user.
+    pub fn score(&self, user: &str, item: &str) -> Result<f32, RecommendError> {
+        let i = self
+            .item_index(item)
+            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let s = self
+            .user_scores(user)
+            .ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
+        Ok(s[i as usize])
+    }
+
+    /// Per-history-item contributions to a score (exact for ALS; similarity-weighted for the
+    /// item-item models), best first.
+    pub fn contributions(
+        &self,
+        user: &str,
+        item: &str,
+    ) -> Result<(Vec<(String, f32)>, f32), RecommendError> {
+        let i = self
+            .item_index(item)
+            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let h = self.history(user);
+        if h.is_empty() {
+            return Err(RecommendError::UnknownUser(user.into()));
+        }
+        let (items, weights): (Vec<u32>, Vec<f32>) = h.iter().copied().unzip();
+        let (parts, total) = match &self.trained.model {
+            Model::Als(m) => m.explain(&items, &weights, i),
+            _ => {
+                let mut p: Vec<(u32, f32)> =
+                    items.iter().map(|&j| (j, self.similarity(j, i))).collect();
+                p.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let t = p.iter().map(|x| x.1).sum();
+                (p, t)
+            }
+        };
+        Ok((
+            parts
+                .into_iter()
+                .map(|(j, c)| (self.trained.items[j as usize].clone(), c))
+                .collect(),
+            total,
+        ))
+    }
+
+    /// Records new events and refolds the user (ALS) so the next call reflects them.
+    pub fn add_events(&self, user: &str, events: &[(String, f32)]) -> usize {
+        let mut added = 0;
+        if let Ok(mut o) = self.overlay.lock() {
+            let list = o.entry(user.to_owned()).or_default();
+            for (item, w) in events {
+                if let Some(i) = self.item_index(item) {
+                    list.push((i, *w));
+                    added += 1;
+                }
+            }
+        }
+        if let Model::Als(m) = &self.trained.model {
+            let h = self.history(user);
+            let (items, weights): (Vec<u32>, Vec<f32>) = h.iter().copied().unzip();
+            let x = m.fold_in(&items, &weights);
+            if let Ok(mut f) = self.folded.lock() {
+                f.insert(user.to_owned(), x);
+            }
+        }
+        added
+    }
+
+    /// Events received since training.
+    pub fn pending_events(&self) -> usize {
+        self.overlay
+            .lock()
+            .map_or(0, |o| o.values().map(Vec::len).sum())
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut d, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        d += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    d / (na.sqrt() * nb.sqrt()).max(1e-12)
+}
+
+/// Holds the live model; a retrain swaps it atomically while readers keep their snapshot.
+#[derive(Debug, Default)]
+pub struct Recommender {
+    live: RwLock<Option<Arc<Live>>>,
+}
+
+impl Recommender {
+    /// Installs a trained model.
+    pub fn swap(&self, trained: Trained) {
+        let live = Arc::new(Live::new(trained));
+        if let Ok(mut l) = self.live.write() {
+            *l = Some(live);
+        }
+    }
+
+    /// The current model.
+    pub fn current(&self) -> Result<Arc<Live>, RecommendError> {
+        self.live
+            .read()
+            .ok()
+            .and_then(|l| l.clone())
+            .ok_or(RecommendError::NoModel)
+    }
+}
+
+/// Picks among ALS settings, EASE, item-kNN and popularity on a validation split carved from
+/// the training data; returns the winner, its reason and every candidate's metrics.
+pub fn tune(
+    ds: &Dataset,
+    k: usize,
+    seed: u64,
+    mut progress: impl FnMut(&str, &eval::Metrics),
+) -> Result<(Algorithm, String, Vec<(Algorithm, eval::Metrics)>), RecommendError> {
+    let split = eval::leave_last_out(&ds.events, ds.users.len(), ds.items.len());
+    let mut candidates = vec![
+        Algorithm::Popularity,
+        Algorithm::ItemKnn { neighbours: 50 },
+        Algorithm::ItemKnn { neighbours: 200 },
+    ];
+    if ds.items.len() <= baselines::EASE_MAX_ITEMS {
+        for lambda in [50.0, 200.0, 500.0] {
+            candidates.push(Algorithm::Ease { lambda });
+        }
+    }
+    for factors in [32, 64, 128] {
+        for regularization in [0.01, 0.1, 1.0] {
+            for alpha in [1.0, 10.0, 40.0] {
+                candidates.push(Algorithm::Als(als::AlsParams {
+                    factors,
+                    regularization,
+                    alpha,
+                    iterations: 15,
+                    solver: als::Solver::Cg { steps: 3 },
+                    seed,
+                }));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for alg in candidates {
+        let model = fit(&alg, &split.train, |_, _| {})?;
+        let m = eval::evaluate(&model, &split, k);
+        progress(&format!("{alg:?}"), &m);
+        results.push((alg, m));
+    }
+    let best = results
+        .iter()
+        .max_by(|a, b| a.1.ndcg.total_cmp(&b.1.ndcg))
+        .cloned()
+        .ok_or(RecommendError::NoModel)?;
+    let pop = results
+        .iter()
+        .find(|r| r.0 == Algorithm::Popularity)
+        .map_or(0.0, |r| r.1.ndcg);
+    let best_als = results
+        .iter()
+        .filter(|r| matches!(r.0, Algorithm::Als(_)))
+        .map(|r| r.1.ndcg)
+        .fold(0.0, f64::max);
+    let reason = format!(
+        "highest nDCG@{k} on a leave-last-out validation split of the training data: {:.4} ({}); popularity {:.4}, best ALS {:.4}",
+        best.1.ndcg,
+        cf_name(&best.0),
+        pop,
+        best_als
+    );
+    Ok((best.0, reason, results))
+}
+
+fn cf_name(a: &Algorithm) -> &'static str {
+    match a {
+        Algorithm::Als(_) => "als",
+        Algorithm::Ease { .. } => "ease",
+        Algorithm::ItemKnn { .. } => "item_knn",
+        Algorithm::Popularity => "popularity",
+    }
+}
+
+/// Re-exported for callers that only need the metric type.
+pub use cf::eval::Metrics;

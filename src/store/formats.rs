@@ -1,0 +1,197 @@
+//! Content negotiation: Accept headers and `format=` names to oxigraph's result and RDF formats.
+
+use oxigraph::io::RdfFormat;
+use oxigraph::sparql::results::QueryResultsFormat;
+
+/// Result formats offered for SELECT/ASK, first is the default.
+pub const RESULTS_FORMATS: [QueryResultsFormat; 4] = [
+    QueryResultsFormat::Json,
+    QueryResultsFormat::Xml,
+    QueryResultsFormat::Csv,
+    QueryResultsFormat::Tsv,
+];
+
+/// RDF formats offered for CONSTRUCT/DESCRIBE and the Graph Store Protocol, first is the default.
+pub const GRAPH_FORMATS: [RdfFormat; 6] = [
+    RdfFormat::Turtle,
+    RdfFormat::NTriples,
+    RdfFormat::JsonLd {
+        profile: oxigraph::io::JsonLdProfileSet::empty(),
+    },
+    RdfFormat::RdfXml,
+    RdfFormat::NQuads,
+    RdfFormat::TriG,
+];
+
+/// Parsed `Accept` entries sorted by preference (q, then specificity, then order).
+fn accept_ranges(accept: &str) -> Vec<(String, f32)> {
+    let mut out: Vec<(String, f32, usize)> = accept
+        .split(',')
+        .enumerate()
+        .filter_map(|(i, part)| {
+            let mut it = part.split(';');
+            let media = it.next()?.trim().to_ascii_lowercase();
+            if media.is_empty() {
+                return None;
+            }
+            let mut q = 1.0f32;
+            for p in it {
+                if let Some(v) = p.trim().strip_prefix("q=") {
+                    q = v.trim().parse().unwrap_or(0.0);
+                }
+            }
+            Some((media, q, i))
+        })
+        .filter(|(_, q, _)| *q > 0.0)
+        .collect();
+    out.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| specificity(&b.0).cmp(&specificity(&a.0)))
+            .then(a.2.cmp(&b.2))
+    });
+    out.into_iter().map(|(m, q, _)| (m, q)).collect()
+}
+
+fn specificity(m: &str) -> u8 {
+    match m {
+        "*/*" => 0,
+        _ if m.ends_with("/*") => 1,
+        _ => 2,
+    }
+}
+
+fn negotiate<F: Copy>(
+    accept: Option<&str>,
+    offered: &[F],
+    media: impl Fn(F) -> &'static str,
+    parse: impl Fn(&str) -> Option<F>,
+) -> Option<F> {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return offered.first().copied();
+    };
+    for (range, _) in accept_ranges(accept) {
+        if range == "*/*" {
+            return offered.first().copied();
+        }
+        if let Some(prefix) = range.strip_suffix("/*") {
+            if let Some(f) = offered
+                .iter()
+                .copied()
+                .find(|f| media(*f).starts_with(prefix))
+            {
+                return Some(f);
+            }
+            continue;
+        }
+        if let Some(f) = parse(&range) {
+            return Some(f);
+        }
+        // Browsers send text/html first; JSON is what a person can read there.
+        if range == "text/html" || range == "application/xhtml+xml" {
+            continue;
+        }
+    }
+    None
+}
+
+/// Short names accepted by `?format=` (as the oxigraph server does).
+fn results_by_name(name: &str) -> Option<QueryResultsFormat> {
+    match name {
+        "json" | "srj" => Some(QueryResultsFormat::Json),
+        "xml" | "srx" => Some(QueryResultsFormat::Xml),
+        "csv" => Some(QueryResultsFormat::Csv),
+        "tsv" => Some(QueryResultsFormat::Tsv),
+        other => QueryResultsFormat::from_media_type(other),
+    }
+}
+
+fn graph_by_name(name: &str) -> Option<RdfFormat> {
+    match name {
+        "ttl" | "turtle" => Some(RdfFormat::Turtle),
+        "nt" | "ntriples" => Some(RdfFormat::NTriples),
+        "jsonld" | "json-ld" => Some(GRAPH_FORMATS[2]),
+        "rdf" | "xml" | "rdfxml" => Some(RdfFormat::RdfXml),
+        "nq" | "nquads" => Some(RdfFormat::NQuads),
+        "trig" => Some(RdfFormat::TriG),
+        other => RdfFormat::from_media_type(other),
+    }
+}
+
+/// Picks the result format for SELECT/ASK; `None` means nothing offered is acceptable (406).
+pub fn results_format(format: Option<&str>, accept: Option<&str>) -> Option<QueryResultsFormat> {
+    if let Some(f) = format {
+        return results_by_name(f);
+    }
+    negotiate(
+        accept,
+        &RESULTS_FORMATS,
+        QueryResultsFormat::media_type,
+        |m| {
+            if m == "application/json" {
+                return Some(QueryResultsFormat::Json);
+            }
+            QueryResultsFormat::from_media_type(m)
+        },
+    )
+}
+
+/// Picks the RDF format for CONSTRUCT/DESCRIBE and GSP reads; `None` means 406.
+pub fn graph_format(format: Option<&str>, accept: Option<&str>) -> Option<RdfFormat> {
+    if let Some(f) = format {
+        return graph_by_name(f);
+    }
+    negotiate(accept, &GRAPH_FORMATS, RdfFormat::media_type, |m| {
+        if m == "application/json" {
+            return Some(GRAPH_FORMATS[2]);
+        }
+        RdfFormat::from_media_type(m)
+    })
+}
+
+/// RDF format of an uploaded body from its Content-Type.
+pub fn upload_format(content_type: &str) -> Option<RdfFormat> {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    RdfFormat::from_media_type(&media)
+}
+
+/// RDF format of a file by extension.
+pub fn file_format(path: &std::path::Path) -> Option<RdfFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "json" | "jsonld" => Some(GRAPH_FORMATS[2]),
+        other => RdfFormat::from_extension(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_values_and_wildcards_are_honoured() {
+        assert_eq!(
+            results_format(None, Some("text/csv;q=0.5, application/sparql-results+xml")),
+            Some(QueryResultsFormat::Xml)
+        );
+        assert_eq!(
+            results_format(None, Some("text/*")),
+            Some(QueryResultsFormat::Csv)
+        );
+        assert_eq!(results_format(None, None), Some(QueryResultsFormat::Json));
+        assert_eq!(results_format(None, Some("image/png")), None);
+        assert_eq!(
+            graph_format(None, Some("text/html,*/*;q=0.1")),
+            Some(RdfFormat::Turtle)
+        );
+        assert_eq!(
+            graph_format(Some("nt"), Some("text/turtle")),
+            Some(RdfFormat::NTriples)
+        );
+    }
+}

@@ -1,0 +1,697 @@
+//! The one owner of oxigraph calls: opening the store, queries with timeout and row limits,
+//! updates, bulk and transactional loads, the Graph Store operations, dumps and backups.
+
+pub mod formats;
+mod watchdog;
+
+use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
+use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode, Quad, Term};
+use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
+use oxigraph::sparql::{
+    CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, UpdateEvaluationError,
+};
+use oxigraph::store::{LoaderError, StorageError, Store as OxStore};
+use spargebra::algebra::GraphPattern;
+use spargebra::term::GroundTerm;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use oxigraph::io::RdfFormat as GraphFormat;
+pub use oxigraph::model;
+pub use oxigraph::sparql::results::QueryResultsFormat as ResultsFormat;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SPARQL query or update does not parse.
+    #[error("SPARQL syntax error: {0}")]
+    Syntax(String),
+    /// The query parsed but cannot be evaluated (unsupported SERVICE, bad substitution, ...).
+    #[error("SPARQL evaluation error: {0}")]
+    Evaluation(String),
+    /// The query ran past its time limit and was cancelled.
+    #[error("query cancelled after exceeding the {0:?} time limit")]
+    Timeout(Duration),
+    /// The query produced more rows than allowed.
+    #[error("query result exceeds the limit of {0} rows; add a LIMIT or raise max_result_rows")]
+    TooManyRows(usize),
+    /// Uploaded or loaded RDF does not parse; nothing of it was written.
+    #[error("RDF syntax error: {0}")]
+    RdfSyntax(String),
+    /// A named graph that does not exist.
+    #[error("graph {0} does not exist")]
+    GraphNotFound(String),
+    /// A parameter is not a valid IRI.
+    #[error("invalid IRI {0:?}")]
+    InvalidIri(String),
+    /// The operation is not allowed (SERVICE to an outside endpoint, a read-only store).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The client accepts none of the formats this answer can be written in.
+    #[error("none of the accepted media types can carry this answer; offered: {0}")]
+    NotAcceptable(String),
+    /// RocksDB or the file system failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl From<StorageError> for StoreError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<LoaderError> for StoreError {
+    fn from(e: LoaderError) -> Self {
+        match e {
+            LoaderError::Parsing(p) => Self::RdfSyntax(p.to_string()),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+fn eval_error(e: QueryEvaluationError, timeout: Duration) -> StoreError {
+    match e {
+        QueryEvaluationError::Cancelled => StoreError::Timeout(timeout),
+        QueryEvaluationError::Dataset(d) => StoreError::Storage(d.to_string()),
+        QueryEvaluationError::Unexpected(d) => StoreError::Storage(d.to_string()),
+        QueryEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
+        other => StoreError::Evaluation(other.to_string()),
+    }
+}
+
+/// Limits and dataset of one query.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Cancelled after this long.
+    pub timeout: Duration,
+    /// Error once more rows than this are produced.
+    pub max_rows: usize,
+    /// Protocol `default-graph-uri` values; replace the query's FROM.
+    pub default_graphs: Vec<String>,
+    /// Protocol `named-graph-uri` values; replace the query's FROM NAMED.
+    pub named_graphs: Vec<String>,
+    /// Treat the default graph as the union of all graphs.
+    pub union_default_graph: bool,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_rows: 1_000_000,
+            default_graphs: Vec::new(),
+            named_graphs: Vec::new(),
+            union_default_graph: false,
+        }
+    }
+}
+
+/// How results of a query should be written.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputFormats {
+    /// For SELECT and ASK; `None` when the client accepts none of them.
+    pub results: Option<QueryResultsFormat>,
+    /// For CONSTRUCT and DESCRIBE; `None` when the client accepts none of them.
+    pub graph: Option<RdfFormat>,
+}
+
+/// A serialised query answer.
+#[derive(Debug)]
+pub struct QueryOutput {
+    /// Media type of `body`.
+    pub content_type: &'static str,
+    /// The serialised results.
+    pub body: Vec<u8>,
+    /// Solutions or triples written (1 for ASK).
+    pub rows: usize,
+}
+
+/// What a load wrote.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct LoadStats {
+    /// Quads read from the input (duplicates included).
+    pub quads: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// Counts shown by `shopgraph stats` and /metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreStats {
+    /// All quads.
+    pub quads: usize,
+    /// Named graphs with their sizes.
+    pub graphs: Vec<(String, usize)>,
+    /// Quads in the default graph.
+    pub default_graph: usize,
+}
+
+/// The store: oxigraph plus the evaluator holding every extension function.
+#[derive(Clone)]
+pub struct Store {
+    inner: OxStore,
+    evaluator: SparqlEvaluator,
+    watchdog: Arc<watchdog::Watchdog>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// Refuses every SERVICE that has no handler of ours: a user's query must never make the
+/// server call out to another address.
+struct RejectOutsideServices;
+
+#[derive(Debug, thiserror::Error)]
+#[error("SERVICE <{0}> is refused: shopgraph does not call outside endpoints")]
+struct ServiceRefused(String);
+
+impl oxigraph::sparql::DefaultServiceHandler for RejectOutsideServices {
+    type Error = ServiceRefused;
+    fn handle(
+        &self,
+        service_name: &NamedNode,
+        _pattern: &GraphPattern,
+        _base_iri: Option<&oxiri::Iri<String>>,
+    ) -> Result<oxigraph::sparql::QuerySolutionIter<'static>, Self::Error> {
+        Err(ServiceRefused(service_name.as_str().into()))
+    }
+}
+
+impl Store {
+    /// An in-memory store (tests, `--memory`).
+    pub fn memory() -> Result<Self, StoreError> {
+        Ok(Self::wrap(OxStore::new()?))
+    }
+
+    /// Opens (or creates) the RocksDB store under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let inner = OxStore::open(dir).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("LOCK") || msg.contains("lock") {
+                StoreError::Storage(format!(
+                    "{msg} (is another shopgraph process using {}?)",
+                    dir.display()
+                ))
+            } else {
+                StoreError::Storage(msg)
+            }
+        })?;
+        Ok(Self::wrap(inner))
+    }
+
+    fn wrap(inner: OxStore) -> Self {
+        Self {
+            inner,
+            evaluator: SparqlEvaluator::new().with_default_service_handler(RejectOutsideServices),
+            watchdog: Arc::new(watchdog::Watchdog::start()),
+        }
+    }
+
+    /// Replaces the evaluator's configuration (extension functions, services); the outside
+    /// SERVICE refusal is always put back on top.
+    pub fn with_evaluator(mut self, f: impl FnOnce(SparqlEvaluator) -> SparqlEvaluator) -> Self {
+        self.evaluator = f(self.evaluator).with_default_service_handler(RejectOutsideServices);
+        self
+    }
+
+    fn cancellable(&self, timeout: Duration) -> (SparqlEvaluator, watchdog::Guard) {
+        let token = CancellationToken::new();
+        let guard = self.watchdog.arm(Instant::now() + timeout, token.clone());
+        (self.evaluator.clone().with_cancellation_token(token), guard)
+    }
+
+    /// Runs a query and serialises its answer. Parameters are bound as RDF terms on the algebra
+    /// (a VALUES block joined under the projection), never pasted into the text.
+    pub fn query(
+        &self,
+        text: &str,
+        bindings: &[(String, Term)],
+        opts: &QueryOptions,
+        formats: OutputFormats,
+    ) -> Result<QueryOutput, StoreError> {
+        let start = Instant::now();
+        let mut parsed = spargebra::SparqlParser::new()
+            .parse_query(text)
+            .map_err(|e| StoreError::Syntax(e.to_string()))?;
+        if !bindings.is_empty() {
+            bind_values(&mut parsed, bindings)?;
+        }
+        let (ev, _guard) = self.cancellable(opts.timeout);
+        let mut prepared = ev.for_query(parsed);
+        let ds = prepared.dataset_mut();
+        if opts.union_default_graph {
+            ds.set_default_graph_as_union();
+        }
+        if !opts.default_graphs.is_empty() {
+            ds.set_default_graph(
+                opts.default_graphs
+                    .iter()
+                    .map(|g| parse_iri(g).map(GraphName::NamedNode))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        if !opts.named_graphs.is_empty() {
+            ds.set_available_named_graphs(
+                opts.named_graphs
+                    .iter()
+                    .map(|g| parse_iri(g).map(NamedOrBlankNode::NamedNode))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        let results = prepared
+            .on_store(&self.inner)
+            .execute()
+            .map_err(|e| eval_error(e, opts.timeout))?;
+        let deadline = start + opts.timeout;
+        serialize(results, opts, formats, deadline)
+    }
+
+    /// Runs a SPARQL update in one transaction: it applies whole or not at all.
+    pub fn update(&self, text: &str, timeout: Duration) -> Result<(), StoreError> {
+        let (ev, _guard) = self.cancellable(timeout);
+        let prepared = ev
+            .parse_update(text)
+            .map_err(|e| StoreError::Syntax(e.to_string()))?;
+        prepared
+            .on_store(&self.inner)
+            .execute()
+            .map_err(|e| match e {
+                UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
+                UpdateEvaluationError::Unexpected(inner) => {
+                    match inner.downcast::<QueryEvaluationError>() {
+                        Ok(q) if matches!(*q, QueryEvaluationError::Cancelled) => {
+                            StoreError::Timeout(timeout)
+                        }
+                        Ok(q) => StoreError::Evaluation(q.to_string()),
+                        Err(other) => StoreError::Storage(other.to_string()),
+                    }
+                }
+                UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
+                other => StoreError::Evaluation(other.to_string()),
+            })
+    }
+
+    /// Bulk-loads an RDF stream. The load is atomic: on a parse error nothing is committed.
+    /// `progress` is called with the number of quads loaded so far.
+    pub fn bulk_load(
+        &self,
+        reader: impl BufRead,
+        format: RdfFormat,
+        graph: Option<&str>,
+        base_iri: Option<&str>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<LoadStats, StoreError> {
+        let start = Instant::now();
+        let mut parser = RdfParser::from_format(format);
+        if let Some(g) = graph {
+            parser = parser.with_default_graph(parse_iri(g)?);
+        }
+        if let Some(b) = base_iri {
+            parser = parser
+                .with_base_iri(b)
+                .map_err(|e| StoreError::InvalidIri(e.to_string()))?;
+        }
+        // Counted here: the loader's own progress callback only fires every few hundred
+        // thousand quads, so small files would report none.
+        let mut count = 0u64;
+        let quads = parser.rename_blank_nodes().for_reader(reader).inspect(|_| {
+            count += 1;
+            if count % 100_000 == 0 {
+                progress(count);
+            }
+        });
+        let mut loader = self.inner.bulk_loader();
+        loader.load_ok_quads::<oxigraph::io::RdfParseError, LoaderError>(quads)?;
+        loader.commit()?;
+        progress(count);
+        Ok(LoadStats {
+            quads: count,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Bulk-loads quads made in code (the ontology, cleaned rows). Atomic like [`Self::bulk_load`].
+    pub fn bulk_insert(&self, quads: Vec<Quad>) -> Result<LoadStats, StoreError> {
+        let start = Instant::now();
+        let n = quads.len() as u64;
+        let mut loader = self.inner.bulk_loader();
+        loader.load_quads(quads)?;
+        loader.commit()?;
+        Ok(LoadStats {
+            quads: n,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Inserts quads in one transaction (small writes: events, HTTP uploads).
+    pub fn insert(&self, quads: &[Quad]) -> Result<(), StoreError> {
+        let mut tx = self.inner.start_transaction()?;
+        tx.extend(quads.iter());
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes quads in one transaction.
+    pub fn remove(&self, quads: &[Quad]) -> Result<(), StoreError> {
+        let mut tx = self.inner.start_transaction()?;
+        for q in quads {
+            tx.remove(q);
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether the store holds the quad.
+    pub fn contains(&self, quad: &Quad) -> Result<bool, StoreError> {
+        Ok(self.inner.contains(quad)?)
+    }
+
+    /// Parses an RDF document completely, so that a syntax error is found before anything is written.
+    pub fn parse_document(
+        data: &[u8],
+        format: RdfFormat,
+        graph: GraphName,
+        base_iri: Option<&str>,
+    ) -> Result<Vec<Quad>, StoreError> {
+        let mut parser = RdfParser::from_format(format)
+            .with_default_graph(graph)
+            .rename_blank_nodes();
+        if let Some(b) = base_iri {
+            parser = parser
+                .with_base_iri(b)
+                .map_err(|e| StoreError::InvalidIri(e.to_string()))?;
+        }
+        if format.supports_datasets() {
+            // A graph-level upload may not smuggle quads into other graphs.
+            parser = parser.without_named_graphs();
+        }
+        parser
+            .for_slice(data)
+            .map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string())))
+            .collect()
+    }
+
+    /// GSP PUT: replaces a graph with the given quads in one transaction. Returns whether it existed.
+    pub fn replace_graph(&self, graph: &GraphName, quads: &[Quad]) -> Result<bool, StoreError> {
+        let existed = self.graph_exists(graph)?;
+        let mut tx = self.inner.start_transaction()?;
+        tx.clear_graph(graph.as_ref())?;
+        if let GraphName::NamedNode(n) = graph {
+            tx.insert_named_graph(n.as_ref());
+        }
+        tx.extend(quads.iter());
+        tx.commit()?;
+        Ok(existed)
+    }
+
+    /// GSP POST: adds quads to a graph in one transaction. Returns whether it existed.
+    pub fn add_to_graph(&self, graph: &GraphName, quads: &[Quad]) -> Result<bool, StoreError> {
+        let existed = self.graph_exists(graph)?;
+        let mut tx = self.inner.start_transaction()?;
+        if let GraphName::NamedNode(n) = graph {
+            tx.insert_named_graph(n.as_ref());
+        }
+        tx.extend(quads.iter());
+        tx.commit()?;
+        Ok(existed)
+    }
+
+    /// GSP DELETE: removes a named graph, or empties the default graph.
+    pub fn delete_graph(&self, graph: &GraphName) -> Result<(), StoreError> {
+        if !self.graph_exists(graph)? {
+            return Err(StoreError::GraphNotFound(graph.to_string()));
+        }
+        match graph {
+            GraphName::DefaultGraph => self.inner.clear_graph(GraphNameRef::DefaultGraph)?,
+            GraphName::NamedNode(n) => {
+                self.inner.remove_named_graph(n.as_ref())?;
+            }
+            GraphName::BlankNode(b) => {
+                self.inner.remove_named_graph(b.as_ref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a graph exists (the default graph always does).
+    pub fn graph_exists(&self, graph: &GraphName) -> Result<bool, StoreError> {
+        Ok(match graph {
+            GraphName::DefaultGraph => true,
+            GraphName::NamedNode(n) => self.inner.contains_named_graph(n.as_ref())?,
+            GraphName::BlankNode(b) => self.inner.contains_named_graph(b.as_ref())?,
+        })
+    }
+
+    /// Serialises one graph.
+    pub fn dump_graph(&self, graph: &GraphName, format: RdfFormat) -> Result<Vec<u8>, StoreError> {
+        if !self.graph_exists(graph)? {
+            return Err(StoreError::GraphNotFound(graph.to_string()));
+        }
+        let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
+        for q in self
+            .inner
+            .quads_for_pattern(None, None, None, Some(graph.as_ref()))
+        {
+            ser.serialize_triple(q?.as_ref())?;
+        }
+        Ok(ser.finish()?)
+    }
+
+    /// Writes every quad as N-Quads (or another dataset format).
+    pub fn dump_all(&self, format: RdfFormat, writer: impl Write) -> Result<(), StoreError> {
+        if !format.supports_datasets() {
+            return Err(StoreError::Forbidden(format!(
+                "{} cannot hold named graphs; dump the whole store as N-Quads or TriG",
+                format.name()
+            )));
+        }
+        self.inner
+            .dump_to_writer(RdfSerializer::from_format(format), writer)
+            .map_err(|e| StoreError::Storage(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Hard-link checkpoint of the RocksDB store into `dir` (which must not exist).
+    pub fn backup(&self, dir: &Path) -> Result<(), StoreError> {
+        Ok(self.inner.backup(dir)?)
+    }
+
+    /// Quad counts overall and per graph.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut graphs = Vec::new();
+        for g in self.inner.named_graphs() {
+            let g = g?;
+            let n = self
+                .inner
+                .quads_for_pattern(None, None, None, Some(g.as_ref().into()))
+                .count();
+            graphs.push((g.to_string(), n));
+        }
+        graphs.sort();
+        let default_graph = self
+            .inner
+            .quads_for_pattern(None, None, None, Some(GraphNameRef::DefaultGraph))
+            .count();
+        let quads = default_graph + graphs.iter().map(|g| g.1).sum::<usize>();
+        Ok(StoreStats {
+            quads,
+            graphs,
+            default_graph,
+        })
+    }
+
+    /// All quads (for tests and small exports).
+    pub fn len(&self) -> Result<usize, StoreError> {
+        Ok(self.inner.len()?)
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.inner.is_empty()?)
+    }
+
+    /// Objects of `(subject, predicate, ?o)` in any graph, for small lookups.
+    pub fn objects(
+        &self,
+        subject: &NamedNode,
+        predicate: &NamedNode,
+    ) -> Result<Vec<Term>, StoreError> {
+        self.inner
+            .quads_for_pattern(
+                Some(subject.as_ref().into()),
+                Some(predicate.as_ref()),
+                None,
+                None,
+            )
+            .map(|q| q.map(|q| q.object).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Flushes RocksDB's memtables to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Ok(self.inner.flush()?)
+    }
+}
+
+fn parse_iri(s: &str) -> Result<NamedNode, StoreError> {
+    NamedNode::new(s).map_err(|_| StoreError::InvalidIri(s.into()))
+}
+
+/// Binds parameters by joining `VALUES (?a ?b) { (t1 t2) }` at the bottom of the outer query
+/// (under the solution modifiers, so patterns see the values) and again just above a GROUP BY
+/// (so HAVING, ORDER BY and SELECT expressions see them too): "pre-bound variable" semantics.
+fn bind_values(
+    query: &mut spargebra::Query,
+    bindings: &[(String, Term)],
+) -> Result<(), StoreError> {
+    let mut vars = Vec::with_capacity(bindings.len());
+    let mut row = Vec::with_capacity(bindings.len());
+    for (name, term) in bindings {
+        vars.push(
+            spargebra::term::Variable::new(name)
+                .map_err(|e| StoreError::Evaluation(format!("bad parameter name {name}: {e}")))?,
+        );
+        row.push(Some(match term {
+            Term::NamedNode(n) => GroundTerm::NamedNode(n.clone()),
+            Term::Literal(l) => GroundTerm::Literal(l.clone()),
+            other => {
+                return Err(StoreError::Evaluation(format!(
+                    "parameter {name} must be an IRI or literal, got {other}"
+                )));
+            }
+        }));
+    }
+    let values = GraphPattern::Values {
+        variables: vars,
+        bindings: vec![row],
+    };
+    let pattern = match query {
+        spargebra::Query::Select { pattern, .. }
+        | spargebra::Query::Construct { pattern, .. }
+        | spargebra::Query::Describe { pattern, .. }
+        | spargebra::Query::Ask { pattern, .. } => pattern,
+    };
+    inject_values(pattern, &values);
+    Ok(())
+}
+
+fn inject_values(p: &mut GraphPattern, values: &GraphPattern) {
+    let take = |p: &mut GraphPattern| {
+        std::mem::replace(
+            p,
+            GraphPattern::Bgp {
+                patterns: Vec::new(),
+            },
+        )
+    };
+    match p {
+        GraphPattern::Slice { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::Filter { inner, .. } => inject_values(inner, values),
+        GraphPattern::Group { inner, .. } => {
+            inject_values(inner, values);
+            let group = take(p);
+            *p = GraphPattern::Join {
+                left: Box::new(values.clone()),
+                right: Box::new(group),
+            };
+        }
+        other => {
+            let inner = take(other);
+            *other = GraphPattern::Join {
+                left: Box::new(values.clone()),
+                right: Box::new(inner),
+            };
+        }
+    }
+}
+
+fn serialize(
+    results: QueryResults<'_>,
+    opts: &QueryOptions,
+    formats: OutputFormats,
+    deadline: Instant,
+) -> Result<QueryOutput, StoreError> {
+    let too_many = |rows: usize| -> Result<(), StoreError> {
+        if rows > opts.max_rows {
+            return Err(StoreError::TooManyRows(opts.max_rows));
+        }
+        // The watchdog cancels evaluation; this catches time spent in serialisation itself.
+        if rows % 1024 == 0 && Instant::now() > deadline {
+            return Err(StoreError::Timeout(opts.timeout));
+        }
+        Ok(())
+    };
+    match results {
+        QueryResults::Solutions(solutions) => {
+            let format = formats.results.ok_or_else(|| {
+                StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type())))
+            })?;
+            let mut ser = QueryResultsSerializer::from_format(format)
+                .serialize_solutions_to_writer(Vec::new(), solutions.variables().to_vec())?;
+            let mut rows = 0;
+            for s in solutions {
+                let s = s.map_err(|e| eval_error(e, opts.timeout))?;
+                rows += 1;
+                too_many(rows)?;
+                ser.serialize(&s)?;
+            }
+            Ok(QueryOutput {
+                content_type: format.media_type(),
+                body: ser.finish()?,
+                rows,
+            })
+        }
+        QueryResults::Boolean(b) => {
+            let format = formats.results.ok_or_else(|| {
+                StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type())))
+            })?;
+            let body = QueryResultsSerializer::from_format(format)
+                .serialize_boolean_to_writer(Vec::new(), b)?;
+            Ok(QueryOutput {
+                content_type: format.media_type(),
+                body,
+                rows: 1,
+            })
+        }
+        QueryResults::Graph(triples) => {
+            let format = formats.graph.ok_or_else(|| {
+                StoreError::NotAcceptable(offered(formats::GRAPH_FORMATS.map(|f| f.media_type())))
+            })?;
+            let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
+            let mut rows = 0;
+            for t in triples {
+                let t = t.map_err(|e| eval_error(e, opts.timeout))?;
+                rows += 1;
+                too_many(rows)?;
+                ser.serialize_triple(&t)?;
+            }
+            Ok(QueryOutput {
+                content_type: format.media_type(),
+                body: ser.finish()?,
+                rows,
+            })
+        }
+    }
+}
+
+fn offered<const N: usize>(media: [&str; N]) -> String {
+    media.join(", ")
+}

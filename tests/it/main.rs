@@ -1,0 +1,8 @@
+//! The one integration-test binary: loading and cleaning, golden queries, the HTTP API in
+//! process, and the real binary on a port.
+
+mod binary;
+mod common;
+mod golden;
+mod http;
+mod load;
