@@ -3,6 +3,7 @@
 use crate::config::{Config, Overrides};
 use crate::engine::{Engine, FileLoad};
 use crate::ingest::mapping::Mapping;
+use crate::recommend::{Algorithm, Trained, dataset::Dataset};
 use crate::store::{OutputFormats, formats};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -139,6 +140,124 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Train a recommender on the graph's interactions (or on a file) and install it.
+    Train {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Train on this `user, item, weight[, timestamp]` CSV/TSV instead of the graph.
+        #[arg(long)]
+        interactions: Option<PathBuf>,
+        /// Write the model files (npy factors, id lists, timing.json) here instead of
+        /// installing it; needs --interactions and opens no store.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Compare ALS, EASE, item-kNN and popularity on a split; write JSON and SVG charts.
+    Eval {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Interactions file (`user, item, weight[, timestamp]`).
+        #[arg(long)]
+        interactions: Option<PathBuf>,
+        /// Given split: training file (with --test).
+        #[arg(long, requires = "test")]
+        train: Option<PathBuf>,
+        /// Given split: test file (with --train).
+        #[arg(long, requires = "train")]
+        test: Option<PathBuf>,
+        /// leave-last-out, time or random.
+        #[arg(long, default_value = "leave-last-out")]
+        split: String,
+        /// Held-out share for time and random splits.
+        #[arg(long, default_value_t = 0.2)]
+        test_fraction: f64,
+        /// Cut-off.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Output folder for eval.json, metrics.svg, als-training.svg.
+        #[arg(long, default_value = "eval-out")]
+        out: PathBuf,
+    },
+    /// Search ALS settings and choose among ALS, EASE, item-kNN and popularity on a validation
+    /// split carved from the training data; install the winner (trained on everything).
+    Tune {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Tune on this file instead of the graph (reports only, installs nothing).
+        #[arg(long)]
+        interactions: Option<PathBuf>,
+        /// Cut-off.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Add SYNTHETIC shoppers with planted tastes to the graph (demo only).
+    Simulate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// How many shoppers.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// Model settings shared by train and eval.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModelArgs {
+    /// als, ease, item_knn or popularity (train); eval compares all four.
+    #[arg(long)]
+    algorithm: Option<String>,
+    /// ALS latent factors (default 64).
+    #[arg(long)]
+    factors: Option<usize>,
+    /// ALS L2 penalty (default 0.01).
+    #[arg(long)]
+    regularization: Option<f32>,
+    /// ALS confidence slope (default 1).
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// ALS iterations (default 15).
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// ALS solver: cg (default) or cholesky.
+    #[arg(long)]
+    solver: Option<String>,
+    /// EASE penalty (default 200).
+    #[arg(long)]
+    lambda: Option<f32>,
+    /// Item-kNN neighbours (default 100).
+    #[arg(long)]
+    neighbours: Option<usize>,
+    /// Seed (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl ModelArgs {
+    fn algorithm(&self, name: Option<&str>) -> Result<Algorithm> {
+        let get = |k: &str| -> Option<String> {
+            match k {
+                "algorithm" => name.map(str::to_owned).or_else(|| self.algorithm.clone()),
+                "factors" => self.factors.map(|v| v.to_string()),
+                "regularization" => self.regularization.map(|v| v.to_string()),
+                "alpha" => self.alpha.map(|v| v.to_string()),
+                "iterations" => self.iterations.map(|v| v.to_string()),
+                "solver" => self.solver.clone(),
+                "lambda" => self.lambda.map(|v| v.to_string()),
+                "neighbours" => self.neighbours.map(|v| v.to_string()),
+                "seed" => self.seed.map(|v| v.to_string()),
+                _ => None,
+            }
+        };
+        Algorithm::from_params(&get).map_err(anyhow::Error::msg)
+    }
 }
 
 impl StoreArgs {
@@ -159,13 +278,8 @@ impl StoreArgs {
 
     fn engine(&self, bind: Option<String>) -> Result<Arc<Engine>> {
         let config = Config::resolve(&self.overrides(bind), &|k| std::env::var(k).ok())?;
-        let where_ = if config.memory {
-            "memory".to_string()
-        } else {
-            config.data.display().to_string()
-        };
-        let engine =
-            Engine::open(config).with_context(|| format!("opening the store ({where_})"))?;
+        let where_ = if config.memory { "memory".to_string() } else { config.data.display().to_string() };
+        let engine = Engine::open(config).with_context(|| format!("opening the store ({where_})"))?;
         Ok(engine)
     }
 }
@@ -174,12 +288,7 @@ impl StoreArgs {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Load {
-            store,
-            mapping,
-            graph,
-            files,
-        } => {
+        Command::Load { store, mapping, graph, files } => {
             let engine = store.engine(None)?;
             load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
         }
@@ -188,15 +297,11 @@ pub fn run() -> Result<()> {
             load_files(&engine, &load, None, None)?;
             serve(engine)?;
         }
-        Command::Demo {
-            store,
-            bind,
-            demo_dir,
-            no_serve,
-        } => {
+        Command::Demo { store, bind, demo_dir, no_serve } => {
             let engine = store.engine(bind)?;
             let files = demo_files(&demo_dir)?;
             load_files(&engine, &files, None, None)?;
+            demo_recommender(&engine)?;
             if !no_serve {
                 eprintln!(
                     "demo loaded; try:\n  curl 'http://{}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'",
@@ -205,17 +310,11 @@ pub fn run() -> Result<()> {
                 serve(engine)?;
             }
         }
-        Command::Query {
-            store,
-            query,
-            file,
-            format,
-        } => {
+        Command::Query { store, query, file, format } => {
             let engine = store.engine(None)?;
             let text = match (query, file) {
                 (Some(q), None) => q,
-                (None, Some(f)) => std::fs::read_to_string(&f)
-                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
                 _ => bail!("give the query text or --file, not both"),
             };
             let fmts = OutputFormats {
@@ -228,28 +327,20 @@ pub fn run() -> Result<()> {
         Command::Update { store, update } => {
             store.engine(None)?.update(&update)?;
         }
-        Command::Dump {
-            store,
-            format,
-            graph,
-            output,
-        } => {
+        Command::Dump { store, format, graph, output } => {
             let engine = store.engine(None)?;
             let mut out: Box<dyn Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let fmt = formats::graph_format(Some(&format), None)
-                .with_context(|| format!("unknown format {format}"))?;
+            let fmt = formats::graph_format(Some(&format), None).with_context(|| format!("unknown format {format}"))?;
             match graph.as_deref() {
                 None => engine.store().dump_all(fmt, &mut out)?,
                 Some(g) => {
                     let name = if g == "default" {
                         oxigraph::model::GraphName::DefaultGraph
                     } else {
-                        oxigraph::model::NamedNode::new(g)
-                            .with_context(|| format!("{g} is not an IRI"))?
-                            .into()
+                        oxigraph::model::NamedNode::new(g).with_context(|| format!("{g} is not an IRI"))?.into()
                     };
                     out.write_all(&engine.store().dump_graph(&name, fmt)?)?;
                 }
@@ -259,18 +350,109 @@ pub fn run() -> Result<()> {
         Command::Backup { store, target } => {
             let engine = store.engine(None)?;
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
             engine.store().backup(&target)?;
             eprintln!("backup written to {}", target.display());
         }
         Command::Stats { store } => {
             let engine = store.engine(None)?;
+            println!("{}", serde_json::to_string_pretty(&engine.store().stats()?)?);
+        }
+        Command::Train { store, model, interactions, export } => {
+            let alg = model.algorithm(None)?;
+            match (interactions, export) {
+                (Some(file), Some(dir)) => {
+                    let ds = Dataset::from_file(&file)?;
+                    eprintln!("{} users, {} items, {} interactions", ds.users.len(), ds.items.len(), ds.events.len());
+                    let (trained, secs) = train_with_progress(&ds, &alg)?;
+                    std::fs::create_dir_all(&dir)?;
+                    let vdir = trained.save(&dir)?;
+                    for f in std::fs::read_dir(&vdir)? {
+                        let f = f?;
+                        std::fs::rename(f.path(), dir.join(f.file_name()))?;
+                    }
+                    std::fs::remove_dir(&vdir)?;
+                    let iters = match &alg {
+                        Algorithm::Als(p) => p.iterations.max(1),
+                        _ => 1,
+                    };
+                    std::fs::write(
+                        dir.join("timing.json"),
+                        serde_json::to_vec_pretty(&serde_json::json!({
+                            "seconds": secs,
+                            "seconds_per_iteration": secs / iters as f64,
+                            "threads": rayon::current_num_threads()
+                        }))?,
+                    )?;
+                    eprintln!("exported to {} in {secs:.2}s", dir.display());
+                }
+                (None, Some(_)) => bail!("--export needs --interactions"),
+                (Some(file), None) => {
+                    let engine = store.engine(None)?;
+                    let raw = Dataset::from_file(&file)?;
+                    // Served models never hold raw user ids.
+                    let mut ds = Dataset::default();
+                    for e in &raw.events {
+                        ds.push(
+                            &engine.user_key(&raw.users[e.user as usize]),
+                            &raw.items[e.item as usize],
+                            e.weight,
+                            e.ts,
+                        );
+                    }
+                    let (trained, _) = train_with_progress(&ds, &alg)?;
+                    let meta = engine.install(trained)?;
+                    eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
+                }
+                (None, None) => {
+                    let engine = store.engine(None)?;
+                    let ds = engine.interaction_dataset()?;
+                    let (trained, _) = train_with_progress(&ds, &alg)?;
+                    let meta = engine.install(trained)?;
+                    eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
+                }
+            }
+        }
+        Command::Eval { model, interactions, train, test, split, test_fraction, k, out } => {
+            eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &split, test_fraction, k, &out)?;
+        }
+        Command::Tune { store, interactions, k, seed } => {
+            let (ds, engine) = match interactions {
+                Some(f) => (Dataset::from_file(&f)?, None),
+                None => {
+                    let e = store.engine(None)?;
+                    (e.interaction_dataset()?, Some(e))
+                }
+            };
+            let (alg, reason, results) = crate::recommend::tune(&ds, k, seed, |name, m| {
+                eprintln!("  {name:<70} nDCG@{} {:.4}  recall {:.4}", m.k, m.ndcg, m.recall);
+            })?;
+            eprintln!("chose {alg:?}\n  because: {reason}");
+            let candidates: Vec<_> =
+                results.iter().map(|(a, m)| serde_json::json!({"algorithm": a, "metrics": m})).collect();
             println!(
                 "{}",
-                serde_json::to_string_pretty(&engine.store().stats()?)?
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"chosen": alg, "reason": reason, "candidates": candidates})
+                )?
             );
+            if let Some(engine) = engine {
+                let trained = Trained::train(&ds, &alg, Some(reason), |_, _| {})?;
+                let meta = engine.install(trained)?;
+                eprintln!("installed model {}", meta.version);
+            }
+        }
+        Command::Simulate { store, users, seed } => {
+            let engine = store.engine(None)?;
+            let (n, tastes) = engine.simulate(users, seed)?;
+            eprintln!("wrote {n} SYNTHETIC events for {} simulated shoppers", tastes.len());
+            if let Some(dir) = engine.report_dir() {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("simulated-tastes.json"), serde_json::to_vec_pretty(&tastes)?)?;
+                eprintln!("  planted tastes saved to {}", dir.join("simulated-tastes.json").display());
+            }
+            engine.store().flush()?;
         }
     }
     Ok(())
@@ -284,12 +466,7 @@ fn serve(engine: Arc<Engine>) -> Result<()> {
 /// Every file in the demo folder that has a mapping beside it, or is RDF.
 fn demo_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| {
-            format!(
-                "demo folder {} (run from the repository root)",
-                dir.display()
-            )
-        })?
+        .with_context(|| format!("demo folder {} (run from the repository root)", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             Mapping::beside(p).is_some()
@@ -305,48 +482,30 @@ fn demo_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn is_tabular(p: &Path) -> bool {
     matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
+        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
         Some("csv" | "tsv" | "tab" | "jsonl" | "ndjson")
     )
 }
 
-fn load_files(
-    engine: &Engine,
-    files: &[PathBuf],
-    mapping: Option<&Path>,
-    graph: Option<&str>,
-) -> Result<()> {
+fn load_files(engine: &Engine, files: &[PathBuf], mapping: Option<&Path>, graph: Option<&str>) -> Result<()> {
     for f in files {
         let result: FileLoad = if is_tabular(f) {
             let mpath = match mapping {
                 Some(m) => m.to_path_buf(),
                 None => Mapping::beside(f).with_context(|| {
-                    format!(
-                        "{}: no --mapping given and no {} beside it",
-                        f.display(),
-                        "<stem>.mapping.toml"
-                    )
+                    format!("{}: no --mapping given and no {} beside it", f.display(), "<stem>.mapping.toml")
                 })?,
             };
             let m = Mapping::from_file(&mpath)?;
             let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
             let bar = ProgressBar::new(len).with_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_message(format!("cleaning {}", f.display()));
             let b2 = bar.clone();
-            let r = engine.load_tabular(
-                f,
-                &m,
-                engine.report_dir().as_deref(),
-                Box::new(move |n| b2.set_position(n)),
-            )?;
+            let r =
+                engine.load_tabular(f, &m, engine.report_dir().as_deref(), Box::new(move |n| b2.set_position(n)))?;
             bar.finish_and_clear();
             r
         } else {
@@ -375,5 +534,165 @@ fn load_files(
         }
     }
     engine.store().flush()?;
+    Ok(())
+}
+
+fn train_with_progress(ds: &Dataset, alg: &Algorithm) -> Result<(Trained, f64)> {
+    let iters = match alg {
+        Algorithm::Als(p) => p.iterations as u64,
+        _ => 1,
+    };
+    let bar = ProgressBar::new(iters).with_style(
+        ProgressStyle::with_template("training {msg} [{bar:30}] {pos}/{len} iterations {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("{alg:?}").chars().take(60).collect::<String>());
+    let start = std::time::Instant::now();
+    let b2 = bar.clone();
+    let t = Trained::train(ds, alg, None, move |i, _| b2.set_position(i as u64 + 1))?;
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok((t, secs))
+}
+
+/// Demo shoppers are SYNTHETIC: added once (when the graph has no interactions), then a model.
+fn demo_recommender(engine: &Arc<Engine>) -> Result<()> {
+    if engine.interaction_dataset()?.events.is_empty() {
+        let (n, tastes) = engine.simulate(1000, 42)?;
+        eprintln!("added {n} SYNTHETIC events from {} simulated shoppers with planted tastes", tastes.len());
+        if let Some(dir) = engine.report_dir() {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("simulated-tastes.json"), serde_json::to_vec_pretty(&tastes)?)?;
+        }
+    }
+    if engine.recommender().current().is_err() {
+        let ds = engine.interaction_dataset()?;
+        let alg = Algorithm::Als(crate::cf::als::AlsParams {
+            factors: 32,
+            regularization: 0.1,
+            alpha: 10.0,
+            iterations: 15,
+            solver: crate::cf::als::Solver::Cg { steps: 3 },
+            seed: 42,
+        });
+        let (trained, secs) = train_with_progress(&ds, &alg)?;
+        let meta = engine.install(trained)?;
+        eprintln!("trained ALS model {} on {} interactions in {secs:.1}s", meta.version, meta.interactions);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eval(
+    model: &ModelArgs,
+    interactions: Option<&Path>,
+    train: Option<&Path>,
+    test: Option<&Path>,
+    split: &str,
+    test_fraction: f64,
+    k: usize,
+    out: &Path,
+) -> Result<()> {
+    use crate::cf::eval;
+    let (ds, split) = match (interactions, train, test) {
+        (Some(f), None, None) => {
+            let ds = Dataset::from_file(f)?;
+            let s = match split {
+                "leave-last-out" => eval::leave_last_out(&ds.events, ds.users.len(), ds.items.len()),
+                "time" => eval::time_split(&ds.events, ds.users.len(), ds.items.len(), test_fraction),
+                "random" => eval::random_split(
+                    &ds.events,
+                    ds.users.len(),
+                    ds.items.len(),
+                    test_fraction,
+                    model.seed.unwrap_or(0),
+                ),
+                other => bail!("--split must be leave-last-out, time or random, not {other}"),
+            };
+            (ds, s)
+        }
+        (None, Some(tr), Some(te)) => {
+            // One id space for both files; test rows are marked by their position.
+            let a = Dataset::from_file(tr)?;
+            let b = Dataset::from_file(te)?;
+            let mut ds = Dataset::default();
+            for e in &a.events {
+                ds.push(&a.users[e.user as usize], &a.items[e.item as usize], e.weight, 0);
+            }
+            let n_train = ds.events.len();
+            for e in &b.events {
+                ds.push(&b.users[e.user as usize], &b.items[e.item as usize], e.weight, 1);
+            }
+            let t: Vec<(u32, u32, f32)> = ds.events[..n_train].iter().map(|e| (e.user, e.item, e.weight)).collect();
+            let train_m = crate::cf::Csr::from_triplets(ds.users.len(), ds.items.len(), &t);
+            let mut test_v = vec![Vec::new(); ds.users.len()];
+            for e in &ds.events[n_train..] {
+                if train_m.row(e.user as usize).0.binary_search(&e.item).is_err()
+                    && !test_v[e.user as usize].contains(&e.item)
+                {
+                    test_v[e.user as usize].push(e.item);
+                }
+            }
+            (ds, eval::Split { train: train_m, test: test_v })
+        }
+        _ => bail!("give --interactions FILE, or --train FILE --test FILE"),
+    };
+    eprintln!(
+        "{} users, {} items, {} training interactions, {} users with held-out items",
+        ds.users.len(),
+        ds.items.len(),
+        split.train.nnz(),
+        split.test.iter().filter(|t| !t.is_empty()).count()
+    );
+    std::fs::create_dir_all(out)?;
+    let names = ["als", "ease", "item_knn", "popularity"];
+    let mut rows = Vec::new();
+    let mut curve = Vec::new();
+    for name in names {
+        let alg = model.algorithm(Some(name))?;
+        let start = std::time::Instant::now();
+        let m = match crate::recommend::fit(&alg, &split.train, |_, als| {
+            let mm = crate::cf::Model::Als(als.clone());
+            curve.push(eval::evaluate(&mm, &split, k).ndcg);
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("  {name}: skipped ({e})");
+                continue;
+            }
+        };
+        let secs = start.elapsed().as_secs_f64();
+        let metrics = eval::evaluate(&m, &split, k);
+        eprintln!(
+            "  {name:<10} nDCG@{k} {:.4}  P {:.4}  R {:.4}  MAP {:.4}  HR {:.4}  coverage {:.3}  ({secs:.1}s)",
+            metrics.ndcg, metrics.precision, metrics.recall, metrics.map, metrics.hit_rate, metrics.coverage
+        );
+        rows.push((name, alg, metrics, secs));
+    }
+    let json = serde_json::json!({
+        "k": k,
+        "users": ds.users.len(),
+        "items": ds.items.len(),
+        "train_interactions": split.train.nnz(),
+        "models": rows.iter().map(|(n, a, m, s)| serde_json::json!({"model": n, "algorithm": a, "metrics": m, "train_seconds": s})).collect::<Vec<_>>(),
+        "als_ndcg_by_iteration": curve,
+    });
+    std::fs::write(out.join("eval.json"), serde_json::to_vec_pretty(&json)?)?;
+    let labels = ["nDCG", "precision", "recall", "MAP", "hit rate"];
+    let series: Vec<(String, Vec<f64>)> = rows
+        .iter()
+        .map(|(n, _, m, _)| (n.to_string(), vec![m.ndcg, m.precision, m.recall, m.map, m.hit_rate]))
+        .collect();
+    std::fs::write(
+        out.join("metrics.svg"),
+        crate::chart::grouped_bars(&format!("Ranking quality at {k}"), &labels, &series),
+    )?;
+    if !curve.is_empty() {
+        std::fs::write(
+            out.join("als-training.svg"),
+            crate::chart::lines(&format!("ALS nDCG@{k} on the held-out items"), "iteration", &[("als".into(), curve)]),
+        )?;
+    }
+    eprintln!("wrote {}", out.join("eval.json").display());
     Ok(())
 }

@@ -11,20 +11,13 @@ use std::time::Duration;
 pub enum ConfigError {
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     /// The config file is not valid TOML for these settings.
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     /// An environment variable holds a value of the wrong type.
     #[error("environment variable {var}={value:?} is invalid: {message}")]
-    Env {
-        var: String,
-        value: String,
-        message: String,
-    },
+    Env { var: String, value: String, message: String },
 }
 
 /// Every setting, with its default.
@@ -53,6 +46,8 @@ pub struct Config {
     pub base_iri: String,
     /// Extra directory of named `.rq` queries, on top of the built-in ones.
     pub queries_dir: Option<PathBuf>,
+    /// Events since the last training after which a background retrain starts.
+    pub retrain_after_events: usize,
 }
 
 impl Default for Config {
@@ -64,13 +59,12 @@ impl Default for Config {
             query_timeout_ms: 30_000,
             max_result_rows: 1_000_000,
             max_body_bytes: 64 * 1024 * 1024,
-            query_threads: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .max(2),
+            query_threads: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             queue_depth: 64,
             http_workers: 2,
             base_iri: crate_default_base().into(),
             queries_dir: None,
+            retrain_after_events: 1000,
         }
     }
 }
@@ -106,16 +100,10 @@ impl Config {
     ///
     /// The file is the `--config` flag, else `SHOPGRAPH_CONFIG`, else `shopgraph.toml` in the
     /// data directory if it exists.
-    pub fn resolve(
-        flags: &Overrides,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn resolve(flags: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut cfg = Self::default();
-        let data_hint = flags
-            .data
-            .clone()
-            .or_else(|| env("SHOPGRAPH_DATA").map(PathBuf::from))
-            .unwrap_or_else(|| cfg.data.clone());
+        let data_hint =
+            flags.data.clone().or_else(|| env("SHOPGRAPH_DATA").map(PathBuf::from)).unwrap_or_else(|| cfg.data.clone());
         let file = flags
             .config_file
             .clone()
@@ -130,23 +118,13 @@ impl Config {
     }
 
     fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
     }
 
     fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn num<T: std::str::FromStr>(var: &str, v: String) -> Result<T, ConfigError> {
-            v.parse().map_err(|_| ConfigError::Env {
-                var: var.into(),
-                value: v,
-                message: "expected a number".into(),
-            })
+            v.parse().map_err(|_| ConfigError::Env { var: var.into(), value: v, message: "expected a number".into() })
         }
         if let Some(v) = env("SHOPGRAPH_DATA") {
             self.data = v.into();
@@ -218,22 +196,10 @@ mod tests {
     fn layers_override_in_order_defaults_file_env_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
-            "bind = \"0.0.0.0:1\"\nquery_timeout_ms = 5\nmax_result_rows = 7\n",
-        )
-        .unwrap();
-        let env: HashMap<&str, &str> = [
-            ("SHOPGRAPH_QUERY_TIMEOUT_MS", "6"),
-            ("SHOPGRAPH_MAX_RESULT_ROWS", "8"),
-        ]
-        .into();
+        std::fs::write(&file, "bind = \"0.0.0.0:1\"\nquery_timeout_ms = 5\nmax_result_rows = 7\n").unwrap();
+        let env: HashMap<&str, &str> = [("SHOPGRAPH_QUERY_TIMEOUT_MS", "6"), ("SHOPGRAPH_MAX_RESULT_ROWS", "8")].into();
         let get = |k: &str| env.get(k).map(|v| v.to_string());
-        let flags = Overrides {
-            config_file: Some(file),
-            max_result_rows: Some(9),
-            ..Default::default()
-        };
+        let flags = Overrides { config_file: Some(file), max_result_rows: Some(9), ..Default::default() };
         let c = Config::resolve(&flags, &get).unwrap();
         assert_eq!(c.bind, "0.0.0.0:1"); // file over default
         assert_eq!(c.query_timeout_ms, 6); // env over file
@@ -246,14 +212,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "bnid = \"x\"\n").unwrap();
-        let flags = Overrides {
-            config_file: Some(file),
-            ..Default::default()
-        };
-        assert!(matches!(
-            Config::resolve(&flags, &|_| None),
-            Err(ConfigError::Parse { .. })
-        ));
+        let flags = Overrides { config_file: Some(file), ..Default::default() };
+        assert!(matches!(Config::resolve(&flags, &|_| None), Err(ConfigError::Parse { .. })));
     }
 
     #[test]

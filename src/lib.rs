@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the module map and the rules on what may import what.
 
 pub mod cf;
+pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -12,4 +13,5 @@ pub mod ontology;
 pub mod pool;
 pub mod queries;
 pub mod recommend;
+pub mod sparql_fns;
 pub mod store;

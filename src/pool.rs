@@ -41,10 +41,7 @@ impl Pool {
     }
 
     /// Runs `f` on the pool and awaits its result; answers `Busy` at once when the queue is full.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, PoolError> {
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, PoolError> {
         let (otx, orx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));

@@ -25,11 +25,7 @@ pub enum NamedQueryError {
     UnknownParam { param: String, known: String },
     /// A parameter value that is not of its declared type.
     #[error("parameter {param:?}: {value:?} is not a valid {kind}")]
-    BadParam {
-        param: String,
-        value: String,
-        kind: &'static str,
-    },
+    BadParam { param: String, value: String, kind: &'static str },
     /// The queries directory cannot be read.
     #[error("cannot read {0}")]
     Io(String),
@@ -142,21 +138,12 @@ impl NamedQuery {
                         message: format!("unknown parameter type {kind:?}"),
                     })?;
                     let default = parts.next().map(str::to_owned);
-                    params.push(Param {
-                        name: pname.into(),
-                        kind,
-                        default,
-                    });
+                    params.push(Param { name: pname.into(), kind, default });
                 }
                 _ => {}
             }
         }
-        Ok(Self {
-            name,
-            description,
-            params,
-            text: text.to_owned(),
-        })
+        Ok(Self { name, description, params, text: text.to_owned() })
     }
 
     /// Turns request parameters into bindings, checking names and types.
@@ -169,12 +156,7 @@ impl NamedQuery {
             if !self.params.iter().any(|p| &p.name == k) {
                 return Err(NamedQueryError::UnknownParam {
                     param: k.clone(),
-                    known: self
-                        .params
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    known: self.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
                 });
             }
         }
@@ -191,11 +173,7 @@ impl NamedQuery {
 }
 
 fn to_term(p: &Param, v: &str, minter: &Minter) -> Result<Term, NamedQueryError> {
-    let bad = || NamedQueryError::BadParam {
-        param: p.name.clone(),
-        value: v.into(),
-        kind: p.kind.name(),
-    };
+    let bad = || NamedQueryError::BadParam { param: p.name.clone(), value: v.into(), kind: p.kind.name() };
     let typed = |dt: &str| Literal::new_typed_literal(v, NamedNode::new_unchecked(dt));
     Ok(match p.kind {
         ParamKind::Iri => NamedNode::new(v).map_err(|_| bad())?.into(),
@@ -213,9 +191,7 @@ fn to_term(p: &Param, v: &str, minter: &Minter) -> Result<Term, NamedQueryError>
         }
         ParamKind::Decimal => {
             if v.is_empty()
-                || !v
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+                || !v.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
                 || v.parse::<f64>().is_err()
             {
                 return Err(bad());
@@ -242,17 +218,13 @@ impl NamedQueries {
             by_name.insert(q.name.clone(), q);
         }
         if let Some(dir) = dir {
-            let entries = std::fs::read_dir(dir)
-                .map_err(|e| NamedQueryError::Io(format!("{}: {e}", dir.display())))?;
+            let entries = std::fs::read_dir(dir).map_err(|e| NamedQueryError::Io(format!("{}: {e}", dir.display())))?;
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "rq") {
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| NamedQueryError::Io(format!("{}: {e}", path.display())))?;
-                    let file = path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default();
+                    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                     let q = NamedQuery::parse(file, &text)?;
                     by_name.insert(q.name.clone(), q);
                 }
@@ -263,9 +235,15 @@ impl NamedQueries {
 
     /// Looks a query up.
     pub fn get(&self, name: &str) -> Result<&NamedQuery, NamedQueryError> {
-        self.by_name
-            .get(name)
-            .ok_or_else(|| NamedQueryError::Unknown(name.into()))
+        self.by_name.get(name).ok_or_else(|| NamedQueryError::Unknown(name.into()))
+    }
+
+    /// An internal query (queries/internal/NAME.rq), used by the engine and not served.
+    pub fn internal(name: &str) -> Result<NamedQuery, NamedQueryError> {
+        let file = format!("{name}.rq");
+        let (_, text) =
+            INTERNAL.iter().find(|(f, _)| *f == file).ok_or_else(|| NamedQueryError::Unknown(name.into()))?;
+        NamedQuery::parse(&file, text)
     }
 
     /// Every query, by name.

@@ -86,11 +86,7 @@ fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
     let mut g = vec![0f32; f * f];
     {
         let gm = MatMut::from_row_major_slice_mut(&mut g, f, f);
-        let par = if n * f * f > 1 << 22 {
-            Par::rayon(0)
-        } else {
-            Par::Seq
-        };
+        let par = if n * f * f > 1 << 22 { Par::rayon(0) } else { Par::Seq };
         faer::linalg::matmul::matmul(gm, Accum::Replace, yr.transpose(), yr, 1.0f32, par);
     }
     for i in 0..f {
@@ -139,15 +135,7 @@ fn cholesky_solve(a: &mut [f32], b: &mut [f32], f: usize) -> bool {
 }
 
 /// Exact least squares for one row: `(G + sum (c-1) y y^T) x = sum c y`.
-fn solve_cholesky(
-    g: &[f32],
-    y: &[f32],
-    f: usize,
-    cols: &[u32],
-    vals: &[f32],
-    alpha: f32,
-    out: &mut [f32],
-) {
+fn solve_cholesky(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f32, out: &mut [f32]) {
     let mut a = g.to_vec();
     out.fill(0.0);
     for (&i, &w) in cols.iter().zip(vals) {
@@ -172,16 +160,8 @@ fn solve_cholesky(
 }
 
 /// Conjugate-gradient steps from the current `x` (implicit's formulation).
-fn solve_cg(
-    g: &[f32],
-    y: &[f32],
-    f: usize,
-    cols: &[u32],
-    vals: &[f32],
-    alpha: f32,
-    steps: usize,
-    x: &mut [f32],
-) {
+#[allow(clippy::too_many_arguments)] // the hot kernel takes its operands flat, not in a struct
+fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f32, steps: usize, x: &mut [f32]) {
     let mut r = vec![0f32; f];
     // r = b - A x
     for k in 0..f {
@@ -292,22 +272,9 @@ impl AlsModel {
     /// a new event changes the next recommendation without a retrain.
     pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Vec<f32> {
         let f = self.params.factors;
-        let g = gram(
-            &self.item_factors,
-            self.items(),
-            f,
-            self.params.regularization,
-        );
+        let g = gram(&self.item_factors, self.items(), f, self.params.regularization);
         let mut x = vec![0f32; f];
-        solve_cholesky(
-            &g,
-            &self.item_factors,
-            f,
-            items,
-            weights,
-            self.params.alpha,
-            &mut x,
-        );
+        solve_cholesky(&g, &self.item_factors, f, items, weights, self.params.alpha, &mut x);
         x
     }
 
@@ -343,13 +310,7 @@ impl AlsModel {
         let mut out: Vec<(u32, f32)> = items
             .iter()
             .zip(weights)
-            .map(|(&j, &w)| {
-                (
-                    j,
-                    (1.0 + self.params.alpha * w)
-                        * dot(&z, &y[j as usize * f..(j as usize + 1) * f]),
-                )
-            })
+            .map(|(&j, &w)| (j, (1.0 + self.params.alpha * w) * dot(&z, &y[j as usize * f..(j as usize + 1) * f])))
             .collect();
         let total = out.iter().map(|x| x.1).sum();
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -363,14 +324,7 @@ mod tests {
 
     /// Dense reference: minimises sum_u,i c_ui (p_ui - x_u.y_i)^2 + reg(|x|^2 + |y|^2) for one
     /// user with the item factors fixed, by the normal equations built naively over all items.
-    fn dense_user_solution(
-        y: &[f32],
-        n_items: usize,
-        f: usize,
-        hist: &[(u32, f32)],
-        reg: f32,
-        alpha: f32,
-    ) -> Vec<f64> {
+    fn dense_user_solution(y: &[f32], n_items: usize, f: usize, hist: &[(u32, f32)], reg: f32, alpha: f32) -> Vec<f64> {
         let mut a = vec![0f64; f * f];
         let mut b = vec![0f64; f];
         for i in 0..n_items {
@@ -392,9 +346,7 @@ mod tests {
         }
         // Gaussian elimination.
         for col in 0..f {
-            let piv = (col..f)
-                .max_by(|&i, &j| a[i * f + col].abs().total_cmp(&a[j * f + col].abs()))
-                .unwrap();
+            let piv = (col..f).max_by(|&i, &j| a[i * f + col].abs().total_cmp(&a[j * f + col].abs())).unwrap();
             for k in 0..f {
                 a.swap(col * f + k, piv * f + k);
             }
@@ -431,14 +383,8 @@ mod tests {
     #[test]
     fn cholesky_user_step_matches_the_dense_reference() {
         let m = toy();
-        let p = AlsParams {
-            factors: 6,
-            regularization: 0.1,
-            alpha: 2.0,
-            iterations: 3,
-            solver: Solver::Cholesky,
-            seed: 1,
-        };
+        let p =
+            AlsParams { factors: 6, regularization: 0.1, alpha: 2.0, iterations: 3, solver: Solver::Cholesky, seed: 1 };
         let model = fit(&m, &p, |_, _| {});
         for u in [0usize, 7, 29] {
             let (cols, vals) = m.row(u);
@@ -446,10 +392,7 @@ mod tests {
             let want = dense_user_solution(&model.item_factors, 20, 6, &hist, 0.1, 2.0);
             let got = model.fold_in(cols, vals);
             for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    (*g as f64 - w).abs() < 1e-3 * w.abs().max(1e-2),
-                    "user {u}: {got:?} vs {want:?}"
-                );
+                assert!((*g as f64 - w).abs() < 1e-3 * w.abs().max(1e-2), "user {u}: {got:?} vs {want:?}");
             }
         }
     }
@@ -457,14 +400,8 @@ mod tests {
     #[test]
     fn cg_converges_to_the_cholesky_solution_with_enough_steps() {
         let m = toy();
-        let base = AlsParams {
-            factors: 6,
-            regularization: 0.1,
-            alpha: 2.0,
-            iterations: 1,
-            solver: Solver::Cholesky,
-            seed: 1,
-        };
+        let base =
+            AlsParams { factors: 6, regularization: 0.1, alpha: 2.0, iterations: 1, solver: Solver::Cholesky, seed: 1 };
         let model = fit(&m, &base, |_, _| {});
         let g = gram(&model.item_factors, 20, 6, 0.1);
         let (cols, vals) = m.row(3);
@@ -473,10 +410,7 @@ mod tests {
         let mut x = vec![0f32; 6];
         solve_cg(&g, &model.item_factors, 6, cols, vals, 2.0, 30, &mut x);
         for (a, b) in x.iter().zip(&exact) {
-            assert!(
-                (a - b).abs() < 1e-3 * b.abs().max(1e-1),
-                "{x:?} vs {exact:?}"
-            );
+            assert!((a - b).abs() < 1e-3 * b.abs().max(1e-1), "{x:?} vs {exact:?}");
         }
     }
 

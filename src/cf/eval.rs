@@ -32,20 +32,12 @@ fn build(train: &[Event], test: &[Event], users: usize, items: usize) -> Split {
     let mut test_v = vec![Vec::new(); users];
     for e in test {
         // An item already in train for that user is not a prediction target.
-        if train_m
-            .row(e.user as usize)
-            .0
-            .binary_search(&e.item)
-            .is_err()
-            && !test_v[e.user as usize].contains(&e.item)
+        if train_m.row(e.user as usize).0.binary_search(&e.item).is_err() && !test_v[e.user as usize].contains(&e.item)
         {
             test_v[e.user as usize].push(e.item);
         }
     }
-    Split {
-        train: train_m,
-        test: test_v,
-    }
+    Split { train: train_m, test: test_v }
 }
 
 /// Each user's last interaction (by time, then input order) is held out, for users with >= 2.
@@ -61,16 +53,9 @@ pub fn leave_last_out(events: &[Event], users: usize, items: usize) -> Split {
     for e in events {
         per_user[e.user as usize] += 1;
     }
-    let held: std::collections::HashSet<usize> = last
-        .iter()
-        .enumerate()
-        .filter(|(u, _)| per_user[*u] >= 2)
-        .filter_map(|(_, k)| *k)
-        .collect();
-    let (test, train): (Vec<_>, Vec<_>) = events
-        .iter()
-        .enumerate()
-        .partition(|(k, _)| held.contains(k));
+    let held: std::collections::HashSet<usize> =
+        last.iter().enumerate().filter(|(u, _)| per_user[*u] >= 2).filter_map(|(_, k)| *k).collect();
+    let (test, train): (Vec<_>, Vec<_>) = events.iter().enumerate().partition(|(k, _)| held.contains(k));
     let strip = |v: Vec<(usize, &Event)>| v.into_iter().map(|(_, e)| *e).collect::<Vec<_>>();
     build(&strip(train), &strip(test), users, items)
 }
@@ -86,21 +71,11 @@ pub fn time_split(events: &[Event], users: usize, items: usize, test_fraction: f
 }
 
 /// A seeded random `test_fraction` of each user's events is held out.
-pub fn random_split(
-    events: &[Event],
-    users: usize,
-    items: usize,
-    test_fraction: f64,
-    seed: u64,
-) -> Split {
+pub fn random_split(events: &[Event], users: usize, items: usize, test_fraction: f64, seed: u64) -> Split {
     let mut rng = super::als::SplitMix(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for e in events {
-        if (rng.next_f32() as f64) < test_fraction {
-            test.push(*e)
-        } else {
-            train.push(*e)
-        }
+        if (rng.next_f32() as f64) < test_fraction { test.push(*e) } else { train.push(*e) }
     }
     build(&train, &test, users, items)
 }
@@ -142,10 +117,7 @@ pub fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<u32> {
             heap.push(key);
         }
     }
-    let mut v: Vec<(f32, u32)> = heap
-        .into_iter()
-        .map(|std::cmp::Reverse((s, i))| (s.0, u32::MAX - i))
-        .collect();
+    let mut v: Vec<(f32, u32)> = heap.into_iter().map(|std::cmp::Reverse((s, i))| (s.0, u32::MAX - i)).collect();
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     v.into_iter().map(|x| x.1).collect()
 }
@@ -188,9 +160,7 @@ pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
                         ap += hits as f64 / (r + 1) as f64;
                     }
                 }
-                let ideal: f64 = (0..test.len().min(k))
-                    .map(|r| 1.0 / ((r + 2) as f64).log2())
-                    .sum();
+                let ideal: f64 = (0..test.len().min(k)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
                 let denom = test.len().min(k) as f64;
                 (
                     hits as f64 / k as f64,
@@ -234,12 +204,7 @@ mod tests {
 
     #[test]
     fn leave_last_out_holds_the_latest_event_of_users_with_two_or_more() {
-        let ev = |user, item, ts| Event {
-            user,
-            item,
-            weight: 1.0,
-            ts,
-        };
+        let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
         let s = leave_last_out(&[ev(0, 0, 5), ev(0, 1, 9), ev(0, 2, 7), ev(1, 3, 1)], 2, 4);
         assert_eq!(s.test, vec![vec![1], vec![]]);
         assert_eq!(s.train.row(0).0, &[0, 2]);
@@ -249,32 +214,15 @@ mod tests {
     #[test]
     fn perfect_ranking_scores_one() {
         // Popularity puts item 2 first; user 0's held-out item is 2.
-        let ev = |user, item, ts| Event {
-            user,
-            item,
-            weight: 1.0,
-            ts,
-        };
-        let events = [
-            ev(0, 0, 1),
-            ev(0, 2, 2),
-            ev(1, 2, 1),
-            ev(2, 2, 1),
-            ev(1, 1, 1),
-        ];
+        let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
+        let events = [ev(0, 0, 1), ev(0, 2, 2), ev(1, 2, 1), ev(2, 2, 1), ev(1, 1, 1)];
         let s = leave_last_out(&events, 3, 3);
         let model = Model::Popularity(super::super::baselines::Popularity::fit(&s.train));
         let m = evaluate(&model, &s, 1);
         assert_eq!(m.users, 2);
         assert!(m.ndcg > 0.0);
-        let only0 = Split {
-            train: s.train.clone(),
-            test: vec![vec![2], vec![], vec![]],
-        };
+        let only0 = Split { train: s.train.clone(), test: vec![vec![2], vec![], vec![]] };
         let m = evaluate(&model, &only0, 1);
-        assert_eq!(
-            (m.ndcg, m.precision, m.recall, m.map, m.hit_rate),
-            (1.0, 1.0, 1.0, 1.0, 1.0)
-        );
+        assert_eq!((m.ndcg, m.precision, m.recall, m.map, m.hit_rate), (1.0, 1.0, 1.0, 1.0, 1.0));
     }
 }

@@ -54,13 +54,7 @@ impl Csr {
             }
             indptr.push(indices.len());
         }
-        Self {
-            rows,
-            cols,
-            indptr,
-            indices,
-            data,
-        }
+        Self { rows, cols, indptr, indices, data }
     }
 
     /// Columns and values of a row.

@@ -5,6 +5,7 @@ use crate::ingest::IngestError;
 use crate::ontology::OntologyError;
 use crate::pool::PoolError;
 use crate::queries::NamedQueryError;
+use crate::recommend::RecommendError;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -73,17 +74,22 @@ impl ApiError {
                     }
                 },
                 EngineError::Ingest(i) => match i {
-                    IngestError::Mapping { .. } | IngestError::MissingColumn { .. } => {
-                        (S::BAD_REQUEST, "bad_mapping")
-                    }
-                    IngestError::Io { .. } | IngestError::Key(_) => {
-                        (S::INTERNAL_SERVER_ERROR, "ingest_io")
-                    }
+                    IngestError::Mapping { .. } | IngestError::MissingColumn { .. } => (S::BAD_REQUEST, "bad_mapping"),
+                    IngestError::Io { .. } | IngestError::Key(_) => (S::INTERNAL_SERVER_ERROR, "ingest_io"),
                 },
                 EngineError::Ontology(o) => match o {
-                    OntologyError::Parse { .. }
-                    | OntologyError::Taxonomy { .. }
-                    | OntologyError::Iri(_) => (S::INTERNAL_SERVER_ERROR, "ontology"),
+                    OntologyError::Parse { .. } | OntologyError::Taxonomy { .. } | OntologyError::Iri(_) => {
+                        (S::INTERNAL_SERVER_ERROR, "ontology")
+                    }
+                },
+                EngineError::Recommend(r) => match r {
+                    RecommendError::Input(_) => (S::BAD_REQUEST, "bad_input"),
+                    RecommendError::UnknownUser(_) => (S::NOT_FOUND, "unknown_user"),
+                    RecommendError::UnknownItem(_) => (S::NOT_FOUND, "unknown_item"),
+                    RecommendError::BadK { .. } => (S::BAD_REQUEST, "bad_k"),
+                    RecommendError::NoModel => (S::CONFLICT, "no_model"),
+                    RecommendError::Ease(_) => (S::UNPROCESSABLE_ENTITY, "ease_unfit"),
+                    RecommendError::Persist { .. } => (S::INTERNAL_SERVER_ERROR, "model_files"),
                 },
                 EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
             },
@@ -101,7 +107,6 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             log::error!("{code}: {self}");
         }
-        HttpResponse::build(status)
-            .json(serde_json::json!({ "error": code, "message": self.to_string() }))
+        HttpResponse::build(status).json(serde_json::json!({ "error": code, "message": self.to_string() }))
     }
 }

@@ -30,8 +30,7 @@ impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, route: &str, method: &str, status: u16, took: Duration) {
         if let Ok(mut r) = self.requests.lock() {
-            *r.entry((route.to_owned(), method.to_owned(), status))
-                .or_default() += 1;
+            *r.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
         }
         if let Ok(mut l) = self.latency.lock() {
             let h = l.entry(route.to_owned()).or_default();
@@ -71,14 +70,8 @@ impl Metrics {
                     "shopgraph_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n",
                     h.n
                 ));
-                out.push_str(&format!(
-                    "shopgraph_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n",
-                    h.sum
-                ));
-                out.push_str(&format!(
-                    "shopgraph_http_request_duration_seconds_count{{route=\"{route}\"}} {}\n",
-                    h.n
-                ));
+                out.push_str(&format!("shopgraph_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n", h.sum));
+                out.push_str(&format!("shopgraph_http_request_duration_seconds_count{{route=\"{route}\"}} {}\n", h.n));
             }
         }
         out

@@ -37,11 +37,7 @@ impl AppState {
     /// State over an engine, with a pool sized by its config.
     pub fn new(engine: Arc<Engine>) -> Self {
         let pool = Pool::new(engine.config.query_threads, engine.config.queue_depth);
-        Self {
-            engine,
-            pool,
-            metrics: Arc::default(),
-        }
+        Self { engine, pool, metrics: Arc::default() }
     }
 }
 
@@ -61,10 +57,7 @@ pub fn app(
     App::new()
         .app_data(web::Data::new(state))
         // Bodies are read by hand with our limit; this only bounds the query-string parser.
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
-        )
+        .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()))
         .wrap_fn(move |req, srv| {
             let start = Instant::now();
             let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
@@ -79,11 +72,7 @@ pub fn app(
         })
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text))
-        .service(
-            web::resource("/sparql")
-                .route(web::get().to(sparql_get))
-                .route(web::post().to(sparql_post)),
-        )
+        .service(web::resource("/sparql").route(web::get().to(sparql_get)).route(web::post().to(sparql_post)))
         .service(
             web::resource("/store")
                 .route(web::get().to(gsp_get))
@@ -92,6 +81,13 @@ pub fn app(
                 .route(web::post().to(gsp_post))
                 .route(web::delete().to(gsp_delete)),
         )
+        .route("/recommend", web::get().to(recommend))
+        .route("/similar", web::get().to(similar))
+        .route("/explain", web::get().to(explain))
+        .route("/events", web::post().to(post_events))
+        .route("/train", web::post().to(train))
+        .route("/model", web::get().to(model_info))
+        .route("/openapi.json", web::get().to(openapi))
         .route("/queries", web::get().to(list_queries))
         .route("/queries/{name}", web::get().to(run_named_query))
         .default_service(web::to(|req: HttpRequest| async move {
@@ -108,11 +104,7 @@ pub async fn serve(engine: Arc<Engine>) -> std::io::Result<()> {
     let workers = engine.config.http_workers.max(1);
     let state = AppState::new(engine);
     log::info!("shopgraph listening on http://{bind} (SPARQL at /sparql)");
-    actix_web::HttpServer::new(move || app(state.clone()))
-        .workers(workers)
-        .bind(&bind)?
-        .run()
-        .await
+    actix_web::HttpServer::new(move || app(state.clone())).workers(workers).bind(&bind)?.run().await
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -124,16 +116,13 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
 /// Query-string pairs, repeated keys kept.
 fn pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
     strict_utf8(req.query_string().as_bytes())?;
-    serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))
+    serde_urlencoded::from_str(req.query_string()).map_err(|e| ApiError::BadRequest(format!("bad query string: {e}")))
 }
 
 /// The URL decoder replaces invalid UTF-8 silently; a query mangled that way must be refused.
@@ -142,26 +131,25 @@ fn strict_utf8(encoded: &[u8]) -> Result<(), ApiError> {
     let mut i = 0;
     while i < encoded.len() {
         let b = encoded[i];
-        if b == b'%' {
-            if let Some(v) = encoded
+        if b == b'%'
+            && let Some(v) = encoded
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b);
         i += 1;
     }
-    std::str::from_utf8(&out).map(|_| ()).map_err(|e| {
-        ApiError::BadRequest(format!("parameters are not valid UTF-8 once decoded: {e}"))
-    })
+    std::str::from_utf8(&out)
+        .map(|_| ())
+        .map_err(|e| ApiError::BadRequest(format!("parameters are not valid UTF-8 once decoded: {e}")))
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -176,17 +164,11 @@ fn media_type(req: &HttpRequest) -> String {
 }
 
 /// Reads the body up to the configured limit, refusing early on a too-large Content-Length.
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, ApiError> {
-    if let Some(len) =
-        header_str(req.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok())
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = header_str(req.headers(), header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok())
+        && len > limit
     {
-        if len > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
+        return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
@@ -234,10 +216,7 @@ fn protocol_params(pairs: &[(String, String)]) -> Result<ProtocolParams, ApiErro
 
 fn formats_for(req: &HttpRequest, format: Option<&str>) -> OutputFormats {
     let accept = header_str(req.headers(), header::ACCEPT);
-    OutputFormats {
-        results: formats::results_format(format, accept),
-        graph: formats::graph_format(format, accept),
-    }
+    OutputFormats { results: formats::results_format(format, accept), graph: formats::graph_format(format, accept) }
 }
 
 async fn run_query(
@@ -259,13 +238,8 @@ async fn run_query(
         union_default_graph: params.union_default_graph,
         ..engine.query_options()
     };
-    let out = state
-        .pool
-        .run(move || engine.query(&query, &opts, fmts))
-        .await??;
-    Ok(HttpResponse::Ok()
-        .content_type(out.content_type)
-        .body(out.body))
+    let out = state.pool.run(move || engine.query(&query, &opts, fmts)).await??;
+    Ok(HttpResponse::Ok().content_type(out.content_type).body(out.body))
 }
 
 async fn run_update(state: &AppState, update: String) -> Result<HttpResponse, ApiError> {
@@ -274,24 +248,17 @@ async fn run_update(state: &AppState, update: String) -> Result<HttpResponse, Ap
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn sparql_get(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+async fn sparql_get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let pairs = pairs(&req)?;
     let params = protocol_params(&pairs)?;
     if pairs.iter().any(|(k, _)| k == "update") {
-        return Err(ApiError::BadRequest(
-            "updates must be sent with POST".into(),
-        ));
+        return Err(ApiError::BadRequest("updates must be sent with POST".into()));
     }
     let queries: Vec<_> = pairs.iter().filter(|(k, _)| k == "query").collect();
     match queries.as_slice() {
         [(_, q)] => run_query(&state, &req, q.clone(), params).await,
         [] => Err(ApiError::BadRequest("missing `query` parameter".into())),
-        _ => Err(ApiError::BadRequest(
-            "more than one `query` parameter".into(),
-        )),
+        _ => Err(ApiError::BadRequest("more than one `query` parameter".into())),
     }
 }
 
@@ -317,8 +284,8 @@ async fn sparql_post(
         "application/x-www-form-urlencoded" => {
             let body = read_body(&req, payload, limit).await?;
             strict_utf8(&body)?;
-            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| ApiError::BadRequest(format!("bad form body: {e}")))?;
+            let form: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::BadRequest(format!("bad form body: {e}")))?;
             let mut all = url_pairs;
             all.extend(form.iter().cloned());
             let params = protocol_params(&all)?;
@@ -327,12 +294,8 @@ async fn sparql_post(
             match (query.as_slice(), update.as_slice()) {
                 ([(_, q)], []) => run_query(&state, &req, q.clone(), params).await,
                 ([], [(_, u)]) => run_update(&state, u.clone()).await,
-                ([], []) => Err(ApiError::BadRequest(
-                    "form needs a `query` or an `update` field".into(),
-                )),
-                _ => Err(ApiError::BadRequest(
-                    "form must hold exactly one `query` or `update`".into(),
-                )),
+                ([], []) => Err(ApiError::BadRequest("form needs a `query` or an `update` field".into())),
+                _ => Err(ApiError::BadRequest("form must hold exactly one `query` or `update`".into())),
             }
         }
         other => Err(ApiError::UnsupportedMediaType(format!(
@@ -348,16 +311,14 @@ fn target_graph(req: &HttpRequest) -> Result<GraphName, ApiError> {
     for (k, v) in &pairs {
         let g = match k.as_str() {
             "default" => GraphName::DefaultGraph,
-            "graph" => GraphName::NamedNode(NamedNode::new(v).map_err(|_| {
-                ApiError::BadRequest(format!("graph {v:?} is not an absolute IRI"))
-            })?),
+            "graph" => GraphName::NamedNode(
+                NamedNode::new(v).map_err(|_| ApiError::BadRequest(format!("graph {v:?} is not an absolute IRI")))?,
+            ),
             "format" => continue,
             other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
         };
         if target.replace(g).is_some() {
-            return Err(ApiError::BadRequest(
-                "give exactly one of `default` or `graph`".into(),
-            ));
+            return Err(ApiError::BadRequest("give exactly one of `default` or `graph`".into()));
         }
     }
     target.ok_or_else(|| ApiError::BadRequest("give `?default` or `?graph=IRI`".into()))
@@ -365,29 +326,14 @@ fn target_graph(req: &HttpRequest) -> Result<GraphName, ApiError> {
 
 async fn gsp_get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let graph = target_graph(&req)?;
-    let format_param = pairs(&req)?
-        .into_iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v);
-    let format = formats::graph_format(
-        format_param.as_deref(),
-        header_str(req.headers(), header::ACCEPT),
-    )
-    .ok_or_else(|| {
-        ApiError::NotAcceptable("Turtle, N-Triples, JSON-LD, RDF/XML, N-Quads, TriG".into())
-    })?;
+    let format_param = pairs(&req)?.into_iter().find(|(k, _)| k == "format").map(|(_, v)| v);
+    let format = formats::graph_format(format_param.as_deref(), header_str(req.headers(), header::ACCEPT))
+        .ok_or_else(|| ApiError::NotAcceptable("Turtle, N-Triples, JSON-LD, RDF/XML, N-Quads, TriG".into()))?;
     let engine = Arc::clone(&state.engine);
-    let body = state
-        .pool
-        .run(move || engine.store().dump_graph(&graph, format))
-        .await??;
+    let body = state.pool.run(move || engine.store().dump_graph(&graph, format)).await??;
     let mut resp = HttpResponse::Ok();
     resp.content_type(format.media_type());
-    Ok(if req.method() == actix_web::http::Method::HEAD {
-        resp.finish()
-    } else {
-        resp.body(body)
-    })
+    Ok(if req.method() == actix_web::http::Method::HEAD { resp.finish() } else { resp.body(body) })
 }
 
 async fn gsp_write(
@@ -399,9 +345,7 @@ async fn gsp_write(
     let graph = target_graph(&req)?;
     let ct = media_type(&req);
     let format = formats::upload_format(&ct).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(format!(
-            "{ct}; send Turtle, N-Triples, RDF/XML, JSON-LD, N-Quads or TriG"
-        ))
+        ApiError::UnsupportedMediaType(format!("{ct}; send Turtle, N-Triples, RDF/XML, JSON-LD, N-Quads or TriG"))
     })?;
     let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
     let engine = Arc::clone(&state.engine);
@@ -421,11 +365,7 @@ async fn gsp_write(
             }
         })
         .await??;
-    Ok(if existed {
-        HttpResponse::NoContent().finish()
-    } else {
-        HttpResponse::Created().finish()
-    })
+    Ok(if existed { HttpResponse::NoContent().finish() } else { HttpResponse::Created().finish() })
 }
 
 async fn gsp_put(
@@ -444,16 +384,10 @@ async fn gsp_post(
     gsp_write(state, req, payload, false).await
 }
 
-async fn gsp_delete(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+async fn gsp_delete(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let graph = target_graph(&req)?;
     let engine = Arc::clone(&state.engine);
-    state
-        .pool
-        .run(move || engine.store().delete_graph(&graph))
-        .await??;
+    state.pool.run(move || engine.store().delete_graph(&graph)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -478,17 +412,177 @@ async fn run_named_query(
     }
     let fmts = formats_for(&req, format.as_deref());
     if fmts.results.is_none() && fmts.graph.is_none() {
-        return Err(ApiError::NotAcceptable(
-            "SPARQL results or RDF formats".into(),
-        ));
+        return Err(ApiError::NotAcceptable("SPARQL results or RDF formats".into()));
     }
     let engine = Arc::clone(&state.engine);
     let name = name.into_inner();
-    let out = state
-        .pool
-        .run(move || engine.named_query(&name, &params, fmts))
-        .await??;
-    Ok(HttpResponse::Ok()
-        .content_type(out.content_type)
-        .body(out.body))
+    let out = state.pool.run(move || engine.named_query(&name, &params, fmts)).await??;
+    Ok(HttpResponse::Ok().content_type(out.content_type).body(out.body))
+}
+
+/// Query parameters of the recommendation endpoints, as strings so every parse error is ours.
+fn rec_params(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let mut out = HashMap::new();
+    for (k, v) in pairs(req)? {
+        if !allowed.contains(&k.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter {k:?}; expected one of {}",
+                allowed.join(", ")
+            )));
+        }
+        if out.insert(k.clone(), v).is_some() {
+            return Err(ApiError::BadRequest(format!("parameter {k:?} given twice")));
+        }
+    }
+    Ok(out)
+}
+
+fn required<'a>(p: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+    p.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::BadRequest(format!("missing `{name}` parameter")))
+}
+
+fn parse_k(p: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match p.get("k") {
+        None => Ok(10),
+        Some(v) => v.parse().map_err(|_| ApiError::BadRequest(format!("k must be a positive integer, got {v:?}"))),
+    }
+}
+
+fn parse_bool(p: &HashMap<String, String>, name: &str, default: bool) -> Result<bool, ApiError> {
+    match p.get(name).map(String::as_str) {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(v) => Err(ApiError::BadRequest(format!("{name} must be true or false, got {v:?}"))),
+    }
+}
+
+fn parse_filter(p: &HashMap<String, String>) -> Result<crate::recommend::facets::Filter, ApiError> {
+    let num = |name: &str| -> Result<Option<f64>, ApiError> {
+        p.get(name)
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a number, got {v:?}")))
+            })
+            .transpose()
+    };
+    let category = match p.get("category") {
+        None => None,
+        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) && !c.is_empty() => {
+            Some(format!("{}{c}", crate::ontology::vocab::TAXONOMY))
+        }
+        Some(c) => Some(
+            NamedNode::new(c.as_str())
+                .map_err(|_| ApiError::BadRequest(format!("category must be a taxonomy id or an IRI, got {c:?}")))?
+                .into_string(),
+        ),
+    };
+    Ok(crate::recommend::facets::Filter {
+        category,
+        brand: p.get("brand").cloned(),
+        min_price: num("min_price")?,
+        max_price: num("max_price")?,
+        in_stock: parse_bool(p, "in_stock", false)?,
+    })
+}
+
+const FILTERS: [&str; 5] = ["category", "brand", "min_price", "max_price", "in_stock"];
+
+async fn recommend(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut allowed = vec!["user", "k", "exclude_seen", "cold_start"];
+    allowed.extend(FILTERS);
+    let p = rec_params(&req, &allowed)?;
+    let user = required(&p, "user")?.to_owned();
+    let k = parse_k(&p)?;
+    let filter = parse_filter(&p)?;
+    let exclude = parse_bool(&p, "exclude_seen", true)?;
+    let cold = parse_bool(&p, "cold_start", true)?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.recommend(&user, k, &filter, exclude, cold)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn similar(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut allowed = vec!["item", "k"];
+    allowed.extend(FILTERS);
+    let p = rec_params(&req, &allowed)?;
+    let item = required(&p, "item")?.to_owned();
+    let k = parse_k(&p)?;
+    let filter = parse_filter(&p)?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.similar(&item, k, &filter)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn explain(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(&req, &["user", "item", "format"])?;
+    let user = required(&p, "user")?.to_owned();
+    let item = required(&p, "item")?.to_owned();
+    let turtle = match p.get("format").map(String::as_str) {
+        None | Some("json") => header_str(req.headers(), header::ACCEPT).is_some_and(|a| a.starts_with("text/turtle")),
+        Some("ttl" | "turtle") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("format must be json or turtle, got {other:?}"))),
+    };
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.explain(&user, &item)).await??;
+    Ok(if turtle { HttpResponse::Ok().content_type("text/turtle").body(out.rdf) } else { HttpResponse::Ok().json(out) })
+}
+
+async fn post_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let media = media_type(&req);
+    if !matches!(
+        media.as_str(),
+        "application/json" | "application/x-ndjson" | "application/jsonl" | "application/jsonlines"
+    ) {
+        return Err(ApiError::UnsupportedMediaType(format!("{media}; send application/json or application/x-ndjson")));
+    }
+    let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.post_events(&body)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn train(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(
+        &req,
+        &[
+            "algorithm",
+            "factors",
+            "regularization",
+            "alpha",
+            "iterations",
+            "solver",
+            "cg_steps",
+            "lambda",
+            "neighbours",
+            "seed",
+        ],
+    )?;
+    let alg = crate::recommend::Algorithm::from_params(&|k| p.get(k).cloned()).map_err(ApiError::BadRequest)?;
+    let engine = Arc::clone(&state.engine);
+    let meta = state.pool.run(move || engine.train(&alg, None, |_, _| {})).await??;
+    Ok(HttpResponse::Ok().json(meta))
+}
+
+async fn model_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let live = state.engine.recommender().current().map_err(crate::engine::EngineError::from)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "meta": live.trained.meta,
+        "users": live.trained.users.len(),
+        "items": live.trained.items.len(),
+        "pending_events": live.pending_events(),
+    })))
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(include_str!("openapi.json"))
 }

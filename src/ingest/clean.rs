@@ -93,29 +93,24 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, Reject> {
             return Ok(t.and_utc());
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
-    if let Ok(secs) = s.parse::<i64>() {
-        // Reject nonsense epochs (before 1990 or after 2100) instead of storing them.
-        if (631_152_000..4_102_444_800).contains(&secs) {
-            if let Some(t) = DateTime::from_timestamp(secs, 0) {
-                return Ok(t);
-            }
-        }
+    // Unix seconds; nonsense epochs (before 1990 or after 2100) are rejected, not stored.
+    if let Ok(secs) = s.parse::<i64>()
+        && (631_152_000..4_102_444_800).contains(&secs)
+        && let Some(t) = DateTime::from_timestamp(secs, 0)
+    {
+        return Ok(t);
     }
     Err(Reject::BadTimestamp(s.into()))
 }
 
 /// Canonical event type name from the many ways shops spell them.
 pub fn parse_event(s: &str) -> Result<&'static str, Reject> {
-    let k: String = s
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let k: String = s.to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     Ok(match k.as_str() {
         "view" | "pageview" | "detailview" => "view",
         "click" => "click",
@@ -154,12 +149,7 @@ mod tests {
 
     #[test]
     fn timestamps_in_common_shapes_parse_and_junk_does_not() {
-        for ok in [
-            "2024-03-01T10:00:00Z",
-            "2024-03-01 10:00:00",
-            "2024-03-01",
-            "1709287200",
-        ] {
+        for ok in ["2024-03-01T10:00:00Z", "2024-03-01 10:00:00", "2024-03-01", "1709287200"] {
             assert!(parse_timestamp(ok).is_ok(), "{ok}");
         }
         for bad in ["yesterday", "2024-13-01", "12", ""] {

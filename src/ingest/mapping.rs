@@ -128,18 +128,11 @@ fn default_currency() -> String {
 impl Mapping {
     /// Reads a mapping file.
     pub fn from_file(path: &Path) -> Result<Self, IngestError> {
-        let text = std::fs::read_to_string(path).map_err(|e| IngestError::Io {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        let m: Self = toml::from_str(&text).map_err(|e| IngestError::Mapping {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        m.validate().map_err(|message| IngestError::Mapping {
-            path: path.into(),
-            message,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| IngestError::Io { path: path.into(), message: e.to_string() })?;
+        let m: Self =
+            toml::from_str(&text).map_err(|e| IngestError::Mapping { path: path.into(), message: e.to_string() })?;
+        m.validate().map_err(|message| IngestError::Mapping { path: path.into(), message })?;
         Ok(m)
     }
 
@@ -149,11 +142,9 @@ impl Mapping {
         let need: &[(&str, bool)] = match self.entity {
             Entity::Product => &[("id", c.id.is_some())],
             Entity::Review => &[("id", c.id.is_some()), ("product", c.product.is_some())],
-            Entity::Interaction => &[
-                ("user", c.user.is_some()),
-                ("item", c.item.is_some()),
-                ("event", c.event.is_some()),
-            ],
+            Entity::Interaction => {
+                &[("user", c.user.is_some()), ("item", c.item.is_some()), ("event", c.event.is_some())]
+            }
         };
         for (field, ok) in need {
             if !ok {
@@ -178,19 +169,13 @@ impl Mapping {
         if let Some(f) = self.format {
             return Ok(f);
         }
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("csv") => Ok(SourceFormat::Csv),
             Some("tsv" | "tab") => Ok(SourceFormat::Tsv),
             Some("jsonl" | "ndjson") => Ok(SourceFormat::Jsonl),
             _ => Err(IngestError::Mapping {
                 path: path.into(),
-                message: "cannot tell the format from the extension; set `format` in the mapping"
-                    .into(),
+                message: "cannot tell the format from the extension; set `format` in the mapping".into(),
             }),
         }
     }

@@ -26,11 +26,7 @@ pub enum IngestError {
     Mapping { path: PathBuf, message: String },
     /// The header lacks a column the mapping names.
     #[error("{path}: column {column:?} named in the mapping is not in the header {header:?}")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        header: Vec<String>,
-    },
+    MissingColumn { path: PathBuf, column: String, header: Vec<String> },
     /// The pseudonym key cannot be read or created.
     #[error("pseudonym key: {0}")]
     Key(String),
@@ -68,12 +64,7 @@ impl CleaningReport {
     pub fn render(&self) -> String {
         let mut s = format!(
             "{}: {} rows read, {} kept, {} rejected, {} exact duplicates dropped, {} quads\n",
-            self.file,
-            self.rows_read,
-            self.rows_kept,
-            self.rows_rejected,
-            self.rows_duplicate,
-            self.quads
+            self.file, self.rows_read, self.rows_kept, self.rows_rejected, self.rows_duplicate, self.quads
         );
         for (rule, n) in &self.rules {
             s.push_str(&format!("  {rule:<44} {n:>8}\n"));
@@ -146,34 +137,33 @@ pub fn clean_file(
     pseudo: &Pseudonymizer,
     progress: Box<dyn FnMut(u64)>,
 ) -> Result<Cleaned, IngestError> {
-    let io = |e: std::io::Error| IngestError::Io {
-        path: path.into(),
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let reader = Counting {
-        inner: file,
-        read: 0,
-        tick: progress,
-    };
+    let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.into(), message: e.to_string() })?;
     let format = mapping.format_for(path)?;
+    clean_reader(file, path, format, mapping, minter, pseudo, progress)
+}
+
+/// Like [`clean_file`] over any reader (HTTP bodies); `path` only names the source in reports.
+pub fn clean_reader(
+    input: impl Read,
+    path: &Path,
+    format: SourceFormat,
+    mapping: &Mapping,
+    minter: &Minter,
+    pseudo: &Pseudonymizer,
+    progress: Box<dyn FnMut(u64)>,
+) -> Result<Cleaned, IngestError> {
+    let io = |e: std::io::Error| IngestError::Io { path: path.into(), message: e.to_string() };
+    let reader = Counting { inner: input, read: 0, tick: progress };
     let mut cleaner = Cleaner::new(path, mapping, minter, pseudo);
     match format {
         SourceFormat::Csv | SourceFormat::Tsv => {
             let mut rdr = csv::ReaderBuilder::new()
-                .delimiter(if format == SourceFormat::Tsv {
-                    b'\t'
-                } else {
-                    b','
-                })
+                .delimiter(if format == SourceFormat::Tsv { b'\t' } else { b',' })
                 .flexible(false)
                 .from_reader(reader);
             let header: Vec<String> = rdr
                 .headers()
-                .map_err(|e| IngestError::Io {
-                    path: path.into(),
-                    message: e.to_string(),
-                })?
+                .map_err(|e| IngestError::Io { path: path.into(), message: e.to_string() })?
                 .iter()
                 .map(|h| h.trim().to_owned())
                 .collect();
@@ -185,20 +175,13 @@ pub fn clean_file(
                     Ok(false) => break,
                     Ok(true) => {
                         line = rec.position().map_or(line + 1, |p| p.line());
-                        let values = header
-                            .iter()
-                            .cloned()
-                            .zip(rec.iter().map(str::to_owned))
-                            .collect();
+                        let values = header.iter().cloned().zip(rec.iter().map(str::to_owned)).collect();
                         cleaner.row(Row { values, line });
                     }
                     Err(e) => {
                         line = e.position().map_or(line + 1, |p| p.line());
                         if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                            return Err(IngestError::Io {
-                                path: path.into(),
-                                message: e.to_string(),
-                            });
+                            return Err(IngestError::Io { path: path.into(), message: e.to_string() });
                         }
                         cleaner.reject_raw(line, Reject::Malformed(e.to_string()), String::new());
                     }
@@ -218,11 +201,7 @@ pub fn clean_file(
                 let text = match std::str::from_utf8(&buf) {
                     Ok(t) => t.trim(),
                     Err(e) => {
-                        cleaner.reject_raw(
-                            line,
-                            Reject::Malformed(format!("not UTF-8: {e}")),
-                            String::new(),
-                        );
+                        cleaner.reject_raw(line, Reject::Malformed(format!("not UTF-8: {e}")), String::new());
                         continue;
                     }
                 };
@@ -244,14 +223,8 @@ pub fn clean_file(
                             .collect();
                         cleaner.row(Row { values, line });
                     }
-                    Ok(_) => cleaner.reject_raw(
-                        line,
-                        Reject::Malformed("not a JSON object".into()),
-                        text.into(),
-                    ),
-                    Err(e) => {
-                        cleaner.reject_raw(line, Reject::Malformed(e.to_string()), text.into())
-                    }
+                    Ok(_) => cleaner.reject_raw(line, Reject::Malformed("not a JSON object".into()), text.into()),
+                    Err(e) => cleaner.reject_raw(line, Reject::Malformed(e.to_string()), text.into()),
                 }
             }
         }
@@ -301,12 +274,7 @@ const FIELDS: [&str; 22] = [
 ];
 
 impl<'a> Cleaner<'a> {
-    fn new(
-        path: &Path,
-        mapping: &'a Mapping,
-        minter: &'a Minter,
-        pseudo: &'a Pseudonymizer,
-    ) -> Self {
+    fn new(path: &Path, mapping: &'a Mapping, minter: &'a Minter, pseudo: &'a Pseudonymizer) -> Self {
         Self {
             mapping,
             minter,
@@ -321,11 +289,7 @@ impl<'a> Cleaner<'a> {
             seen_rows: HashSet::new(),
             seen_ids: HashMap::new(),
             seen_products: HashSet::new(),
-            categories: mapping
-                .categories
-                .iter()
-                .map(|(k, v)| (k.to_lowercase(), *v))
-                .collect(),
+            categories: mapping.categories.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect(),
             aliases: mapping.aliases.clone().into_iter().collect(),
         }
     }
@@ -379,12 +343,7 @@ impl<'a> Cleaner<'a> {
         self.report.rows_read += 1;
         self.report.rows_rejected += 1;
         self.report.bump(why.rule());
-        self.rejects.push(RejectedRow {
-            line,
-            rule: why.rule(),
-            reason: why.reason(),
-            row,
-        });
+        self.rejects.push(RejectedRow { line, rule: why.rule(), reason: why.reason(), row });
     }
 
     /// Normalised values for each field; a category keeps every path element.
@@ -439,17 +398,11 @@ impl<'a> Cleaner<'a> {
             self.report.bump("dropped:exact_duplicate_row");
             return;
         }
-        if let Some(id) = vals.get("id") {
-            if let Some(prev) = self.seen_ids.get(id) {
-                if *prev != digest {
-                    self.reject_raw(
-                        row.line,
-                        Reject::ConflictingDuplicateId(id.clone()),
-                        raw_json(),
-                    );
-                    return;
-                }
-            }
+        if let Some(id) = vals.get("id")
+            && self.seen_ids.get(id).is_some_and(|prev| *prev != digest)
+        {
+            self.reject_raw(row.line, Reject::ConflictingDuplicateId(id.clone()), raw_json());
+            return;
         }
         let before = self.quads.len();
         match self.convert(&vals, &path) {
@@ -467,11 +420,7 @@ impl<'a> Cleaner<'a> {
         }
     }
 
-    fn optional<'v>(
-        &mut self,
-        vals: &'v HashMap<&'static str, String>,
-        field: &'static str,
-    ) -> Option<&'v str> {
+    fn optional<'v>(&mut self, vals: &'v HashMap<&'static str, String>, field: &'static str) -> Option<&'v str> {
         let v = vals.get(field).map(String::as_str);
         if v.is_none() && !self.columns(field).is_empty() {
             self.report.bump(format!("kept:missing_optional_{field}"));
@@ -479,18 +428,12 @@ impl<'a> Cleaner<'a> {
         v
     }
 
-    fn required<'v>(
-        vals: &'v HashMap<&'static str, String>,
-        field: &'static str,
-    ) -> Result<&'v str, Reject> {
-        vals.get(field)
-            .map(String::as_str)
-            .ok_or(Reject::MissingRequired(field))
+    fn required<'v>(vals: &'v HashMap<&'static str, String>, field: &'static str) -> Result<&'v str, Reject> {
+        vals.get(field).map(String::as_str).ok_or(Reject::MissingRequired(field))
     }
 
     fn push(&mut self, s: impl Into<NamedOrBlankNode>, p: &str, o: impl Into<Term>) {
-        self.quads
-            .push(Quad::new(s, nn(p), o, GraphName::DefaultGraph));
+        self.quads.push(Quad::new(s, nn(p), o, GraphName::DefaultGraph));
     }
 
     /// Product node with id and category; emitted once per product per file.
@@ -501,31 +444,14 @@ impl<'a> Cleaner<'a> {
             self.push(p.clone(), vocab::RDF_TYPE, nn(vocab::PRODUCT));
             self.push(p.clone(), vocab::PRODUCT_ID, Literal::from(id));
             if !path.is_empty() {
-                self.push(
-                    p.clone(),
-                    vocab::SOURCE_CATEGORY,
-                    Literal::from(path.join(" > ")),
-                );
-                match path
-                    .iter()
-                    .rev()
-                    .find_map(|c| self.categories.get(&c.to_lowercase()))
-                    .copied()
-                {
+                self.push(p.clone(), vocab::SOURCE_CATEGORY, Literal::from(path.join(" > ")));
+                match path.iter().rev().find_map(|c| self.categories.get(&c.to_lowercase())).copied() {
                     Some(concept) => {
-                        self.push(
-                            p.clone(),
-                            vocab::HAS_CATEGORY,
-                            ontology::taxonomy_concept(concept),
-                        );
+                        self.push(p.clone(), vocab::HAS_CATEGORY, ontology::taxonomy_concept(concept));
                     }
                     None => {
                         self.report.bump("kept:category_unmapped");
-                        *self
-                            .report
-                            .unmapped_categories
-                            .entry(path.join(" > "))
-                            .or_default() += 1;
+                        *self.report.unmapped_categories.entry(path.join(" > ")).or_default() += 1;
                     }
                 }
             }
@@ -533,11 +459,7 @@ impl<'a> Cleaner<'a> {
         p
     }
 
-    fn convert(
-        &mut self,
-        vals: &HashMap<&'static str, String>,
-        path: &[String],
-    ) -> Result<(), Reject> {
+    fn convert(&mut self, vals: &HashMap<&'static str, String>, path: &[String]) -> Result<(), Reject> {
         match self.mapping.entity {
             Entity::Product => self.convert_product(vals, path),
             Entity::Review => self.convert_review(vals, path),
@@ -545,16 +467,11 @@ impl<'a> Cleaner<'a> {
         }
     }
 
-    fn convert_product(
-        &mut self,
-        vals: &HashMap<&'static str, String>,
-        path: &[String],
-    ) -> Result<(), Reject> {
+    fn convert_product(&mut self, vals: &HashMap<&'static str, String>, path: &[String]) -> Result<(), Reject> {
         let id = Self::required(vals, "id")?;
         let price = match self.optional(vals, "price") {
             Some(raw) => {
-                let v =
-                    clean::parse_number(raw).ok_or_else(|| Reject::PriceNotANumber(raw.into()))?;
+                let v = clean::parse_number(raw).ok_or_else(|| Reject::PriceNotANumber(raw.into()))?;
                 if v < 0.0 {
                     return Err(Reject::NegativePrice(raw.into()));
                 }
@@ -582,18 +499,13 @@ impl<'a> Cleaner<'a> {
             self.push(p.clone(), vocab::HAS_BRAND, brand);
         }
         if let Some(price) = price {
-            let currency = self
-                .optional(vals, "currency")
-                .map_or_else(|| self.mapping.currency.clone(), str::to_uppercase);
+            let currency =
+                self.optional(vals, "currency").map_or_else(|| self.mapping.currency.clone(), str::to_uppercase);
             let offer = self.minter.offer(id, &currency);
             self.push(p.clone(), vocab::HAS_OFFER, offer.clone());
             self.push(offer.clone(), vocab::RDF_TYPE, nn(vocab::OFFER));
             let dec = format_decimal(&price);
-            self.push(
-                offer.clone(),
-                vocab::PRICE,
-                Literal::new_typed_literal(dec, nn(vocab::XSD_DECIMAL)),
-            );
+            self.push(offer.clone(), vocab::PRICE, Literal::new_typed_literal(dec, nn(vocab::XSD_DECIMAL)));
             self.push(offer.clone(), vocab::CURRENCY, Literal::from(currency));
             if let Some(a) = self.optional(vals, "availability") {
                 let a = availability(a);
@@ -603,17 +515,12 @@ impl<'a> Cleaner<'a> {
         Ok(())
     }
 
-    fn convert_review(
-        &mut self,
-        vals: &HashMap<&'static str, String>,
-        path: &[String],
-    ) -> Result<(), Reject> {
+    fn convert_review(&mut self, vals: &HashMap<&'static str, String>, path: &[String]) -> Result<(), Reject> {
         let id = Self::required(vals, "id")?;
         let product = Self::required(vals, "product")?;
         let rating = match self.optional(vals, "rating") {
             Some(raw) => {
-                let v =
-                    clean::parse_number(raw).ok_or_else(|| Reject::RatingNotANumber(raw.into()))?;
+                let v = clean::parse_number(raw).ok_or_else(|| Reject::RatingNotANumber(raw.into()))?;
                 if v < self.mapping.rating.min || v > self.mapping.rating.max || v.fract() != 0.0 {
                     return Err(Reject::RatingOutOfScale(raw.into()));
                 }
@@ -642,16 +549,10 @@ impl<'a> Cleaner<'a> {
             self.push(u.clone(), vocab::RDF_TYPE, nn(vocab::USER));
             self.push(r.clone(), vocab::AUTHOR, u);
         }
-        if let Some(v) = self
-            .optional(vals, "recommended")
-            .and_then(clean::parse_bool)
-        {
+        if let Some(v) = self.optional(vals, "recommended").and_then(clean::parse_bool) {
             self.push(r.clone(), vocab::RECOMMENDED, Literal::from(v));
         }
-        for (field, prop) in [
-            ("helpful_votes", vocab::HELPFUL_VOTES),
-            ("reviewer_age", vocab::REVIEWER_AGE),
-        ] {
+        for (field, prop) in [("helpful_votes", vocab::HELPFUL_VOTES), ("reviewer_age", vocab::REVIEWER_AGE)] {
             if let Some(raw) = self.optional(vals, field) {
                 match raw.parse::<i64>() {
                     Ok(n) if n >= 0 => self.push(r.clone(), prop, Literal::from(n)),
@@ -687,19 +588,15 @@ impl<'a> Cleaner<'a> {
                 return Err(Reject::RatingOutOfScale(v.to_string()));
             }
         }
-        let weight = weight
-            .or_else(|| self.mapping.event_weights.get(event).copied())
-            .unwrap_or_else(|| default_weight(event));
+        let weight =
+            weight.or_else(|| self.mapping.event_weights.get(event).copied()).unwrap_or_else(|| default_weight(event));
         let pseudonym = self.pseudo.pseudonym(user);
         let u = self.minter.user(&pseudonym);
         let p = self.minter.product(item);
         let ts_str = ts.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
         let key = blake3::hash(
-            format!(
-                "{pseudonym}\u{0}{item}\u{0}{event}\u{0}{}\u{0}{value:?}",
-                ts_str.as_deref().unwrap_or("")
-            )
-            .as_bytes(),
+            format!("{pseudonym}\u{0}{item}\u{0}{event}\u{0}{}\u{0}{value:?}", ts_str.as_deref().unwrap_or(""))
+                .as_bytes(),
         );
         let i = self.minter.interaction(&key.to_hex()[..32]);
         self.push(u.clone(), vocab::RDF_TYPE, nn(vocab::USER));
@@ -710,17 +607,9 @@ impl<'a> Cleaner<'a> {
         self.push(i.clone(), vocab::RDF_TYPE, nn(vocab::INTERACTION));
         self.push(i.clone(), vocab::HAS_USER, u);
         self.push(i.clone(), vocab::ITEM, p);
-        self.push(
-            i.clone(),
-            vocab::INTERACTION_TYPE,
-            nn(event_type_iri(event)),
-        );
+        self.push(i.clone(), vocab::INTERACTION_TYPE, nn(event_type_iri(event)));
         if let Some(t) = ts_str {
-            self.push(
-                i.clone(),
-                vocab::TIMESTAMP,
-                Literal::new_typed_literal(t, nn(vocab::XSD_DATE_TIME)),
-            );
+            self.push(i.clone(), vocab::TIMESTAMP, Literal::new_typed_literal(t, nn(vocab::XSD_DATE_TIME)));
         }
         self.push(i.clone(), vocab::WEIGHT, Literal::from(weight));
         if let Some(v) = value {
@@ -731,11 +620,7 @@ impl<'a> Cleaner<'a> {
 
     fn finish(mut self) -> Cleaned {
         self.report.quads = self.quads.len() as u64;
-        Cleaned {
-            quads: self.quads,
-            report: self.report,
-            rejects: self.rejects,
-        }
+        Cleaned { quads: self.quads, report: self.report, rejects: self.rejects }
     }
 }
 
@@ -760,11 +645,7 @@ pub fn default_weight(event: &str) -> f64 {
 }
 
 fn availability(s: &str) -> &'static str {
-    let k: String = s
-        .to_ascii_lowercase()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
+    let k: String = s.to_ascii_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
     match k.as_str() {
         "outofstock" | "soldout" | "no" | "false" | "0" => vocab::SCHEMA_OUT_OF_STOCK,
         "preorder" => vocab::SCHEMA_PRE_ORDER,
@@ -777,9 +658,5 @@ fn format_decimal(raw: &str) -> String {
     let v: f64 = raw.parse().unwrap_or(0.0);
     let s = format!("{:.4}", v);
     let s = s.trim_end_matches('0');
-    if s.ends_with('.') {
-        format!("{s}0")
-    } else {
-        s.to_owned()
-    }
+    if s.ends_with('.') { format!("{s}0") } else { s.to_owned() }
 }

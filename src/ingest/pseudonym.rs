@@ -36,13 +36,10 @@ impl Pseudonymizer {
     pub fn load_or_create(data_dir: &Path) -> Result<Self, IngestError> {
         let path = data_dir.join(KEY_FILE);
         if path.exists() {
-            let hex =
-                std::fs::read_to_string(&path).map_err(|e| IngestError::Key(e.to_string()))?;
+            let hex = std::fs::read_to_string(&path).map_err(|e| IngestError::Key(e.to_string()))?;
             let bytes = decode_hex(hex.trim())
                 .filter(|b| b.len() == 32)
-                .ok_or_else(|| {
-                    IngestError::Key(format!("{} is not 64 hex digits", path.display()))
-                })?;
+                .ok_or_else(|| IngestError::Key(format!("{} is not 64 hex digits", path.display())))?;
             let mut key = [0u8; 32];
             key.copy_from_slice(&bytes);
             return Ok(Self { key });
@@ -67,13 +64,10 @@ impl Pseudonymizer {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -85,20 +79,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Pseudonymizer::load_or_create(dir.path()).unwrap();
         let b = Pseudonymizer::load_or_create(dir.path()).unwrap();
-        assert_eq!(
-            a.pseudonym("alice@example.com"),
-            b.pseudonym("alice@example.com")
-        );
-        assert_ne!(
-            a.pseudonym("alice@example.com"),
-            a.pseudonym("bob@example.com")
-        );
+        assert_eq!(a.pseudonym("alice@example.com"), b.pseudonym("alice@example.com"));
+        assert_ne!(a.pseudonym("alice@example.com"), a.pseudonym("bob@example.com"));
         assert!(!a.pseudonym("alice@example.com").contains("alice"));
         let other = Pseudonymizer::random().unwrap();
-        assert_ne!(
-            a.pseudonym("alice@example.com"),
-            other.pseudonym("alice@example.com")
-        );
+        assert_ne!(a.pseudonym("alice@example.com"), other.pseudonym("alice@example.com"));
     }
 
     #[test]

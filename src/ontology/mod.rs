@@ -27,8 +27,7 @@ const SCHEMA_NQ: &[u8] = include_bytes!("../../ontology/vendor/schema.nq");
 const GR_NQ: &[u8] = include_bytes!("../../ontology/vendor/gr.nq");
 const REV_NQ: &[u8] = include_bytes!("../../ontology/vendor/rev.nq");
 /// The Google product taxonomy text file (`id - A > B > C`).
-pub const TAXONOMY_TXT: &str =
-    include_str!("../../ontology/vendor/google-product-taxonomy.en-US.txt");
+pub const TAXONOMY_TXT: &str = include_str!("../../ontology/vendor/google-product-taxonomy.en-US.txt");
 
 fn nn(iri: &str) -> NamedNode {
     NamedNode::new_unchecked(iri)
@@ -46,10 +45,7 @@ fn parse_into(
         parser = parser.with_default_graph(nn(g));
     }
     for q in parser.for_slice(data) {
-        out.push(q.map_err(|e| OntologyError::Parse {
-            file: file.into(),
-            message: e.to_string(),
-        })?);
+        out.push(q.map_err(|e| OntologyError::Parse { file: file.into(), message: e.to_string() })?);
     }
     Ok(())
 }
@@ -65,27 +61,9 @@ pub fn ontology_quads() -> Result<Vec<Quad>, OntologyError> {
         Some(vocab::GRAPH_ONTOLOGY),
         &mut out,
     )?;
-    parse_into(
-        "ontology/vendor/schema.nq",
-        RdfFormat::NQuads,
-        SCHEMA_NQ,
-        None,
-        &mut out,
-    )?;
-    parse_into(
-        "ontology/vendor/gr.nq",
-        RdfFormat::NQuads,
-        GR_NQ,
-        None,
-        &mut out,
-    )?;
-    parse_into(
-        "ontology/vendor/rev.nq",
-        RdfFormat::NQuads,
-        REV_NQ,
-        None,
-        &mut out,
-    )?;
+    parse_into("ontology/vendor/schema.nq", RdfFormat::NQuads, SCHEMA_NQ, None, &mut out)?;
+    parse_into("ontology/vendor/gr.nq", RdfFormat::NQuads, GR_NQ, None, &mut out)?;
+    parse_into("ontology/vendor/rev.nq", RdfFormat::NQuads, REV_NQ, None, &mut out)?;
     out.extend(taxonomy_quads(TAXONOMY_TXT)?);
     Ok(out)
 }
@@ -107,14 +85,13 @@ pub fn parse_taxonomy(text: &str) -> Result<Vec<TaxonomyEntry>, OntologyError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (id, path) = line.split_once(" - ").ok_or(OntologyError::Taxonomy {
-            line: i + 1,
-            message: "expected `id - path`".into(),
-        })?;
-        let id = id.trim().parse().map_err(|_| OntologyError::Taxonomy {
-            line: i + 1,
-            message: format!("bad id {id:?}"),
-        })?;
+        let (id, path) = line
+            .split_once(" - ")
+            .ok_or(OntologyError::Taxonomy { line: i + 1, message: "expected `id - path`".into() })?;
+        let id = id
+            .trim()
+            .parse()
+            .map_err(|_| OntologyError::Taxonomy { line: i + 1, message: format!("bad id {id:?}") })?;
         let path = path.split(" > ").map(|s| s.trim().to_owned()).collect();
         out.push(TaxonomyEntry { id, path });
     }
@@ -133,77 +110,35 @@ pub fn taxonomy_quads(text: &str) -> Result<Vec<Quad>, OntologyError> {
         entries.iter().map(|e| (e.path.as_slice(), e.id)).collect();
     let g = GraphName::NamedNode(nn(vocab::GRAPH_TAXONOMY));
     let scheme = nn(vocab::TAXONOMY_SCHEME);
-    let version = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# Google_Product_Taxonomy_Version:"))
-        .map_or("unknown", str::trim);
+    let version =
+        text.lines().find_map(|l| l.strip_prefix("# Google_Product_Taxonomy_Version:")).map_or("unknown", str::trim);
     let mut out = vec![
-        Quad::new(
-            scheme.clone(),
-            nn(vocab::RDF_TYPE),
-            nn(vocab::SKOS_CONCEPT_SCHEME),
-            g.clone(),
-        ),
+        Quad::new(scheme.clone(), nn(vocab::RDF_TYPE), nn(vocab::SKOS_CONCEPT_SCHEME), g.clone()),
         Quad::new(
             scheme.clone(),
             nn(vocab::RDFS_LABEL),
             Literal::new_language_tagged_literal_unchecked("Google product taxonomy", "en"),
             g.clone(),
         ),
-        Quad::new(
-            scheme.clone(),
-            nn(vocab::OWL_VERSION_INFO),
-            Literal::from(version),
-            g.clone(),
-        ),
+        Quad::new(scheme.clone(), nn(vocab::OWL_VERSION_INFO), Literal::from(version), g.clone()),
     ];
     for e in &entries {
         let c = taxonomy_concept(e.id);
         let label = e.path.last().map_or("", String::as_str);
-        out.push(Quad::new(
-            c.clone(),
-            nn(vocab::RDF_TYPE),
-            nn(vocab::SKOS_CONCEPT),
-            g.clone(),
-        ));
-        out.push(Quad::new(
-            c.clone(),
-            nn(vocab::RDF_TYPE),
-            nn(vocab::CATEGORY),
-            g.clone(),
-        ));
+        out.push(Quad::new(c.clone(), nn(vocab::RDF_TYPE), nn(vocab::SKOS_CONCEPT), g.clone()));
+        out.push(Quad::new(c.clone(), nn(vocab::RDF_TYPE), nn(vocab::CATEGORY), g.clone()));
         out.push(Quad::new(
             c.clone(),
             nn(vocab::SKOS_PREF_LABEL),
             Literal::new_language_tagged_literal_unchecked(label, "en"),
             g.clone(),
         ));
-        out.push(Quad::new(
-            c.clone(),
-            nn(vocab::SKOS_NOTATION),
-            Literal::from(e.id.to_string()),
-            g.clone(),
-        ));
-        out.push(Quad::new(
-            c.clone(),
-            nn(vocab::SKOS_IN_SCHEME),
-            scheme.clone(),
-            g.clone(),
-        ));
+        out.push(Quad::new(c.clone(), nn(vocab::SKOS_NOTATION), Literal::from(e.id.to_string()), g.clone()));
+        out.push(Quad::new(c.clone(), nn(vocab::SKOS_IN_SCHEME), scheme.clone(), g.clone()));
         if e.path.len() == 1 {
-            out.push(Quad::new(
-                c.clone(),
-                nn(vocab::SKOS_TOP_CONCEPT_OF),
-                scheme.clone(),
-                g.clone(),
-            ));
+            out.push(Quad::new(c.clone(), nn(vocab::SKOS_TOP_CONCEPT_OF), scheme.clone(), g.clone()));
         } else if let Some(parent) = by_path.get(&e.path[..e.path.len() - 1]) {
-            out.push(Quad::new(
-                c,
-                nn(vocab::SKOS_BROADER),
-                taxonomy_concept(*parent),
-                g.clone(),
-            ));
+            out.push(Quad::new(c, nn(vocab::SKOS_BROADER), taxonomy_concept(*parent), g.clone()));
         } else {
             return Err(OntologyError::Taxonomy {
                 line: 0,
@@ -238,9 +173,7 @@ impl Minter {
     /// A minter under `base` (must end in `/` or `#`).
     pub fn new(base: &str) -> Result<Self, OntologyError> {
         NamedNode::new(format!("{base}x")).map_err(|_| OntologyError::Iri(base.into()))?;
-        Ok(Self {
-            base: base.to_owned(),
-        })
+        Ok(Self { base: base.to_owned() })
     }
 
     fn mint(&self, kind: &str, id: &str) -> NamedNode {
@@ -295,12 +228,13 @@ fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -317,10 +251,7 @@ mod tests {
         let entries = parse_taxonomy(TAXONOMY_TXT).unwrap();
         assert_eq!(entries.len(), 5582);
         let quads = taxonomy_quads(TAXONOMY_TXT).unwrap();
-        let broader = quads
-            .iter()
-            .filter(|q| q.predicate.as_str() == vocab::SKOS_BROADER)
-            .count();
+        let broader = quads.iter().filter(|q| q.predicate.as_str() == vocab::SKOS_BROADER).count();
         let roots = entries.iter().filter(|e| e.path.len() == 1).count();
         assert_eq!(broader + roots, entries.len());
     }
@@ -337,10 +268,7 @@ mod tests {
     #[test]
     fn ontology_parses_and_declares_its_version() {
         let q = ontology_quads().unwrap();
-        assert!(
-            q.iter()
-                .any(|q| q.predicate.as_str() == vocab::OWL_VERSION_INFO
-                    && q.object.to_string() == format!("\"{}\"", vocab::ONTOLOGY_VERSION))
-        );
+        assert!(q.iter().any(|q| q.predicate.as_str() == vocab::OWL_VERSION_INFO
+            && q.object.to_string() == format!("\"{}\"", vocab::ONTOLOGY_VERSION)));
     }
 }

@@ -96,4 +96,4 @@ sg! {
 }
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.0.0";
+pub const ONTOLOGY_VERSION: &str = "1.1.0";

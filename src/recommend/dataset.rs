@@ -25,12 +25,12 @@ impl Dataset {
     pub fn push(&mut self, user: &str, item: &str, weight: f32, ts: i64) {
         let u = index(&mut self.user_ix, &mut self.users, user);
         let i = index(&mut self.item_ix, &mut self.items, item);
-        self.events.push(Event {
-            user: u,
-            item: i,
-            weight,
-            ts,
-        });
+        self.events.push(Event { user: u, item: i, weight, ts });
+    }
+
+    /// Makes sure an item has an index even without interactions (catalogue cold start).
+    pub fn add_item(&mut self, item: &str) -> u32 {
+        index(&mut self.item_ix, &mut self.items, item)
     }
 
     /// Index of a user key.
@@ -51,30 +51,20 @@ impl Dataset {
         let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
         let first = text.lines().next().unwrap_or("");
         let delim = if first.contains('\t') { b'\t' } else { b',' };
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(delim)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
+        let mut rdr =
+            csv::ReaderBuilder::new().delimiter(delim).has_headers(false).flexible(true).from_reader(text.as_bytes());
         let mut rows = rdr.records();
         let mut cols = (0usize, 1usize, Some(2usize), None::<usize>);
         let mut ds = Self::default();
         let mut pending = None;
         if let Some(head) = rows.next() {
             let head = head.map_err(|e| io(e.to_string()))?;
-            let is_header = head
-                .get(2)
-                .is_some_and(|w| w.trim().parse::<f32>().is_err())
-                || head
-                    .get(0)
-                    .is_some_and(|h| h.trim().to_ascii_lowercase().starts_with("user"));
+            let is_header = head.get(2).is_some_and(|w| w.trim().parse::<f32>().is_err())
+                || head.get(0).is_some_and(|h| h.trim().to_ascii_lowercase().starts_with("user"));
             if is_header {
-                let find = |pred: &dyn Fn(&str) -> bool| {
-                    head.iter().position(|h| pred(&h.to_ascii_lowercase()))
-                };
+                let find = |pred: &dyn Fn(&str) -> bool| head.iter().position(|h| pred(&h.to_ascii_lowercase()));
                 cols = (
-                    find(&|h| h.starts_with("user"))
-                        .ok_or_else(|| io("no user column in header".into()))?,
+                    find(&|h| h.starts_with("user")).ok_or_else(|| io("no user column in header".into()))?,
                     find(&|h| h.starts_with("item") || h.starts_with("product"))
                         .ok_or_else(|| io("no item column in header".into()))?,
                     find(&|h| {
@@ -98,28 +88,18 @@ impl Dataset {
             if user.is_empty() || item.is_empty() {
                 return Err(io(format!("row {}: empty user or item", line + 1)));
             }
-            let weight = match cols.2 {
-                Some(c) => get(c)
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|w| w.is_finite() && *w >= 0.0)
-                    .ok_or_else(|| {
-                        io(format!(
-                            "row {}: weight {:?} is not a non-negative number",
-                            line + 1,
-                            get(c)
-                        ))
+            let weight =
+                match cols.2 {
+                    Some(c) => get(c).parse::<f32>().ok().filter(|w| w.is_finite() && *w >= 0.0).ok_or_else(|| {
+                        io(format!("row {}: weight {:?} is not a non-negative number", line + 1, get(c)))
                     })?,
-                None => 1.0,
-            };
+                    None => 1.0,
+                };
             let ts = match cols.3 {
-                Some(c) => get(c).parse::<f64>().map(|t| t as i64).map_err(|_| {
-                    io(format!(
-                        "row {}: timestamp {:?} is not a number",
-                        line + 1,
-                        get(c)
-                    ))
-                })?,
+                Some(c) => get(c)
+                    .parse::<f64>()
+                    .map(|t| t as i64)
+                    .map_err(|_| io(format!("row {}: timestamp {:?} is not a number", line + 1, get(c))))?,
                 None => 0,
             };
             ds.push(user, item, weight, ts);

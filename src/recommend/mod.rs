@@ -4,10 +4,13 @@
 //! Imports `cf` (maths) and nothing that touches RDF: the engine hands it rows and id sets.
 
 pub mod dataset;
+pub mod facets;
 pub mod npy;
+pub mod simulate;
 
 use crate::cf::{self, Csr, Model, als, baselines, eval};
 use dataset::Dataset;
+use facets::{Facets, Filter};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -61,18 +64,44 @@ pub enum Algorithm {
     Popularity,
 }
 
+impl Algorithm {
+    /// Builds an algorithm from named settings (CLI flags, HTTP parameters); unknown or
+    /// malformed values are errors, absent ones take defaults.
+    pub fn from_params(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        fn num<T: std::str::FromStr>(get: &dyn Fn(&str) -> Option<String>, k: &str, d: T) -> Result<T, String> {
+            match get(k) {
+                None => Ok(d),
+                Some(v) => v.parse().map_err(|_| format!("{k} must be a number, got {v:?}")),
+            }
+        }
+        let d = als::AlsParams::default();
+        Ok(match get("algorithm").as_deref().unwrap_or("als") {
+            "als" => Algorithm::Als(als::AlsParams {
+                factors: num(get, "factors", 64)?,
+                regularization: num(get, "regularization", d.regularization)?,
+                alpha: num(get, "alpha", d.alpha)?,
+                iterations: num(get, "iterations", d.iterations)?,
+                solver: match get("solver").as_deref() {
+                    None | Some("cg") => als::Solver::Cg { steps: num(get, "cg_steps", 3)? },
+                    Some("cholesky") => als::Solver::Cholesky,
+                    Some(o) => return Err(format!("solver must be cg or cholesky, got {o:?}")),
+                },
+                seed: num(get, "seed", 0)?,
+            }),
+            "ease" => Algorithm::Ease { lambda: num(get, "lambda", 200.0)? },
+            "item_knn" | "itemknn" | "knn" => Algorithm::ItemKnn { neighbours: num(get, "neighbours", 100)? },
+            "popularity" | "pop" => Algorithm::Popularity,
+            o => return Err(format!("algorithm must be als, ease, item_knn or popularity, got {o:?}")),
+        })
+    }
+}
+
 /// Fits an algorithm on a matrix.
-pub fn fit(
-    alg: &Algorithm,
-    m: &Csr,
-    on_iteration: impl FnMut(usize, &als::AlsModel),
-) -> Result<Model, RecommendError> {
+pub fn fit(alg: &Algorithm, m: &Csr, on_iteration: impl FnMut(usize, &als::AlsModel)) -> Result<Model, RecommendError> {
     Ok(match alg {
         Algorithm::Als(p) => Model::Als(als::fit(m, p, on_iteration)),
         Algorithm::Ease { lambda } => Model::Ease(baselines::Ease::fit(m, *lambda)?),
-        Algorithm::ItemKnn { neighbours } => {
-            Model::ItemKnn(baselines::ItemKnn::fit(m, *neighbours))
-        }
+        Algorithm::ItemKnn { neighbours } => Model::ItemKnn(baselines::ItemKnn::fit(m, *neighbours)),
         Algorithm::Popularity => Model::Popularity(baselines::Popularity::fit(m)),
     })
 }
@@ -117,11 +146,7 @@ impl Trained {
         reason: Option<String>,
         on_iteration: impl FnMut(usize, &als::AlsModel),
     ) -> Result<Self, RecommendError> {
-        let t: Vec<(u32, u32, f32)> = ds
-            .events
-            .iter()
-            .map(|e| (e.user, e.item, e.weight))
-            .collect();
+        let t: Vec<(u32, u32, f32)> = ds.events.iter().map(|e| (e.user, e.item, e.weight)).collect();
         let history = Csr::from_triplets(ds.users.len(), ds.items.len(), &t);
         let model = fit(alg, &history, on_iteration)?;
         let popularity = baselines::Popularity::fit(&history).counts;
@@ -149,16 +174,10 @@ impl Trained {
     /// item-kNN `neighbours.json`. `.npy` files open with `numpy.load`.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, RecommendError> {
         let vdir = dir.join(&self.meta.version);
-        let err = |e: std::io::Error| RecommendError::Persist {
-            path: vdir.clone(),
-            message: e.to_string(),
-        };
+        let err = |e: std::io::Error| RecommendError::Persist { path: vdir.clone(), message: e.to_string() };
         std::fs::create_dir_all(&vdir).map_err(err)?;
         let write = |name: &str, bytes: &[u8]| std::fs::write(vdir.join(name), bytes).map_err(err);
-        write(
-            "meta.json",
-            &serde_json::to_vec_pretty(&self.meta).map_err(|e| err(std::io::Error::other(e)))?,
-        )?;
+        write("meta.json", &serde_json::to_vec_pretty(&self.meta).map_err(|e| err(std::io::Error::other(e)))?)?;
         write("users.txt", (self.users.join("\n") + "\n").as_bytes())?;
         write("items.txt", (self.items.join("\n") + "\n").as_bytes())?;
         let mut h = String::new();
@@ -171,23 +190,14 @@ impl Trained {
         write("history.tsv", h.as_bytes())?;
         match &self.model {
             Model::Als(m) => {
-                write(
-                    "user_factors.npy",
-                    &npy::encode(&m.user_factors, m.users(), m.factors()),
-                )?;
-                write(
-                    "item_factors.npy",
-                    &npy::encode(&m.item_factors, m.items(), m.factors()),
-                )?;
+                write("user_factors.npy", &npy::encode(&m.user_factors, m.users(), m.factors()))?;
+                write("item_factors.npy", &npy::encode(&m.item_factors, m.items(), m.factors()))?;
             }
             Model::Ease(e) => write("b.npy", &npy::encode(&e.b, e.items, e.items))?,
-            Model::ItemKnn(k) => write(
-                "neighbours.json",
-                &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?,
-            )?,
-            Model::Popularity(p) => {
-                write("counts.npy", &npy::encode(&p.counts, 1, p.counts.len()))?
+            Model::ItemKnn(k) => {
+                write("neighbours.json", &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?)?
             }
+            Model::Popularity(p) => write("counts.npy", &npy::encode(&p.counts, 1, p.counts.len()))?,
         }
         let tmp = dir.join("CURRENT.tmp");
         std::fs::write(&tmp, &self.meta.version).map_err(err)?;
@@ -201,32 +211,16 @@ impl Trained {
             return Ok(None);
         };
         let vdir = dir.join(version.trim());
-        let err = |m: String| RecommendError::Persist {
-            path: vdir.clone(),
-            message: m,
-        };
-        let read =
-            |name: &str| std::fs::read(vdir.join(name)).map_err(|e| err(format!("{name}: {e}")));
-        let meta: Meta =
-            serde_json::from_slice(&read("meta.json")?).map_err(|e| err(e.to_string()))?;
-        let lines = |b: Vec<u8>| -> Vec<String> {
-            String::from_utf8_lossy(&b)
-                .lines()
-                .map(str::to_owned)
-                .collect()
-        };
+        let err = |m: String| RecommendError::Persist { path: vdir.clone(), message: m };
+        let read = |name: &str| std::fs::read(vdir.join(name)).map_err(|e| err(format!("{name}: {e}")));
+        let meta: Meta = serde_json::from_slice(&read("meta.json")?).map_err(|e| err(e.to_string()))?;
+        let lines = |b: Vec<u8>| -> Vec<String> { String::from_utf8_lossy(&b).lines().map(str::to_owned).collect() };
         let users = lines(read("users.txt")?);
         let items = lines(read("items.txt")?);
         let mut t = Vec::new();
         for l in String::from_utf8_lossy(&read("history.tsv")?).lines() {
             let mut p = l.split('\t');
-            let parsed = (|| {
-                Some((
-                    p.next()?.parse().ok()?,
-                    p.next()?.parse().ok()?,
-                    p.next()?.parse().ok()?,
-                ))
-            })();
+            let parsed = (|| Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?)))();
             t.push(parsed.ok_or_else(|| err(format!("bad history line {l:?}")))?);
         }
         let history = Csr::from_triplets(users.len(), items.len(), &t);
@@ -237,29 +231,17 @@ impl Trained {
                 user_factors: npy("user_factors.npy")?.0,
                 item_factors: npy("item_factors.npy")?.0,
             }),
-            Algorithm::Ease { lambda } => Model::Ease(baselines::Ease {
-                lambda: *lambda,
-                items: items.len(),
-                b: npy("b.npy")?.0,
-            }),
+            Algorithm::Ease { lambda } => {
+                Model::Ease(baselines::Ease { lambda: *lambda, items: items.len(), b: npy("b.npy")?.0 })
+            }
             Algorithm::ItemKnn { neighbours } => Model::ItemKnn(baselines::ItemKnn {
                 neighbours: *neighbours,
-                sims: serde_json::from_slice(&read("neighbours.json")?)
-                    .map_err(|e| err(e.to_string()))?,
+                sims: serde_json::from_slice(&read("neighbours.json")?).map_err(|e| err(e.to_string()))?,
             }),
-            Algorithm::Popularity => Model::Popularity(baselines::Popularity {
-                counts: npy("counts.npy")?.0,
-            }),
+            Algorithm::Popularity => Model::Popularity(baselines::Popularity { counts: npy("counts.npy")?.0 }),
         };
         let popularity = baselines::Popularity::fit(&history).counts;
-        Ok(Some(Self {
-            model,
-            users,
-            items,
-            history,
-            popularity,
-            meta,
-        }))
+        Ok(Some(Self { model, users, items, history, popularity, meta }))
     }
 }
 
@@ -282,11 +264,48 @@ pub enum Source {
     ColdStartPopular,
 }
 
+/// Gives ALS items without interactions a position from their graph neighbours: the mean
+/// factors of interacted items in the same category, else of the same brand. Returns how many
+/// items were placed.
+pub fn place_cold_items(trained: &mut Trained, facets: &Facets) -> usize {
+    let Model::Als(m) = &mut trained.model else { return 0 };
+    let f = m.factors();
+    let n = m.items();
+    let cold: Vec<usize> = (0..n).filter(|&i| trained.popularity[i] == 0.0).collect();
+    let mut placed = 0;
+    for &i in &cold {
+        let by = |key: &dyn Fn(usize) -> Option<String>| -> Option<Vec<f32>> {
+            let k = key(i)?;
+            let peers: Vec<usize> =
+                (0..n).filter(|&j| trained.popularity[j] > 0.0 && key(j).as_ref() == Some(&k)).collect();
+            if peers.is_empty() {
+                return None;
+            }
+            let mut mean = vec![0f32; f];
+            for &j in &peers {
+                for (a, b) in mean.iter_mut().zip(m.item(j)) {
+                    *a += b / peers.len() as f32;
+                }
+            }
+            Some(mean)
+        };
+        let v = by(&|j| facets.category.get(j).cloned().flatten())
+            .or_else(|| by(&|j| facets.brand.get(j).cloned().flatten()));
+        if let Some(v) = v {
+            m.item_factors[i * f..(i + 1) * f].copy_from_slice(&v);
+            placed += 1;
+        }
+    }
+    placed
+}
+
 /// The live model plus events that arrived since it was trained.
 #[derive(Debug)]
 pub struct Live {
     /// The trained model.
     pub trained: Trained,
+    /// Item attributes for filters.
+    pub facets: Facets,
     user_ix: HashMap<String, u32>,
     item_ix: HashMap<String, u32>,
     /// New (user key -> item, weight) events since training.
@@ -296,26 +315,20 @@ pub struct Live {
 }
 
 impl Live {
-    fn new(trained: Trained) -> Self {
-        let user_ix = trained
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.clone(), i as u32))
-            .collect();
-        let item_ix = trained
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.clone(), i as u32))
-            .collect();
-        Self {
-            trained,
-            user_ix,
-            item_ix,
-            overlay: Mutex::default(),
-            folded: Mutex::default(),
-        }
+    fn new(trained: Trained, facets: Facets) -> Self {
+        let user_ix = trained.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
+        let item_ix = trained.items.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
+        Self { trained, facets, user_ix, item_ix, overlay: Mutex::default(), folded: Mutex::default() }
+    }
+
+    /// Whether the user has any history (training or since).
+    pub fn knows_user(&self, user: &str) -> bool {
+        !self.history(user).is_empty()
+    }
+
+    /// Index of a user key.
+    pub fn user_index(&self, user: &str) -> Option<u32> {
+        self.user_ix.get(user).copied()
     }
 
     /// Index of an item key.
@@ -359,25 +372,22 @@ impl Live {
                 let x = folded.unwrap_or_else(|| m.fold_in(&items, &weights));
                 m.scores(&x, &mut out);
             }
-            (model, _) => model.scores(
-                self.user_ix.get(user).map(|u| *u as usize),
-                &items,
-                &weights,
-                &mut out,
-            ),
+            (model, _) => model.scores(self.user_ix.get(user).map(|u| *u as usize), &items, &weights, &mut out),
         }
         Some(out)
     }
 
-    /// Top k for a user: items in `allowed` (all when `None`), not already seen when
-    /// `exclude_seen`. Filters apply before the cut, so k come back whenever k qualify.
+    /// Top k for a user among items passing `filter`, not already seen when `exclude_seen`.
+    /// Filters apply before the cut, so k come back whenever k qualify.
     pub fn recommend(
         &self,
         user: &str,
         k: usize,
-        allowed: Option<&HashSet<u32>>,
+        filter: &Filter,
         exclude_seen: bool,
     ) -> Result<(Vec<Scored>, Source), RecommendError> {
+        let allowed = self.facets.allowed(filter);
+        let allowed = allowed.as_ref();
         if k == 0 || k > MAX_K {
             return Err(RecommendError::BadK { got: k, max: MAX_K });
         }
@@ -385,11 +395,8 @@ impl Live {
             Some(s) => (s, Source::Model),
             None => (self.trained.popularity.clone(), Source::ColdStartPopular),
         };
-        let mut exclude: Vec<u32> = if exclude_seen {
-            self.history(user).into_iter().map(|x| x.0).collect()
-        } else {
-            Vec::new()
-        };
+        let mut exclude: Vec<u32> =
+            if exclude_seen { self.history(user).into_iter().map(|x| x.0).collect() } else { Vec::new() };
         if let Some(allowed) = allowed {
             exclude.extend((0..self.trained.items.len() as u32).filter(|i| !allowed.contains(i)));
         }
@@ -398,28 +405,20 @@ impl Live {
         let top = eval::top_k(&scores, k, &exclude);
         Ok((
             top.into_iter()
-                .map(|i| Scored {
-                    item: self.trained.items[i as usize].clone(),
-                    score: scores[i as usize],
-                })
+                .map(|i| Scored { item: self.trained.items[i as usize].clone(), score: scores[i as usize] })
                 .collect(),
             source,
         ))
     }
 
     /// Items most similar to `item`: cosine of ALS item factors, else kNN similarity.
-    pub fn similar(
-        &self,
-        item: &str,
-        k: usize,
-        allowed: Option<&HashSet<u32>>,
-    ) -> Result<Vec<Scored>, RecommendError> {
+    pub fn similar(&self, item: &str, k: usize, filter: &Filter) -> Result<Vec<Scored>, RecommendError> {
+        let allowed = self.facets.allowed(filter);
+        let allowed = allowed.as_ref();
         if k == 0 || k > MAX_K {
             return Err(RecommendError::BadK { got: k, max: MAX_K });
         }
-        let i = self
-            .item_index(item)
-            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
         let n = self.trained.items.len();
         let scores: Vec<f32> = (0..n as u32).map(|j| self.similarity(i, j)).collect();
         let mut exclude = vec![i];
@@ -430,10 +429,7 @@ impl Live {
         exclude.dedup();
         Ok(eval::top_k(&scores, k, &exclude)
             .into_iter()
-            .map(|j| Scored {
-                item: self.trained.items[j as usize].clone(),
-                score: scores[j as usize],
-            })
+            .map(|j| Scored { item: self.trained.items[j as usize].clone(), score: scores[j as usize] })
             .collect())
     }
 
@@ -441,18 +437,13 @@ impl Live {
     pub fn similarity(&self, a: u32, b: u32) -> f32 {
         match &self.trained.model {
             Model::Als(m) => cosine(m.item(a as usize), m.item(b as usize)),
-            Model::ItemKnn(k) => k.sims[a as usize]
-                .iter()
-                .find(|x| x.0 == b)
-                .map_or(0.0, |x| x.1),
+            Model::ItemKnn(k) => k.sims[a as usize].iter().find(|x| x.0 == b).map_or(0.0, |x| x.1),
             Model::Ease(e) => e.b[a as usize * e.items + b as usize],
             Model::Popularity(_) => {
                 // Co-occurrence cosine from the history: the only signal popularity has.
                 let ht = &self.trained.history;
                 let users = |i: u32| -> HashSet<usize> {
-                    (0..ht.rows)
-                        .filter(|u| ht.row(*u).0.binary_search(&i).is_ok())
-                        .collect()
+                    (0..ht.rows).filter(|u| ht.row(*u).0.binary_search(&i).is_ok()).collect()
                 };
                 let (ua, ub) = (users(a), users(b));
                 let inter = ua.intersection(&ub).count() as f32;
@@ -463,25 +454,15 @@ impl Live {
 
     /// Score of one item for one user.
     pub fn score(&self, user: &str, item: &str) -> Result<f32, RecommendError> {
-        let i = self
-            .item_index(item)
-            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
-        let s = self
-            .user_scores(user)
-            .ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
+        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let s = self.user_scores(user).ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
         Ok(s[i as usize])
     }
 
     /// Per-history-item contributions to a score (exact for ALS; similarity-weighted for the
     /// item-item models), best first.
-    pub fn contributions(
-        &self,
-        user: &str,
-        item: &str,
-    ) -> Result<(Vec<(String, f32)>, f32), RecommendError> {
-        let i = self
-            .item_index(item)
-            .ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+    pub fn contributions(&self, user: &str, item: &str) -> Result<(Vec<(String, f32)>, f32), RecommendError> {
+        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
         let h = self.history(user);
         if h.is_empty() {
             return Err(RecommendError::UnknownUser(user.into()));
@@ -490,20 +471,13 @@ impl Live {
         let (parts, total) = match &self.trained.model {
             Model::Als(m) => m.explain(&items, &weights, i),
             _ => {
-                let mut p: Vec<(u32, f32)> =
-                    items.iter().map(|&j| (j, self.similarity(j, i))).collect();
+                let mut p: Vec<(u32, f32)> = items.iter().map(|&j| (j, self.similarity(j, i))).collect();
                 p.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let t = p.iter().map(|x| x.1).sum();
                 (p, t)
             }
         };
-        Ok((
-            parts
-                .into_iter()
-                .map(|(j, c)| (self.trained.items[j as usize].clone(), c))
-                .collect(),
-            total,
-        ))
+        Ok((parts.into_iter().map(|(j, c)| (self.trained.items[j as usize].clone(), c)).collect(), total))
     }
 
     /// Records new events and refolds the user (ALS) so the next call reflects them.
@@ -531,9 +505,7 @@ impl Live {
 
     /// Events received since training.
     pub fn pending_events(&self) -> usize {
-        self.overlay
-            .lock()
-            .map_or(0, |o| o.values().map(Vec::len).sum())
+        self.overlay.lock().map_or(0, |o| o.values().map(Vec::len).sum())
     }
 }
 
@@ -554,9 +526,9 @@ pub struct Recommender {
 }
 
 impl Recommender {
-    /// Installs a trained model.
-    pub fn swap(&self, trained: Trained) {
-        let live = Arc::new(Live::new(trained));
+    /// Installs a trained model; readers holding the old one finish with it.
+    pub fn swap(&self, trained: Trained, facets: Facets) {
+        let live = Arc::new(Live::new(trained, facets));
         if let Ok(mut l) = self.live.write() {
             *l = Some(live);
         }
@@ -564,13 +536,12 @@ impl Recommender {
 
     /// The current model.
     pub fn current(&self) -> Result<Arc<Live>, RecommendError> {
-        self.live
-            .read()
-            .ok()
-            .and_then(|l| l.clone())
-            .ok_or(RecommendError::NoModel)
+        self.live.read().ok().and_then(|l| l.clone()).ok_or(RecommendError::NoModel)
     }
 }
+
+/// Every tuning candidate with its validation metrics.
+pub type Candidates = Vec<(Algorithm, eval::Metrics)>;
 
 /// Picks among ALS settings, EASE, item-kNN and popularity on a validation split carved from
 /// the training data; returns the winner, its reason and every candidate's metrics.
@@ -579,13 +550,10 @@ pub fn tune(
     k: usize,
     seed: u64,
     mut progress: impl FnMut(&str, &eval::Metrics),
-) -> Result<(Algorithm, String, Vec<(Algorithm, eval::Metrics)>), RecommendError> {
+) -> Result<(Algorithm, String, Candidates), RecommendError> {
     let split = eval::leave_last_out(&ds.events, ds.users.len(), ds.items.len());
-    let mut candidates = vec![
-        Algorithm::Popularity,
-        Algorithm::ItemKnn { neighbours: 50 },
-        Algorithm::ItemKnn { neighbours: 200 },
-    ];
+    let mut candidates =
+        vec![Algorithm::Popularity, Algorithm::ItemKnn { neighbours: 50 }, Algorithm::ItemKnn { neighbours: 200 }];
     if ds.items.len() <= baselines::EASE_MAX_ITEMS {
         for lambda in [50.0, 200.0, 500.0] {
             candidates.push(Algorithm::Ease { lambda });
@@ -612,20 +580,9 @@ pub fn tune(
         progress(&format!("{alg:?}"), &m);
         results.push((alg, m));
     }
-    let best = results
-        .iter()
-        .max_by(|a, b| a.1.ndcg.total_cmp(&b.1.ndcg))
-        .cloned()
-        .ok_or(RecommendError::NoModel)?;
-    let pop = results
-        .iter()
-        .find(|r| r.0 == Algorithm::Popularity)
-        .map_or(0.0, |r| r.1.ndcg);
-    let best_als = results
-        .iter()
-        .filter(|r| matches!(r.0, Algorithm::Als(_)))
-        .map(|r| r.1.ndcg)
-        .fold(0.0, f64::max);
+    let best = results.iter().max_by(|a, b| a.1.ndcg.total_cmp(&b.1.ndcg)).cloned().ok_or(RecommendError::NoModel)?;
+    let pop = results.iter().find(|r| r.0 == Algorithm::Popularity).map_or(0.0, |r| r.1.ndcg);
+    let best_als = results.iter().filter(|r| matches!(r.0, Algorithm::Als(_))).map(|r| r.1.ndcg).fold(0.0, f64::max);
     let reason = format!(
         "highest nDCG@{k} on a leave-last-out validation split of the training data: {:.4} ({}); popularity {:.4}, best ALS {:.4}",
         best.1.ndcg,

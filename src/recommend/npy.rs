@@ -10,8 +10,7 @@ pub enum NpyError {
 
 /// Encodes a row-major `rows x cols` f32 matrix.
 pub fn encode(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     // Magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -34,18 +33,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<f32>, usize, usize), NpyError> {
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         _ => return Err(bad("unknown version")),
     };
-    let header = std::str::from_utf8(
-        bytes
-            .get(start..start + hlen)
-            .ok_or_else(|| bad("short header"))?,
-    )
-    .map_err(|_| bad("header not UTF-8"))?;
+    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad("short header"))?)
+        .map_err(|_| bad("header not UTF-8"))?;
     if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
         return Err(bad("dtype must be <f4 in C order"));
     }
@@ -68,13 +60,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<f32>, usize, usize), NpyError> {
     if body.len() != rows * cols * 4 {
         return Err(bad("data length does not match the shape"));
     }
-    Ok((
-        body.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        rows,
-        cols,
-    ))
+    Ok((body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(), rows, cols))
 }
 
 #[cfg(test)]

@@ -4,20 +4,14 @@ use oxigraph::io::RdfFormat;
 use oxigraph::sparql::results::QueryResultsFormat;
 
 /// Result formats offered for SELECT/ASK, first is the default.
-pub const RESULTS_FORMATS: [QueryResultsFormat; 4] = [
-    QueryResultsFormat::Json,
-    QueryResultsFormat::Xml,
-    QueryResultsFormat::Csv,
-    QueryResultsFormat::Tsv,
-];
+pub const RESULTS_FORMATS: [QueryResultsFormat; 4] =
+    [QueryResultsFormat::Json, QueryResultsFormat::Xml, QueryResultsFormat::Csv, QueryResultsFormat::Tsv];
 
 /// RDF formats offered for CONSTRUCT/DESCRIBE and the Graph Store Protocol, first is the default.
 pub const GRAPH_FORMATS: [RdfFormat; 6] = [
     RdfFormat::Turtle,
     RdfFormat::NTriples,
-    RdfFormat::JsonLd {
-        profile: oxigraph::io::JsonLdProfileSet::empty(),
-    },
+    RdfFormat::JsonLd { profile: oxigraph::io::JsonLdProfileSet::empty() },
     RdfFormat::RdfXml,
     RdfFormat::NQuads,
     RdfFormat::TriG,
@@ -75,11 +69,7 @@ fn negotiate<F: Copy>(
             return offered.first().copied();
         }
         if let Some(prefix) = range.strip_suffix("/*") {
-            if let Some(f) = offered
-                .iter()
-                .copied()
-                .find(|f| media(*f).starts_with(prefix))
-            {
+            if let Some(f) = offered.iter().copied().find(|f| media(*f).starts_with(prefix)) {
                 return Some(f);
             }
             continue;
@@ -123,17 +113,12 @@ pub fn results_format(format: Option<&str>, accept: Option<&str>) -> Option<Quer
     if let Some(f) = format {
         return results_by_name(f);
     }
-    negotiate(
-        accept,
-        &RESULTS_FORMATS,
-        QueryResultsFormat::media_type,
-        |m| {
-            if m == "application/json" {
-                return Some(QueryResultsFormat::Json);
-            }
-            QueryResultsFormat::from_media_type(m)
-        },
-    )
+    negotiate(accept, &RESULTS_FORMATS, QueryResultsFormat::media_type, |m| {
+        if m == "application/json" {
+            return Some(QueryResultsFormat::Json);
+        }
+        QueryResultsFormat::from_media_type(m)
+    })
 }
 
 /// Picks the RDF format for CONSTRUCT/DESCRIBE and GSP reads; `None` means 406.
@@ -151,12 +136,7 @@ pub fn graph_format(format: Option<&str>, accept: Option<&str>) -> Option<RdfFor
 
 /// RDF format of an uploaded body from its Content-Type.
 pub fn upload_format(content_type: &str) -> Option<RdfFormat> {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     RdfFormat::from_media_type(&media)
 }
 
@@ -179,19 +159,10 @@ mod tests {
             results_format(None, Some("text/csv;q=0.5, application/sparql-results+xml")),
             Some(QueryResultsFormat::Xml)
         );
-        assert_eq!(
-            results_format(None, Some("text/*")),
-            Some(QueryResultsFormat::Csv)
-        );
+        assert_eq!(results_format(None, Some("text/*")), Some(QueryResultsFormat::Csv));
         assert_eq!(results_format(None, None), Some(QueryResultsFormat::Json));
         assert_eq!(results_format(None, Some("image/png")), None);
-        assert_eq!(
-            graph_format(None, Some("text/html,*/*;q=0.1")),
-            Some(RdfFormat::Turtle)
-        );
-        assert_eq!(
-            graph_format(Some("nt"), Some("text/turtle")),
-            Some(RdfFormat::NTriples)
-        );
+        assert_eq!(graph_format(None, Some("text/html,*/*;q=0.1")), Some(RdfFormat::Turtle));
+        assert_eq!(graph_format(Some("nt"), Some("text/turtle")), Some(RdfFormat::NTriples));
     }
 }

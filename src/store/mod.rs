@@ -7,9 +7,7 @@ mod watchdog;
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
-use oxigraph::sparql::{
-    CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, UpdateEvaluationError,
-};
+use oxigraph::sparql::{CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, UpdateEvaluationError};
 use oxigraph::store::{LoaderError, StorageError, Store as OxStore};
 use spargebra::algebra::GraphPattern;
 use spargebra::term::GroundTerm;
@@ -201,10 +199,7 @@ impl Store {
         let inner = OxStore::open(dir).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("LOCK") || msg.contains("lock") {
-                StoreError::Storage(format!(
-                    "{msg} (is another shopgraph process using {}?)",
-                    dir.display()
-                ))
+                StoreError::Storage(format!("{msg} (is another shopgraph process using {}?)", dir.display()))
             } else {
                 StoreError::Storage(msg)
             }
@@ -243,9 +238,8 @@ impl Store {
         formats: OutputFormats,
     ) -> Result<QueryOutput, StoreError> {
         let start = Instant::now();
-        let mut parsed = spargebra::SparqlParser::new()
-            .parse_query(text)
-            .map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let mut parsed =
+            spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
         if !bindings.is_empty() {
             bind_values(&mut parsed, bindings)?;
         }
@@ -257,10 +251,7 @@ impl Store {
         }
         if !opts.default_graphs.is_empty() {
             ds.set_default_graph(
-                opts.default_graphs
-                    .iter()
-                    .map(|g| parse_iri(g).map(GraphName::NamedNode))
-                    .collect::<Result<_, _>>()?,
+                opts.default_graphs.iter().map(|g| parse_iri(g).map(GraphName::NamedNode)).collect::<Result<_, _>>()?,
             );
         }
         if !opts.named_graphs.is_empty() {
@@ -271,37 +262,52 @@ impl Store {
                     .collect::<Result<_, _>>()?,
             );
         }
-        let results = prepared
-            .on_store(&self.inner)
-            .execute()
-            .map_err(|e| eval_error(e, opts.timeout))?;
+        let results = prepared.on_store(&self.inner).execute().map_err(|e| eval_error(e, opts.timeout))?;
         let deadline = start + opts.timeout;
         serialize(results, opts, formats, deadline)
+    }
+
+    /// Runs a SELECT for the engine's own use and returns the terms, row by row, in the order
+    /// of `vars` (unbound as `None`).
+    pub fn select_terms(
+        &self,
+        text: &str,
+        bindings: &[(String, Term)],
+        vars: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
+        let mut parsed =
+            spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        if !bindings.is_empty() {
+            bind_values(&mut parsed, bindings)?;
+        }
+        let (ev, _guard) = self.cancellable(timeout);
+        let results = ev.for_query(parsed).on_store(&self.inner).execute().map_err(|e| eval_error(e, timeout))?;
+        let QueryResults::Solutions(solutions) = results else {
+            return Err(StoreError::Evaluation("expected a SELECT query".into()));
+        };
+        let mut rows = Vec::new();
+        for s in solutions {
+            let s = s.map_err(|e| eval_error(e, timeout))?;
+            rows.push(vars.iter().map(|v| s.get(*v).cloned()).collect());
+        }
+        Ok(rows)
     }
 
     /// Runs a SPARQL update in one transaction: it applies whole or not at all.
     pub fn update(&self, text: &str, timeout: Duration) -> Result<(), StoreError> {
         let (ev, _guard) = self.cancellable(timeout);
-        let prepared = ev
-            .parse_update(text)
-            .map_err(|e| StoreError::Syntax(e.to_string()))?;
-        prepared
-            .on_store(&self.inner)
-            .execute()
-            .map_err(|e| match e {
-                UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
-                UpdateEvaluationError::Unexpected(inner) => {
-                    match inner.downcast::<QueryEvaluationError>() {
-                        Ok(q) if matches!(*q, QueryEvaluationError::Cancelled) => {
-                            StoreError::Timeout(timeout)
-                        }
-                        Ok(q) => StoreError::Evaluation(q.to_string()),
-                        Err(other) => StoreError::Storage(other.to_string()),
-                    }
-                }
-                UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
-                other => StoreError::Evaluation(other.to_string()),
-            })
+        let prepared = ev.parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        prepared.on_store(&self.inner).execute().map_err(|e| match e {
+            UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
+            UpdateEvaluationError::Unexpected(inner) => match inner.downcast::<QueryEvaluationError>() {
+                Ok(q) if matches!(*q, QueryEvaluationError::Cancelled) => StoreError::Timeout(timeout),
+                Ok(q) => StoreError::Evaluation(q.to_string()),
+                Err(other) => StoreError::Storage(other.to_string()),
+            },
+            UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
+            other => StoreError::Evaluation(other.to_string()),
+        })
     }
 
     /// Bulk-loads an RDF stream. The load is atomic: on a parse error nothing is committed.
@@ -320,16 +326,14 @@ impl Store {
             parser = parser.with_default_graph(parse_iri(g)?);
         }
         if let Some(b) = base_iri {
-            parser = parser
-                .with_base_iri(b)
-                .map_err(|e| StoreError::InvalidIri(e.to_string()))?;
+            parser = parser.with_base_iri(b).map_err(|e| StoreError::InvalidIri(e.to_string()))?;
         }
         // Counted here: the loader's own progress callback only fires every few hundred
         // thousand quads, so small files would report none.
         let mut count = 0u64;
         let quads = parser.rename_blank_nodes().for_reader(reader).inspect(|_| {
             count += 1;
-            if count % 100_000 == 0 {
+            if count.is_multiple_of(100_000) {
                 progress(count);
             }
         });
@@ -337,10 +341,7 @@ impl Store {
         loader.load_ok_quads::<oxigraph::io::RdfParseError, LoaderError>(quads)?;
         loader.commit()?;
         progress(count);
-        Ok(LoadStats {
-            quads: count,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        Ok(LoadStats { quads: count, seconds: start.elapsed().as_secs_f64() })
     }
 
     /// Bulk-loads quads made in code (the ontology, cleaned rows). Atomic like [`Self::bulk_load`].
@@ -350,10 +351,7 @@ impl Store {
         let mut loader = self.inner.bulk_loader();
         loader.load_quads(quads)?;
         loader.commit()?;
-        Ok(LoadStats {
-            quads: n,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        Ok(LoadStats { quads: n, seconds: start.elapsed().as_secs_f64() })
     }
 
     /// Inserts quads in one transaction (small writes: events, HTTP uploads).
@@ -386,22 +384,15 @@ impl Store {
         graph: GraphName,
         base_iri: Option<&str>,
     ) -> Result<Vec<Quad>, StoreError> {
-        let mut parser = RdfParser::from_format(format)
-            .with_default_graph(graph)
-            .rename_blank_nodes();
+        let mut parser = RdfParser::from_format(format).with_default_graph(graph).rename_blank_nodes();
         if let Some(b) = base_iri {
-            parser = parser
-                .with_base_iri(b)
-                .map_err(|e| StoreError::InvalidIri(e.to_string()))?;
+            parser = parser.with_base_iri(b).map_err(|e| StoreError::InvalidIri(e.to_string()))?;
         }
         if format.supports_datasets() {
             // A graph-level upload may not smuggle quads into other graphs.
             parser = parser.without_named_graphs();
         }
-        parser
-            .for_slice(data)
-            .map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string())))
-            .collect()
+        parser.for_slice(data).map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string()))).collect()
     }
 
     /// GSP PUT: replaces a graph with the given quads in one transaction. Returns whether it existed.
@@ -461,10 +452,7 @@ impl Store {
             return Err(StoreError::GraphNotFound(graph.to_string()));
         }
         let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
-        for q in self
-            .inner
-            .quads_for_pattern(None, None, None, Some(graph.as_ref()))
-        {
+        for q in self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())) {
             ser.serialize_triple(q?.as_ref())?;
         }
         Ok(ser.finish()?)
@@ -494,23 +482,13 @@ impl Store {
         let mut graphs = Vec::new();
         for g in self.inner.named_graphs() {
             let g = g?;
-            let n = self
-                .inner
-                .quads_for_pattern(None, None, None, Some(g.as_ref().into()))
-                .count();
+            let n = self.inner.quads_for_pattern(None, None, None, Some(g.as_ref().into())).count();
             graphs.push((g.to_string(), n));
         }
         graphs.sort();
-        let default_graph = self
-            .inner
-            .quads_for_pattern(None, None, None, Some(GraphNameRef::DefaultGraph))
-            .count();
+        let default_graph = self.inner.quads_for_pattern(None, None, None, Some(GraphNameRef::DefaultGraph)).count();
         let quads = default_graph + graphs.iter().map(|g| g.1).sum::<usize>();
-        Ok(StoreStats {
-            quads,
-            graphs,
-            default_graph,
-        })
+        Ok(StoreStats { quads, graphs, default_graph })
     }
 
     /// All quads (for tests and small exports).
@@ -524,18 +502,9 @@ impl Store {
     }
 
     /// Objects of `(subject, predicate, ?o)` in any graph, for small lookups.
-    pub fn objects(
-        &self,
-        subject: &NamedNode,
-        predicate: &NamedNode,
-    ) -> Result<Vec<Term>, StoreError> {
+    pub fn objects(&self, subject: &NamedNode, predicate: &NamedNode) -> Result<Vec<Term>, StoreError> {
         self.inner
-            .quads_for_pattern(
-                Some(subject.as_ref().into()),
-                Some(predicate.as_ref()),
-                None,
-                None,
-            )
+            .quads_for_pattern(Some(subject.as_ref().into()), Some(predicate.as_ref()), None, None)
             .map(|q| q.map(|q| q.object).map_err(StoreError::from))
             .collect()
     }
@@ -553,10 +522,7 @@ fn parse_iri(s: &str) -> Result<NamedNode, StoreError> {
 /// Binds parameters by joining `VALUES (?a ?b) { (t1 t2) }` at the bottom of the outer query
 /// (under the solution modifiers, so patterns see the values) and again just above a GROUP BY
 /// (so HAVING, ORDER BY and SELECT expressions see them too): "pre-bound variable" semantics.
-fn bind_values(
-    query: &mut spargebra::Query,
-    bindings: &[(String, Term)],
-) -> Result<(), StoreError> {
+fn bind_values(query: &mut spargebra::Query, bindings: &[(String, Term)]) -> Result<(), StoreError> {
     let mut vars = Vec::with_capacity(bindings.len());
     let mut row = Vec::with_capacity(bindings.len());
     for (name, term) in bindings {
@@ -568,16 +534,11 @@ fn bind_values(
             Term::NamedNode(n) => GroundTerm::NamedNode(n.clone()),
             Term::Literal(l) => GroundTerm::Literal(l.clone()),
             other => {
-                return Err(StoreError::Evaluation(format!(
-                    "parameter {name} must be an IRI or literal, got {other}"
-                )));
+                return Err(StoreError::Evaluation(format!("parameter {name} must be an IRI or literal, got {other}")));
             }
         }));
     }
-    let values = GraphPattern::Values {
-        variables: vars,
-        bindings: vec![row],
-    };
+    let values = GraphPattern::Values { variables: vars, bindings: vec![row] };
     let pattern = match query {
         spargebra::Query::Select { pattern, .. }
         | spargebra::Query::Construct { pattern, .. }
@@ -589,14 +550,7 @@ fn bind_values(
 }
 
 fn inject_values(p: &mut GraphPattern, values: &GraphPattern) {
-    let take = |p: &mut GraphPattern| {
-        std::mem::replace(
-            p,
-            GraphPattern::Bgp {
-                patterns: Vec::new(),
-            },
-        )
-    };
+    let take = |p: &mut GraphPattern| std::mem::replace(p, GraphPattern::Bgp { patterns: Vec::new() });
     match p {
         GraphPattern::Slice { inner, .. }
         | GraphPattern::Distinct { inner }
@@ -608,17 +562,11 @@ fn inject_values(p: &mut GraphPattern, values: &GraphPattern) {
         GraphPattern::Group { inner, .. } => {
             inject_values(inner, values);
             let group = take(p);
-            *p = GraphPattern::Join {
-                left: Box::new(values.clone()),
-                right: Box::new(group),
-            };
+            *p = GraphPattern::Join { left: Box::new(values.clone()), right: Box::new(group) };
         }
         other => {
             let inner = take(other);
-            *other = GraphPattern::Join {
-                left: Box::new(values.clone()),
-                right: Box::new(inner),
-            };
+            *other = GraphPattern::Join { left: Box::new(values.clone()), right: Box::new(inner) };
         }
     }
 }
@@ -634,16 +582,16 @@ fn serialize(
             return Err(StoreError::TooManyRows(opts.max_rows));
         }
         // The watchdog cancels evaluation; this catches time spent in serialisation itself.
-        if rows % 1024 == 0 && Instant::now() > deadline {
+        if rows.is_multiple_of(1024) && Instant::now() > deadline {
             return Err(StoreError::Timeout(opts.timeout));
         }
         Ok(())
     };
     match results {
         QueryResults::Solutions(solutions) => {
-            let format = formats.results.ok_or_else(|| {
-                StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type())))
-            })?;
+            let format = formats
+                .results
+                .ok_or_else(|| StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type()))))?;
             let mut ser = QueryResultsSerializer::from_format(format)
                 .serialize_solutions_to_writer(Vec::new(), solutions.variables().to_vec())?;
             let mut rows = 0;
@@ -653,28 +601,19 @@ fn serialize(
                 too_many(rows)?;
                 ser.serialize(&s)?;
             }
-            Ok(QueryOutput {
-                content_type: format.media_type(),
-                body: ser.finish()?,
-                rows,
-            })
+            Ok(QueryOutput { content_type: format.media_type(), body: ser.finish()?, rows })
         }
         QueryResults::Boolean(b) => {
-            let format = formats.results.ok_or_else(|| {
-                StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type())))
-            })?;
-            let body = QueryResultsSerializer::from_format(format)
-                .serialize_boolean_to_writer(Vec::new(), b)?;
-            Ok(QueryOutput {
-                content_type: format.media_type(),
-                body,
-                rows: 1,
-            })
+            let format = formats
+                .results
+                .ok_or_else(|| StoreError::NotAcceptable(offered(formats::RESULTS_FORMATS.map(|f| f.media_type()))))?;
+            let body = QueryResultsSerializer::from_format(format).serialize_boolean_to_writer(Vec::new(), b)?;
+            Ok(QueryOutput { content_type: format.media_type(), body, rows: 1 })
         }
         QueryResults::Graph(triples) => {
-            let format = formats.graph.ok_or_else(|| {
-                StoreError::NotAcceptable(offered(formats::GRAPH_FORMATS.map(|f| f.media_type())))
-            })?;
+            let format = formats
+                .graph
+                .ok_or_else(|| StoreError::NotAcceptable(offered(formats::GRAPH_FORMATS.map(|f| f.media_type()))))?;
             let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
             let mut rows = 0;
             for t in triples {
@@ -683,11 +622,7 @@ fn serialize(
                 too_many(rows)?;
                 ser.serialize_triple(&t)?;
             }
-            Ok(QueryOutput {
-                content_type: format.media_type(),
-                body: ser.finish()?,
-                rows,
-            })
+            Ok(QueryOutput { content_type: format.media_type(), body: ser.finish()?, rows })
         }
     }
 }

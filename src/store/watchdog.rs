@@ -37,19 +37,13 @@ impl Watchdog {
             .name("shopgraph-watchdog".into())
             .spawn(move || run(&rx))
             .expect("spawning the query watchdog thread");
-        Self {
-            tx,
-            next: AtomicU64::new(0),
-        }
+        Self { tx, next: AtomicU64::new(0) }
     }
 
     pub(crate) fn arm(&self, deadline: Instant, token: CancellationToken) -> Guard {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(Msg::Arm(deadline, id, token));
-        Guard {
-            tx: self.tx.clone(),
-            id,
-        }
+        Guard { tx: self.tx.clone(), id }
     }
 }
 
@@ -74,11 +68,10 @@ fn run(rx: &Receiver<Msg>) {
                 heap.push(Reverse((deadline, id)));
                 tokens.insert(id, token);
             }
-            Some(Msg::Disarm(id)) => {
-                if tokens.remove(&id).is_some() {
-                    done.insert(id);
-                }
+            Some(Msg::Disarm(id)) if tokens.remove(&id).is_some() => {
+                done.insert(id);
             }
+            Some(Msg::Disarm(_)) => {}
             None => {}
         }
         let now = Instant::now();

@@ -12,20 +12,12 @@ fn bin() -> Command {
 
 fn run_ok(args: &[&str]) -> Output {
     let out = bin().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "shopgraph {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "shopgraph {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Server(Child);
@@ -46,12 +38,7 @@ fn agent() -> ureq::Agent {
 }
 
 fn start(args: &[&str], port: u16) -> Server {
-    let child = bin()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let url = format!("http://127.0.0.1:{port}/health");
@@ -70,16 +57,7 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
     let sample = fixture("reviews-sample.csv");
     let bind = format!("127.0.0.1:{port}");
     let _s = start(
-        &[
-            "serve",
-            "--memory",
-            "--bind",
-            &bind,
-            "--max-body-bytes",
-            "1000",
-            "--load",
-            sample.to_str().unwrap(),
-        ],
+        &["serve", "--memory", "--bind", &bind, "--max-body-bytes", "1000", "--load", sample.to_str().unwrap()],
         port,
     );
     let base = format!("http://{bind}");
@@ -92,10 +70,7 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
         .send(q)
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.body_mut().read_to_string().unwrap().lines().nth(1),
-        Some("300")
-    );
+    assert_eq!(r.body_mut().read_to_string().unwrap().lines().nth(1), Some("300"));
     let r = a
         .post(&format!("{base}/sparql"))
         .header("content-type", "application/sparql-update")
@@ -108,24 +83,11 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
         .send("SELECT ?x {")
         .unwrap();
     assert_eq!(r.status(), 400);
-    let mut r = a
-        .get(&format!("{base}/queries/top-rated-products?min_reviews=5"))
-        .call()
-        .unwrap();
+    let mut r = a.get(&format!("{base}/queries/top-rated-products?min_reviews=5")).call().unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        r.body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("mean_rating")
-    );
+    assert!(r.body_mut().read_to_string().unwrap().contains("mean_rating"));
     let mut r = a.get(&format!("{base}/metrics")).call().unwrap();
-    assert!(
-        r.body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("status=\"413\"")
-    );
+    assert!(r.body_mut().read_to_string().unwrap().contains("status=\"413\""));
 }
 
 #[test]
@@ -140,60 +102,20 @@ fn cli_load_query_stats_dump_backup_on_rocksdb() {
     assert!(data.join("reports/reviews-sample.report.json").exists());
     assert!(data.join("pseudonym.key").exists());
     let q = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }";
-    let n1 = String::from_utf8(run_ok(&["query", "--data", data_s, "--format", "csv", q]).stdout)
-        .unwrap();
+    let n1 = String::from_utf8(run_ok(&["query", "--data", data_s, "--format", "csv", q]).stdout).unwrap();
     run_ok(&["load", "--data", data_s, sample.to_str().unwrap()]);
-    let n2 = String::from_utf8(run_ok(&["query", "--data", data_s, "--format", "csv", q]).stdout)
-        .unwrap();
-    assert_eq!(
-        n1, n2,
-        "reloading through the CLI changed the default graph"
-    );
-    let stats: serde_json::Value =
-        serde_json::from_slice(&run_ok(&["stats", "--data", data_s]).stdout).unwrap();
-    assert!(
-        stats["graphs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|g| g[0] == "<https://w3id.org/shopgraph/graph/taxonomy>")
-    );
+    let n2 = String::from_utf8(run_ok(&["query", "--data", data_s, "--format", "csv", q]).stdout).unwrap();
+    assert_eq!(n1, n2, "reloading through the CLI changed the default graph");
+    let stats: serde_json::Value = serde_json::from_slice(&run_ok(&["stats", "--data", data_s]).stdout).unwrap();
+    assert!(stats["graphs"].as_array().unwrap().iter().any(|g| g[0] == "<https://w3id.org/shopgraph/graph/taxonomy>"));
     let dump = dir.path().join("default.nt");
-    run_ok(&[
-        "dump",
-        "--data",
-        data_s,
-        "--graph",
-        "default",
-        "--format",
-        "nt",
-        "-o",
-        dump.to_str().unwrap(),
-    ]);
+    run_ok(&["dump", "--data", data_s, "--graph", "default", "--format", "nt", "-o", dump.to_str().unwrap()]);
     let lines = std::fs::read_to_string(&dump).unwrap().lines().count();
-    assert_eq!(
-        lines,
-        n1.lines().nth(1).unwrap().trim().parse::<usize>().unwrap()
-    );
+    assert_eq!(lines, n1.lines().nth(1).unwrap().trim().parse::<usize>().unwrap());
     let copy = dir.path().join("copy");
-    run_ok(&[
-        "backup",
-        "--data",
-        data_s,
-        copy.join("store").to_str().unwrap(),
-    ]);
-    let n3 = String::from_utf8(
-        run_ok(&[
-            "query",
-            "--data",
-            copy.to_str().unwrap(),
-            "--format",
-            "csv",
-            q,
-        ])
-        .stdout,
-    )
-    .unwrap();
+    run_ok(&["backup", "--data", data_s, copy.join("store").to_str().unwrap()]);
+    let n3 =
+        String::from_utf8(run_ok(&["query", "--data", copy.to_str().unwrap(), "--format", "csv", q]).stdout).unwrap();
     assert_eq!(n1, n3);
     // A second process on a data directory in use gets a clear message, not a crash.
     let port = free_port();

@@ -11,26 +11,15 @@ use std::sync::Arc;
 pub const KEY: [u8; 32] = [7; 32];
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fixture")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixture").join(name)
 }
 
 pub fn config() -> Config {
-    Config {
-        memory: true,
-        query_threads: 2,
-        ..Config::default()
-    }
+    Config { memory: true, query_threads: 2, ..Config::default() }
 }
 
 pub fn engine_with(config: Config) -> Arc<Engine> {
-    Engine::with_parts(
-        config,
-        Store::memory().unwrap(),
-        Pseudonymizer::with_key(KEY),
-    )
-    .unwrap()
+    Engine::with_parts(config, Store::memory().unwrap(), Pseudonymizer::with_key(KEY)).unwrap()
 }
 
 pub fn empty_engine() -> Arc<Engine> {
@@ -40,9 +29,7 @@ pub fn empty_engine() -> Arc<Engine> {
 pub fn load(engine: &Engine, file: &str) -> FileLoad {
     let path = fixture(file);
     let mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
-    engine
-        .load_tabular(&path, &mapping, None, Box::new(|_| {}))
-        .unwrap()
+    engine.load_tabular(&path, &mapping, None, Box::new(|_| {})).unwrap()
 }
 
 /// Sample reviews, synthetic catalogue entries and synthetic interactions.
@@ -64,10 +51,7 @@ pub fn select(engine: &Engine, q: &str) -> Vec<std::collections::BTreeMap<String
         .query(
             q,
             &engine.query_options(),
-            shopgraph::store::OutputFormats {
-                results: Some(shopgraph::store::ResultsFormat::Json),
-                graph: None,
-            },
+            shopgraph::store::OutputFormats { results: Some(shopgraph::store::ResultsFormat::Json), graph: None },
         )
         .unwrap();
     parse_json_results(&out.body)
@@ -80,11 +64,7 @@ pub fn parse_json_results(body: &[u8]) -> Vec<std::collections::BTreeMap<String,
         .unwrap()
         .iter()
         .map(|b| {
-            b.as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_owned()))
-                .collect()
+            b.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["value"].as_str().unwrap().to_owned())).collect()
         })
         .collect()
 }

@@ -19,10 +19,8 @@ fn same_rows(got: &[Row], want: &[Row]) -> bool {
     got.len() == want.len()
         && got.iter().all(|g| {
             want.iter().enumerate().any(|(i, w)| {
-                let ok = !used[i]
-                    && g.len() == w.len()
-                    && g.iter()
-                        .all(|(k, v)| w.get(k).is_some_and(|x| same_value(v, x)));
+                let ok =
+                    !used[i] && g.len() == w.len() && g.iter().all(|(k, v)| w.get(k).is_some_and(|x| same_value(v, x)));
                 if ok {
                     used[i] = true;
                 }
@@ -36,29 +34,14 @@ fn golden_queries_match_the_oracle() {
     let e = loaded_engine();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut ran = 0;
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
-    for rq in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "rq"))
-    {
+    for rq in files.iter().filter(|p| p.extension().is_some_and(|x| x == "rq")) {
         let expected_path = rq.with_extension("expected.json");
-        let want: Vec<Row> =
-            serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
+        let want: Vec<Row> = serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
         let got = select(&e, &std::fs::read_to_string(rq).unwrap());
-        assert!(
-            !want.is_empty(),
-            "{}: an empty oracle proves nothing",
-            rq.display()
-        );
-        assert!(
-            same_rows(&got, &want),
-            "{}\n got: {got:#?}\nwant: {want:#?}",
-            rq.display()
-        );
+        assert!(!want.is_empty(), "{}: an empty oracle proves nothing", rq.display());
+        assert!(same_rows(&got, &want), "{}\n got: {got:#?}\nwant: {want:#?}", rq.display());
         ran += 1;
     }
     assert!(ran >= 4, "only {ran} golden queries ran");

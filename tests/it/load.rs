@@ -7,11 +7,7 @@ use shopgraph::ingest::mapping::Mapping;
 
 /// Reads the CSV with the csv crate directly: the oracle the loader is checked against.
 fn sample_rows() -> Vec<csv::StringRecord> {
-    csv::Reader::from_path(fixture("reviews-sample.csv"))
-        .unwrap()
-        .records()
-        .map(Result::unwrap)
-        .collect()
+    csv::Reader::from_path(fixture("reviews-sample.csv")).unwrap().records().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -22,26 +18,11 @@ fn real_sample_loads_every_review_and_product_with_its_rating() {
     let report = r.report.unwrap();
     assert_eq!(report.rows_read, rows.len() as u64);
     assert_eq!(report.rows_kept, rows.len() as u64);
-    assert_eq!(
-        count(
-            &e,
-            &format!("{SG}SELECT (COUNT(?r) AS ?n) {{ ?r a sg:Review }}")
-        ),
-        rows.len()
-    );
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(?r) AS ?n) {{ ?r a sg:Review }}")), rows.len());
     let products: std::collections::HashSet<_> = rows.iter().map(|r| r[1].to_owned()).collect();
-    assert_eq!(
-        count(
-            &e,
-            &format!("{SG}SELECT (COUNT(?p) AS ?n) {{ ?p a sg:Product }}")
-        ),
-        products.len()
-    );
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(?p) AS ?n) {{ ?p a sg:Product }}")), products.len());
     let sum: usize = rows.iter().map(|r| r[5].parse::<usize>().unwrap()).sum();
-    let got = select(
-        &e,
-        &format!("{SG}SELECT (SUM(?x) AS ?n) {{ ?r sg:rating ?x }}"),
-    );
+    let got = select(&e, &format!("{SG}SELECT (SUM(?x) AS ?n) {{ ?r sg:rating ?x }}"));
     assert_eq!(got[0]["n"].parse::<usize>().unwrap(), sum);
     // Missing titles are kept, and counted as such.
     let no_title = rows.iter().filter(|r| r[3].trim().is_empty()).count() as u64;
@@ -65,18 +46,13 @@ fn cleaning_rules_fire_on_dirty_real_rows_and_nothing_is_dropped_silently() {
     let dir = tempfile::tempdir().unwrap();
     let path = fixture("reviews-dirty.csv");
     let mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
-    let r = e
-        .load_tabular(&path, &mapping, Some(dir.path()), Box::new(|_| {}))
-        .unwrap();
+    let r = e.load_tabular(&path, &mapping, Some(dir.path()), Box::new(|_| {})).unwrap();
     let rep = r.report.unwrap();
     assert_eq!(rep.rows_read, 12);
     assert_eq!(rep.rows_kept, 5);
     assert_eq!(rep.rows_duplicate, 1);
     assert_eq!(rep.rows_rejected, 6);
-    assert_eq!(
-        rep.rows_kept + rep.rows_duplicate + rep.rows_rejected,
-        rep.rows_read
-    );
+    assert_eq!(rep.rows_kept + rep.rows_duplicate + rep.rows_rejected, rep.rows_read);
     for rule in [
         "rejected:rating_out_of_scale",
         "rejected:rating_not_a_number",
@@ -92,37 +68,18 @@ fn cleaning_rules_fire_on_dirty_real_rows_and_nothing_is_dropped_silently() {
     }
     // The real first row already carries the misspelt division (it appears twice here), and
     // row 900006 is given it: three fixes.
-    assert_eq!(
-        rep.rules.get("fixed:alias Initmates -> Intimates"),
-        Some(&3)
-    );
-    assert_eq!(
-        rep.unmapped_categories
-            .get("General Petite > Trend > Trend"),
-        Some(&1)
-    );
+    assert_eq!(rep.rules.get("fixed:alias Initmates -> Intimates"), Some(&3));
+    assert_eq!(rep.unmapped_categories.get("General Petite > Trend > Trend"), Some(&1));
     // The rejects file holds each rejected row with its reason.
     let rejects = std::fs::read_to_string(dir.path().join("reviews-dirty.rejected.csv")).unwrap();
-    let rejected: Vec<_> = csv::Reader::from_reader(rejects.as_bytes())
-        .records()
-        .map(Result::unwrap)
-        .collect();
+    let rejected: Vec<_> = csv::Reader::from_reader(rejects.as_bytes()).records().map(Result::unwrap).collect();
     assert_eq!(rejected.len(), 6);
-    assert!(
-        rejected
-            .iter()
-            .any(|r| &r[1] == "rejected:rating_out_of_scale" && r[2].contains('7'))
-    );
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("reviews-dirty.report.json")).unwrap(),
-    )
-    .unwrap();
+    assert!(rejected.iter().any(|r| &r[1] == "rejected:rating_out_of_scale" && r[2].contains('7')));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reviews-dirty.report.json")).unwrap()).unwrap();
     assert_eq!(report["rows_rejected"], 6);
     // Whitespace was normalised; the misspelt division maps onto the taxonomy.
-    let text = select(
-        &e,
-        &format!("{SG}SELECT ?t {{ <https://w3id.org/shopgraph/id/review/900005> sg:text ?t }}"),
-    );
+    let text = select(&e, &format!("{SG}SELECT ?t {{ <https://w3id.org/shopgraph/id/review/900005> sg:text ?t }}"));
     assert_eq!(text[0]["t"], "Loved it. Would buy again");
     let cat = select(
         &e,
@@ -130,18 +87,13 @@ fn cleaning_rules_fire_on_dirty_real_rows_and_nothing_is_dropped_silently() {
             "{SG}SELECT ?c ?s {{ ?r sg:reviewOf ?p . FILTER(?r = <https://w3id.org/shopgraph/id/review/900006>) ?p sg:category ?c ; sg:sourceCategory ?s }}"
         ),
     );
-    assert!(cat.iter().any(
-        |r| r["c"] == "https://w3id.org/shopgraph/taxonomy/google/213"
-            && r["s"] == "Intimates > Intimate > Intimates"
-    ));
+    assert!(
+        cat.iter().any(|r| r["c"] == "https://w3id.org/shopgraph/taxonomy/google/213"
+            && r["s"] == "Intimates > Intimate > Intimates")
+    );
     // Nothing of a rejected row reached the store.
     assert_eq!(
-        count(
-            &e,
-            &format!(
-                "{SG}SELECT (COUNT(*) AS ?n) {{ <https://w3id.org/shopgraph/id/review/900001> ?p ?o }}"
-            )
-        ),
+        count(&e, &format!("{SG}SELECT (COUNT(*) AS ?n) {{ <https://w3id.org/shopgraph/id/review/900001> ?p ?o }}")),
         0
     );
 }
@@ -150,10 +102,7 @@ fn cleaning_rules_fire_on_dirty_real_rows_and_nothing_is_dropped_silently() {
 fn interactions_are_cleaned_and_user_ids_never_stored() {
     let e = empty_engine();
     let r = load(&e, "interactions.csv").report.unwrap();
-    assert_eq!(
-        (r.rows_read, r.rows_kept, r.rows_duplicate, r.rows_rejected),
-        (14, 8, 1, 5)
-    );
+    assert_eq!((r.rows_read, r.rows_kept, r.rows_duplicate, r.rows_rejected), (14, 8, 1, 5));
     for rule in [
         "rejected:unknown_event",
         "rejected:bad_timestamp",
@@ -163,35 +112,16 @@ fn interactions_are_cleaned_and_user_ids_never_stored() {
     ] {
         assert_eq!(r.rules.get(rule), Some(&1), "{rule}: {:?}", r.rules);
     }
-    assert_eq!(
-        count(
-            &e,
-            &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}")
-        ),
-        8
-    );
-    assert_eq!(
-        count(
-            &e,
-            &format!("{SG}SELECT (COUNT(DISTINCT ?u) AS ?n) {{ ?i sg:user ?u }}")
-        ),
-        3
-    );
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}")), 8);
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(DISTINCT ?u) AS ?n) {{ ?i sg:user ?u }}")), 3);
     let mut dump = Vec::new();
-    e.store()
-        .dump_all(shopgraph::store::GraphFormat::NQuads, &mut dump)
-        .unwrap();
+    e.store().dump_all(shopgraph::store::GraphFormat::NQuads, &mut dump).unwrap();
     let dump = String::from_utf8(dump).unwrap();
     for raw in ["alice", "bob@", "carol"] {
         assert!(!dump.contains(raw), "raw user id {raw} reached the store");
     }
     // Explicit weight wins, else the event type's default.
-    let w = select(
-        &e,
-        &format!(
-            "{SG}SELECT ?w {{ ?i sg:interactionType sg:AddToCart ; sg:weight ?w }} ORDER BY ?w"
-        ),
-    );
+    let w = select(&e, &format!("{SG}SELECT ?w {{ ?i sg:interactionType sg:AddToCart ; sg:weight ?w }} ORDER BY ?w"));
     let ws: Vec<f64> = w.iter().map(|r| r["w"].parse().unwrap()).collect();
     assert_eq!(ws, vec![2.5, 3.0]);
 }
@@ -199,7 +129,9 @@ fn interactions_are_cleaned_and_user_ids_never_stored() {
 #[test]
 fn same_user_same_iri_across_engines_with_the_key_and_different_without() {
     let user_iri = |e: &shopgraph::engine::Engine| {
-        select(e, &format!("{SG}SELECT ?u {{ ?i sg:user ?u ; sg:item <https://w3id.org/shopgraph/id/product/847> }}"))[0]["u"].clone()
+        select(e, &format!("{SG}SELECT ?u {{ ?i sg:user ?u ; sg:item <https://w3id.org/shopgraph/id/product/847> }}"))
+            [0]["u"]
+            .clone()
     };
     let a = empty_engine();
     load(&a, "interactions.csv");
@@ -224,13 +156,7 @@ fn json_lines_catalogue_keeps_good_rows_and_joins_brands_case_insensitively() {
     assert_eq!(r.rules.get("rejected:negative_price"), Some(&1));
     assert_eq!(r.rules.get("rejected:price_not_a_number"), Some(&1));
     assert_eq!(r.rules.get("rejected:malformed_row"), Some(&2));
-    assert_eq!(
-        count(
-            &e,
-            &format!("{SG}SELECT (COUNT(DISTINCT ?b) AS ?n) {{ ?p sg:brand ?b }}")
-        ),
-        2
-    );
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(DISTINCT ?b) AS ?n) {{ ?p sg:brand ?b }}")), 2);
     let offer = select(
         &e,
         &format!(
@@ -249,13 +175,8 @@ fn a_mapping_naming_a_missing_column_fails_before_writing_anything() {
     let path = fixture("reviews-sample.csv");
     let mut mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
     mapping.columns.title = Some("Headline".into());
-    let err = e
-        .load_tabular(&path, &mapping, None, Box::new(|_| {}))
-        .unwrap_err();
-    assert!(
-        matches!(err, EngineError::Ingest(IngestError::MissingColumn { .. })),
-        "{err}"
-    );
+    let err = e.load_tabular(&path, &mapping, None, Box::new(|_| {})).unwrap_err();
+    assert!(matches!(err, EngineError::Ingest(IngestError::MissingColumn { .. })), "{err}");
     assert_eq!(e.store().len().unwrap(), before);
 }
 
@@ -267,15 +188,9 @@ fn malformed_rdf_file_loads_nothing_and_good_rdf_lands_in_its_graph() {
     let bad = dir.path().join("bad.ttl");
     let mut text = String::new();
     for i in 0..5000 {
-        text.push_str(&format!(
-            "<http://ex.org/s{i}> <http://ex.org/p> \"{i}\" .\n"
-        ));
+        text.push_str(&format!("<http://ex.org/s{i}> <http://ex.org/p> \"{i}\" .\n"));
     }
-    std::fs::write(
-        &bad,
-        format!("{text}<http://ex.org/broken> <http://ex.org/p> \"x .\n"),
-    )
-    .unwrap();
+    std::fs::write(&bad, format!("{text}<http://ex.org/broken> <http://ex.org/p> \"x .\n")).unwrap();
     let err = e.load_rdf(&bad, None, |_| {}).unwrap_err();
     assert!(err.to_string().contains("RDF syntax"), "{err}");
     assert_eq!(e.store().len().unwrap(), before);
@@ -283,22 +198,13 @@ fn malformed_rdf_file_loads_nothing_and_good_rdf_lands_in_its_graph() {
     std::fs::write(&good, &text).unwrap();
     let r = e.load_rdf(&good, Some("http://ex.org/g"), |_| {}).unwrap();
     assert_eq!(r.quads, 5000);
-    assert_eq!(
-        count(
-            &e,
-            "SELECT (COUNT(*) AS ?n) { GRAPH <http://ex.org/g> { ?s ?p ?o } }"
-        ),
-        5000
-    );
+    assert_eq!(count(&e, "SELECT (COUNT(*) AS ?n) { GRAPH <http://ex.org/g> { ?s ?p ?o } }"), 5000);
 }
 
 #[test]
 fn ontology_and_taxonomy_load_into_their_own_graphs_once() {
     let e = empty_engine();
-    assert!(
-        !e.ensure_ontology().unwrap(),
-        "a second ensure must be a no-op"
-    );
+    assert!(!e.ensure_ontology().unwrap(), "a second ensure must be a no-op");
     let n = count(
         &e,
         "SELECT (COUNT(?c) AS ?n) { GRAPH <https://w3id.org/shopgraph/graph/taxonomy> { ?c a <http://www.w3.org/2004/02/skos/core#Concept> } }",

@@ -6,3 +6,4 @@ mod common;
 mod golden;
 mod http;
 mod load;
+mod recommend;

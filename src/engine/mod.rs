@@ -2,12 +2,15 @@
 //! the CLI and the HTTP layer share. Its methods are blocking: callers on async threads go
 //! through [`crate::pool::Pool`].
 
+mod rec;
+
+pub use rec::{EventsAccepted, Explanation, RecommendResponse};
+
 use crate::config::Config;
-use crate::ingest::{
-    self, CleaningReport, IngestError, mapping::Mapping, pseudonym::Pseudonymizer,
-};
+use crate::ingest::{self, CleaningReport, IngestError, mapping::Mapping, pseudonym::Pseudonymizer};
 use crate::ontology::{self, Minter, OntologyError, vocab};
 use crate::queries::{NamedQueries, NamedQueryError};
+use crate::recommend::{RecommendError, Recommender};
 use crate::store::{
     LoadStats, OutputFormats, QueryOptions, QueryOutput, Store, StoreError,
     model::{GraphName, Literal, NamedNode, Quad, Term},
@@ -32,6 +35,9 @@ pub enum EngineError {
     /// From named queries.
     #[error(transparent)]
     NamedQuery(#[from] NamedQueryError),
+    /// From the recommendation service.
+    #[error(transparent)]
+    Recommend(#[from] RecommendError),
     /// A file to load has a format shopgraph cannot tell, or no mapping.
     #[error("{0}")]
     Input(String),
@@ -61,6 +67,8 @@ pub struct Engine {
     minter: Minter,
     pseudo: Pseudonymizer,
     queries: NamedQueries,
+    rec: Arc<Recommender>,
+    retraining: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -70,30 +78,20 @@ impl Engine {
         let (store, pseudo) = if config.memory {
             (Store::memory()?, Pseudonymizer::random()?)
         } else {
-            (
-                Store::open(&config.data.join("store"))?,
-                Pseudonymizer::load_or_create(&config.data)?,
-            )
+            (Store::open(&config.data.join("store"))?, Pseudonymizer::load_or_create(&config.data)?)
         };
         Self::with_parts(config, store, pseudo)
     }
 
     /// An engine over a given store and key (tests).
-    pub fn with_parts(
-        config: Config,
-        store: Store,
-        pseudo: Pseudonymizer,
-    ) -> Result<Arc<Self>, EngineError> {
+    pub fn with_parts(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Arc<Self>, EngineError> {
         let minter = Minter::new(&config.base_iri)?;
         let queries = NamedQueries::load(config.queries_dir.as_deref())?;
-        let engine = Self {
-            config,
-            store,
-            minter,
-            pseudo,
-            queries,
-        };
+        let rec = Arc::new(Recommender::default());
+        let store = store.with_evaluator(|ev| crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone()));
+        let engine = Self { config, store, minter, pseudo, queries, rec, retraining: Default::default() };
         engine.ensure_ontology()?;
+        engine.load_saved_model()?;
         Ok(Arc::new(engine))
     }
 
@@ -155,12 +153,7 @@ impl Engine {
     }
 
     /// Runs a SPARQL query.
-    pub fn query(
-        &self,
-        text: &str,
-        opts: &QueryOptions,
-        formats: OutputFormats,
-    ) -> Result<QueryOutput, EngineError> {
+    pub fn query(&self, text: &str, opts: &QueryOptions, formats: OutputFormats) -> Result<QueryOutput, EngineError> {
         Ok(self.store.query(text, &[], opts, formats)?)
     }
 
@@ -173,9 +166,7 @@ impl Engine {
     ) -> Result<QueryOutput, EngineError> {
         let q = self.queries.get(name)?;
         let bindings = q.bind(params, &self.minter)?;
-        Ok(self
-            .store
-            .query(&q.text, &bindings, &self.query_options(), formats)?)
+        Ok(self.store.query(&q.text, &bindings, &self.query_options(), formats)?)
     }
 
     /// Runs a SPARQL update (atomic).
@@ -190,25 +181,14 @@ impl Engine {
         graph: Option<&str>,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<FileLoad, EngineError> {
-        let format = crate::store::formats::file_format(path).ok_or_else(|| {
-            EngineError::Input(format!("{}: unknown RDF extension", path.display()))
-        })?;
+        let format = crate::store::formats::file_format(path)
+            .ok_or_else(|| EngineError::Input(format!("{}: unknown RDF extension", path.display())))?;
         let file = std::fs::File::open(path)
             .map_err(|e| EngineError::Input(format!("cannot open {}: {e}", path.display())))?;
-        let base = format!(
-            "file://{}",
-            std::fs::canonicalize(path).unwrap_or(path.into()).display()
-        );
+        let base = format!("file://{}", std::fs::canonicalize(path).unwrap_or(path.into()).display());
         let LoadStats { quads, seconds } =
-            self.store
-                .bulk_load(BufReader::new(file), format, graph, Some(&base), progress)?;
-        Ok(FileLoad {
-            file: path.display().to_string(),
-            quads,
-            seconds,
-            report: None,
-            report_files: Vec::new(),
-        })
+            self.store.bulk_load(BufReader::new(file), format, graph, Some(&base), progress)?;
+        Ok(FileLoad { file: path.display().to_string(), quads, seconds, report: None, report_files: Vec::new() })
     }
 
     /// Cleans a tabular file through its mapping and loads the result (atomic per file). The
@@ -227,10 +207,8 @@ impl Engine {
         self.record_dataset(path, &cleaned.report)?;
         let mut report_files = Vec::new();
         if let Some(dir) = report_dir {
-            report_files =
-                save_report(dir, path, &cleaned.report, &cleaned.rejects).map_err(|e| {
-                    EngineError::Input(format!("cannot write report to {}: {e}", dir.display()))
-                })?;
+            report_files = save_report(dir, path, &cleaned.report, &cleaned.rejects)
+                .map_err(|e| EngineError::Input(format!("cannot write report to {}: {e}", dir.display())))?;
         }
         Ok(FileLoad {
             file: path.display().to_string(),
@@ -246,50 +224,26 @@ impl Engine {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("data");
         let ds = self.minter.dataset(name);
         let g = NamedNode::new_unchecked(vocab::GRAPH_META);
-        let old: Vec<Quad> = [
-            vocab::LOADED_AT,
-            vocab::ROW_COUNT,
-            vocab::REJECTED_COUNT,
-            vocab::RDF_TYPE,
-        ]
-        .iter()
-        .map(|p| self.store.objects(&ds, &NamedNode::new_unchecked(*p)))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .zip([
-            vocab::LOADED_AT,
-            vocab::ROW_COUNT,
-            vocab::REJECTED_COUNT,
-            vocab::RDF_TYPE,
-        ])
-        .flat_map(|(objs, p)| {
-            let ds = ds.clone();
-            let g = g.clone();
-            objs.into_iter()
-                .map(move |o| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone()))
-        })
-        .collect();
+        let old: Vec<Quad> = [vocab::LOADED_AT, vocab::ROW_COUNT, vocab::REJECTED_COUNT, vocab::RDF_TYPE]
+            .iter()
+            .map(|p| self.store.objects(&ds, &NamedNode::new_unchecked(*p)))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .zip([vocab::LOADED_AT, vocab::ROW_COUNT, vocab::REJECTED_COUNT, vocab::RDF_TYPE])
+            .flat_map(|(objs, p)| {
+                let ds = ds.clone();
+                let g = g.clone();
+                objs.into_iter().map(move |o| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone()))
+            })
+            .collect();
         self.store.remove(&old)?;
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let q = |p: &str, o: Term| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone());
         self.store.insert(&[
-            q(
-                vocab::RDF_TYPE,
-                NamedNode::new_unchecked(vocab::DATASET).into(),
-            ),
-            q(
-                vocab::LOADED_AT,
-                Literal::new_typed_literal(now, NamedNode::new_unchecked(vocab::XSD_DATE_TIME))
-                    .into(),
-            ),
-            q(
-                vocab::ROW_COUNT,
-                Literal::from(report.rows_kept as i64).into(),
-            ),
-            q(
-                vocab::REJECTED_COUNT,
-                Literal::from(report.rows_rejected as i64).into(),
-            ),
+            q(vocab::RDF_TYPE, NamedNode::new_unchecked(vocab::DATASET).into()),
+            q(vocab::LOADED_AT, Literal::new_typed_literal(now, NamedNode::new_unchecked(vocab::XSD_DATE_TIME)).into()),
+            q(vocab::ROW_COUNT, Literal::from(report.rows_kept as i64).into()),
+            q(vocab::REJECTED_COUNT, Literal::from(report.rows_rejected as i64).into()),
         ])?;
         Ok(())
     }
@@ -308,22 +262,14 @@ fn save_report(
     rejects: &[ingest::RejectedRow],
 ) -> std::io::Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
-    let stem = source
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("data");
+    let stem = source.file_stem().and_then(|s| s.to_str()).unwrap_or("data");
     let rp = dir.join(format!("{stem}.report.json"));
-    std::fs::write(
-        &rp,
-        serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?,
-    )?;
+    std::fs::write(&rp, serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?)?;
     let xp = dir.join(format!("{stem}.rejected.csv"));
     let mut w = csv::Writer::from_path(&xp).map_err(std::io::Error::other)?;
-    w.write_record(["line", "rule", "reason", "row"])
-        .map_err(std::io::Error::other)?;
+    w.write_record(["line", "rule", "reason", "row"]).map_err(std::io::Error::other)?;
     for r in rejects {
-        w.write_record([r.line.to_string().as_str(), &r.rule, &r.reason, &r.row])
-            .map_err(std::io::Error::other)?;
+        w.write_record([r.line.to_string().as_str(), &r.rule, &r.reason, &r.row]).map_err(std::io::Error::other)?;
     }
     w.flush()?;
     Ok(vec![rp.display().to_string(), xp.display().to_string()])

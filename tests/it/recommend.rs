@@ -1,0 +1,307 @@
+//! Recommendations on the fixture graph: SPARQL functions and services, HTTP endpoints,
+//! explanations that exist in the graph, events that change the next answer, exact-k filters.
+
+use crate::common::*;
+use actix_web::http::StatusCode;
+use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use shopgraph::cf::als::{AlsParams, Solver};
+use shopgraph::engine::Engine;
+use shopgraph::http::{AppState, app};
+use shopgraph::recommend::Algorithm;
+use std::sync::Arc;
+
+fn als() -> Algorithm {
+    Algorithm::Als(AlsParams {
+        factors: 16,
+        regularization: 0.1,
+        alpha: 10.0,
+        iterations: 8,
+        solver: Solver::Cg { steps: 3 },
+        seed: 1,
+    })
+}
+
+/// Sample reviews + synthetic catalogue + 300 simulated shoppers, with an ALS model.
+fn trained_engine() -> Arc<Engine> {
+    let e = loaded_engine();
+    e.simulate(300, 7).unwrap();
+    e.train(&als(), None, |_, _| {}).unwrap();
+    e
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)))
+}
+
+macro_rules! get {
+    ($app:expr, $uri:expr) => {{
+        let resp = call_service(&$app, TestRequest::get().uri(&$uri).to_request()).await;
+        let status = resp.status();
+        (status, read_body(resp).await.to_vec())
+    }};
+}
+
+fn items(v: &serde_json::Value) -> Vec<String> {
+    v["items"].as_array().unwrap().iter().map(|i| i["item"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn sparql_service_and_functions_agree_with_the_model() {
+    let e = trained_engine();
+    let user = e.minter().user(&e.user_key("sim-0003"));
+    let rows = select(
+        &e,
+        &format!(
+            "{SG}SELECT ?item ?score ?rank ?f WHERE {{ SERVICE sg:recommend {{ ?item sg:recommendedFor <{}> ; sg:score ?score ; sg:rank ?rank . sg:request sg:k 5 }} BIND(sg:score(<{}>, ?item) AS ?f) }} ORDER BY ?rank",
+            user.as_str(),
+            user.as_str()
+        ),
+    );
+    assert_eq!(rows.len(), 5);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["rank"], (i + 1).to_string());
+        let (a, b): (f64, f64) = (r["score"].parse().unwrap(), r["f"].parse().unwrap());
+        assert!((a - b).abs() < 1e-4, "service {a} vs function {b}");
+    }
+    let sims = select(
+        &e,
+        &format!(
+            "{SG}SELECT ?s ?t WHERE {{ BIND(sg:similarity(<https://w3id.org/shopgraph/id/product/1077>, <https://w3id.org/shopgraph/id/product/1049>) AS ?s) BIND(sg:similarity(<https://w3id.org/shopgraph/id/product/1049>, <https://w3id.org/shopgraph/id/product/1077>) AS ?t) }}"
+        ),
+    );
+    assert_eq!(sims[0]["s"], sims[0]["t"]);
+    // Filters inside the SERVICE hold before the cut: k dresses when k exist.
+    let dresses = count(
+        &e,
+        &format!(
+            "{SG}SELECT (COUNT(DISTINCT ?p) AS ?n) {{ ?p sg:category <https://w3id.org/shopgraph/taxonomy/google/2271> }}"
+        ),
+    );
+    assert!(dresses >= 8, "fixture has {dresses} dresses");
+    let rows = select(
+        &e,
+        &format!(
+            "{SG}SELECT ?item ?c WHERE {{ SERVICE sg:recommend {{ ?item sg:recommendedFor <{}> . sg:request sg:k 8 ; sg:inCategory <https://w3id.org/shopgraph/taxonomy/google/2271> ; sg:excludeSeen false }} ?item sg:category ?c }}",
+            user.as_str()
+        ),
+    );
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r["c"] == "https://w3id.org/shopgraph/taxonomy/google/2271"));
+}
+
+#[actix_web::test]
+async fn recommend_filters_return_exactly_k_matching_items() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (s, b) = get!(app, "/recommend?user=sim-0001&k=7");
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v = json(&b);
+    assert_eq!(v["source"], "model");
+    assert_eq!(items(&v).len(), 7);
+    // Category 212 (Shirts & Tops) through the parent category Clothing (1604): descendants count.
+    let (s, b) = get!(app, "/recommend?user=sim-0001&k=6&category=212");
+    assert_eq!(s, StatusCode::OK);
+    let got = items(&json(&b));
+    assert_eq!(got.len(), 6);
+    for id in &got {
+        let c = select(&e, &format!("{SG}SELECT ?c {{ <https://w3id.org/shopgraph/id/product/{id}> sg:category ?c }}"));
+        assert!(c.iter().any(|r| r["c"].ends_with("/212")), "{id} is not a top");
+    }
+    let (_, b) = get!(app, "/recommend?user=sim-0001&k=6&category=1604");
+    assert_eq!(items(&json(&b)).len(), 6);
+    // Price and stock come from the (synthetic) catalogue offers: only 1077 is in stock under 200.
+    let (_, b) = get!(app, "/recommend?user=sim-0001&k=3&max_price=200&in_stock=true&exclude_seen=false");
+    assert_eq!(items(&json(&b)), vec!["1077"]);
+    let (_, b) = get!(app, "/recommend?user=sim-0001&k=5&brand=RETAILER%20HOUSE&exclude_seen=false");
+    let mut got = items(&json(&b));
+    got.sort();
+    assert_eq!(got, vec!["1049", "1077"]);
+}
+
+#[actix_web::test]
+async fn unknown_users_items_and_bad_parameters_get_4xx() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e))).await;
+    for (uri, status, code) in [
+        ("/recommend?k=5", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/recommend?user=sim-0001&k=0", StatusCode::BAD_REQUEST, "bad_k"),
+        ("/recommend?user=sim-0001&k=many", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/recommend?user=sim-0001&k=5000", StatusCode::BAD_REQUEST, "bad_k"),
+        ("/recommend?user=sim-0001&max_price=cheap", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/recommend?user=sim-0001&colour=red", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/recommend?user=nobody&cold_start=false", StatusCode::NOT_FOUND, "unknown_user"),
+        ("/similar?item=no-such-item", StatusCode::NOT_FOUND, "unknown_item"),
+        ("/explain?user=nobody&item=1077", StatusCode::NOT_FOUND, "unknown_user"),
+        ("/explain?user=sim-0001&item=no-such-item", StatusCode::NOT_FOUND, "unknown_item"),
+    ] {
+        let (s, b) = get!(app, uri);
+        assert_eq!(s, status, "{uri}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(json(&b)["error"], code, "{uri}");
+    }
+}
+
+#[actix_web::test]
+async fn cold_start_user_gets_the_most_popular_items() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (s, b) = get!(app, "/recommend?user=brand-new-shopper&k=3");
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    assert_eq!(v["source"], "cold_start_popular");
+    let live = e.recommender().current().unwrap();
+    let mut pop: Vec<(f32, String)> =
+        live.trained.items.iter().cloned().enumerate().map(|(i, id)| (live.trained.popularity[i], id)).collect();
+    pop.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let top: Vec<f32> = pop.iter().take(3).map(|p| p.0).collect();
+    let got: Vec<f32> =
+        items(&v).iter().map(|id| live.trained.popularity[live.item_index(id).unwrap() as usize]).collect();
+    assert_eq!(got, top);
+}
+
+#[actix_web::test]
+async fn explanation_contributions_sum_to_the_score_and_paths_exist_in_the_graph() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (_, b) = get!(app, "/recommend?user=sim-0002&k=1");
+    let item = items(&json(&b))[0].clone();
+    let (s, b) = get!(app, format!("/explain?user=sim-0002&item={item}"));
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v = json(&b);
+    let score = v["score"].as_f64().unwrap();
+    let parts = v["contributions"].as_array().unwrap();
+    assert!(!parts.is_empty());
+    let shares: f64 = parts.iter().map(|p| p["share"].as_f64().unwrap()).sum();
+    let total: f64 = parts.iter().map(|p| p["contribution"].as_f64().unwrap()).sum();
+    let history = e.recommender().current().unwrap().history(&e.user_key("sim-0002")).len();
+    if history <= 10 {
+        assert!((total - score).abs() < 1e-3 * score.abs().max(1.0), "contributions {total} vs score {score}");
+        assert!((shares - 1.0).abs() < 1e-3, "shares {shares}");
+    }
+    let mut checked = 0;
+    for p in parts {
+        let past = p["item"].as_str().unwrap();
+        for path in p["paths"].as_array().unwrap() {
+            let via = path["via"].as_str().unwrap();
+            let (a, b) = (
+                format!("<https://w3id.org/shopgraph/id/product/{past}>"),
+                format!("<https://w3id.org/shopgraph/id/product/{item}>"),
+            );
+            let ask = match path["kind"].as_str().unwrap() {
+                "same_category" => format!("{SG}ASK {{ {a} sg:category <{via}> . {b} sg:category <{via}> }}"),
+                "same_brand" => format!("{SG}ASK {{ {a} sg:brand <{via}> . {b} sg:brand <{via}> }}"),
+                "shared_ancestor_category" => format!(
+                    "{SG}PREFIX skos: <http://www.w3.org/2004/02/skos/core#> ASK {{ {a} sg:category ?x . {b} sg:category ?y . GRAPH ?g {{ ?x skos:broader+ <{via}> . ?y skos:broader+ <{via}> }} }}"
+                ),
+                other => panic!("unexpected path kind {other}"),
+            };
+            let out = e
+                .query(
+                    &ask,
+                    &e.query_options(),
+                    shopgraph::store::OutputFormats {
+                        results: Some(shopgraph::store::ResultsFormat::Json),
+                        graph: None,
+                    },
+                )
+                .unwrap();
+            assert!(String::from_utf8(out.body).unwrap().contains("true"), "{ask}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no graph path to check");
+    let (s, b) = get!(app, format!("/explain?user=sim-0002&item={item}&format=turtle"));
+    assert_eq!(s, StatusCode::OK);
+    let ttl = String::from_utf8(b).unwrap();
+    let parsed = shopgraph::store::Store::parse_document(
+        ttl.as_bytes(),
+        shopgraph::store::GraphFormat::Turtle,
+        shopgraph::store::model::GraphName::DefaultGraph,
+        None,
+    )
+    .unwrap();
+    assert!(parsed.iter().any(|q| q.predicate.as_str().ends_with("#contributor")));
+}
+
+#[actix_web::test]
+async fn posted_events_land_in_the_graph_and_change_the_next_recommendation() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (_, b) = get!(app, "/recommend?user=sim-0004&k=10");
+    let before = items(&json(&b));
+    let interactions_before = count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}"));
+    // Buy three items the model did not put first.
+    let bought: Vec<String> = before.iter().skip(5).take(3).cloned().collect();
+    let body: String =
+        bought.iter().map(|i| format!("{{\"user\":\"sim-0004\",\"item\":\"{i}\",\"event\":\"purchase\"}}\n")).collect();
+    let resp = call_service(
+        &app,
+        TestRequest::post()
+            .uri("/events")
+            .insert_header(("content-type", "application/x-ndjson"))
+            .set_payload(body)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v = json(&read_body(resp).await);
+    assert_eq!(v["accepted"], 3);
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}")), interactions_before + 3);
+    let (_, b) = get!(app, "/recommend?user=sim-0004&k=10");
+    let after = items(&json(&b));
+    assert_ne!(before, after, "the events did not change the recommendation");
+    assert!(bought.iter().all(|i| !after.contains(i)), "bought items must be excluded as seen");
+    // All or nothing: one unknown item rejects the whole batch.
+    let n = count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}"));
+    for (ct, body, status) in [
+        (
+            "application/x-ndjson",
+            "{\"user\":\"u\",\"item\":\"1077\",\"event\":\"view\"}\n{\"user\":\"u\",\"item\":\"nope\",\"event\":\"view\"}",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "application/x-ndjson",
+            "{\"user\":\"u\",\"item\":\"1077\",\"event\":\"view\"}\n{\"user\":\"u\",\"item\":\"1077\",\"event\":\"wishlist\"}",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("application/json", "{\"user\":\"u\",\"item\":\"1077\"", StatusCode::BAD_REQUEST),
+        (
+            "application/json",
+            "{\"user\":\"u\",\"item\":\"1077\",\"event\":\"view\",\"colour\":\"red\"}",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("application/json", "[]", StatusCode::BAD_REQUEST),
+        ("text/csv", "u,1077,view", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ] {
+        let resp = call_service(
+            &app,
+            TestRequest::post().uri("/events").insert_header(("content-type", ct)).set_payload(body).to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), status, "{body}");
+    }
+    assert_eq!(
+        count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i a sg:Interaction }}")),
+        n,
+        "a rejected batch wrote something"
+    );
+}
+
+#[test]
+fn an_item_without_interactions_is_placed_by_its_category() {
+    let e = loaded_engine();
+    // Sample products with no interactions at all get factors from their category peers.
+    e.simulate(5, 3).unwrap();
+    let ds = e.interaction_dataset().unwrap();
+    let live_before = ds.items.len();
+    e.train(&als(), None, |_, _| {}).unwrap();
+    let live = e.recommender().current().unwrap();
+    assert_eq!(live.trained.items.len(), live_before);
+    let cold: Vec<usize> = (0..live.trained.items.len())
+        .filter(|&i| live.trained.popularity[i] == 0.0 && live.facets.category[i].is_some())
+        .collect();
+    assert!(!cold.is_empty(), "the fixture should have catalogue items nobody touched");
+    let shopgraph::cf::Model::Als(m) = &live.trained.model else { panic!("not ALS") };
+    for &i in &cold {
+        assert!(m.item(i).iter().any(|x| *x != 0.0), "cold item {} was not placed", live.trained.items[i]);
+    }
+}
