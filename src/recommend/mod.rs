@@ -453,10 +453,31 @@ impl Live {
     }
 
     /// Score of one item for one user.
+    ///
+    /// Scores one item without scoring the catalogue: SPARQL calls this once per row.
     pub fn score(&self, user: &str, item: &str) -> Result<f32, RecommendError> {
-        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
-        let s = self.user_scores(user).ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
-        Ok(s[i as usize])
+        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))? as usize;
+        let has_overlay = self.overlay.lock().is_ok_and(|o| o.contains_key(user));
+        match (&self.trained.model, self.user_ix.get(user)) {
+            (Model::Als(m), Some(&u)) if !has_overlay => return Ok(cf_dot(m.user(u as usize), m.item(i))),
+            (Model::Als(m), _) if has_overlay => {
+                if let Some(x) = self.folded.lock().ok().and_then(|f| f.get(user).cloned()) {
+                    return Ok(cf_dot(&x, m.item(i)));
+                }
+            }
+            _ => {}
+        }
+        let h = self.history(user);
+        if h.is_empty() {
+            return Err(RecommendError::UnknownUser(user.into()));
+        }
+        Ok(match &self.trained.model {
+            Model::Ease(e) => h.iter().map(|(j, _)| e.b[*j as usize * e.items + i]).sum(),
+            Model::ItemKnn(_) | Model::Popularity(_) | Model::Als(_) => {
+                let s = self.user_scores(user).ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
+                s[i]
+            }
+        })
     }
 
     /// Per-history-item contributions to a score (exact for ALS; similarity-weighted for the
@@ -507,6 +528,10 @@ impl Live {
     pub fn pending_events(&self) -> usize {
         self.overlay.lock().map_or(0, |o| o.values().map(Vec::len).sum())
     }
+}
+
+fn cf_dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {

@@ -1,6 +1,7 @@
 //! The one owner of oxigraph calls: opening the store, queries with timeout and row limits,
 //! updates, bulk and transactional loads, the Graph Store operations, dumps and backups.
 
+mod bind;
 pub mod formats;
 mod watchdog;
 
@@ -10,7 +11,6 @@ use oxigraph::sparql::results::{QueryResultsFormat, QueryResultsSerializer};
 use oxigraph::sparql::{CancellationToken, QueryEvaluationError, QueryResults, SparqlEvaluator, UpdateEvaluationError};
 use oxigraph::store::{LoaderError, StorageError, Store as OxStore};
 use spargebra::algebra::GraphPattern;
-use spargebra::term::GroundTerm;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -241,7 +241,7 @@ impl Store {
         let mut parsed =
             spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
         if !bindings.is_empty() {
-            bind_values(&mut parsed, bindings)?;
+            bind::substitute(&mut parsed, bindings)?;
         }
         let (ev, _guard) = self.cancellable(opts.timeout);
         let mut prepared = ev.for_query(parsed);
@@ -279,7 +279,7 @@ impl Store {
         let mut parsed =
             spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
         if !bindings.is_empty() {
-            bind_values(&mut parsed, bindings)?;
+            bind::substitute(&mut parsed, bindings)?;
         }
         let (ev, _guard) = self.cancellable(timeout);
         let results = ev.for_query(parsed).on_store(&self.inner).execute().map_err(|e| eval_error(e, timeout))?;
@@ -517,58 +517,6 @@ impl Store {
 
 fn parse_iri(s: &str) -> Result<NamedNode, StoreError> {
     NamedNode::new(s).map_err(|_| StoreError::InvalidIri(s.into()))
-}
-
-/// Binds parameters by joining `VALUES (?a ?b) { (t1 t2) }` at the bottom of the outer query
-/// (under the solution modifiers, so patterns see the values) and again just above a GROUP BY
-/// (so HAVING, ORDER BY and SELECT expressions see them too): "pre-bound variable" semantics.
-fn bind_values(query: &mut spargebra::Query, bindings: &[(String, Term)]) -> Result<(), StoreError> {
-    let mut vars = Vec::with_capacity(bindings.len());
-    let mut row = Vec::with_capacity(bindings.len());
-    for (name, term) in bindings {
-        vars.push(
-            spargebra::term::Variable::new(name)
-                .map_err(|e| StoreError::Evaluation(format!("bad parameter name {name}: {e}")))?,
-        );
-        row.push(Some(match term {
-            Term::NamedNode(n) => GroundTerm::NamedNode(n.clone()),
-            Term::Literal(l) => GroundTerm::Literal(l.clone()),
-            other => {
-                return Err(StoreError::Evaluation(format!("parameter {name} must be an IRI or literal, got {other}")));
-            }
-        }));
-    }
-    let values = GraphPattern::Values { variables: vars, bindings: vec![row] };
-    let pattern = match query {
-        spargebra::Query::Select { pattern, .. }
-        | spargebra::Query::Construct { pattern, .. }
-        | spargebra::Query::Describe { pattern, .. }
-        | spargebra::Query::Ask { pattern, .. } => pattern,
-    };
-    inject_values(pattern, &values);
-    Ok(())
-}
-
-fn inject_values(p: &mut GraphPattern, values: &GraphPattern) {
-    let take = |p: &mut GraphPattern| std::mem::replace(p, GraphPattern::Bgp { patterns: Vec::new() });
-    match p {
-        GraphPattern::Slice { inner, .. }
-        | GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::OrderBy { inner, .. }
-        | GraphPattern::Project { inner, .. }
-        | GraphPattern::Extend { inner, .. }
-        | GraphPattern::Filter { inner, .. } => inject_values(inner, values),
-        GraphPattern::Group { inner, .. } => {
-            inject_values(inner, values);
-            let group = take(p);
-            *p = GraphPattern::Join { left: Box::new(values.clone()), right: Box::new(group) };
-        }
-        other => {
-            let inner = take(other);
-            *other = GraphPattern::Join { left: Box::new(values.clone()), right: Box::new(inner) };
-        }
-    }
 }
 
 fn serialize(

@@ -126,3 +126,58 @@ fn cli_load_query_stats_dump_backup_on_rocksdb() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another shopgraph process"), "{err}");
 }
+
+#[test]
+fn cli_simulate_train_serve_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let sample = fixture("reviews-sample.csv");
+    run_ok(&["load", "--data", d, sample.to_str().unwrap()]);
+    let out = run_ok(&["simulate", "--data", d, "--users", "120", "--seed", "5"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SYNTHETIC"));
+    assert!(data.join("reports/simulated-tastes.json").exists());
+    run_ok(&["train", "--data", d, "--algorithm", "als", "--factors", "8", "--iterations", "4"]);
+    let current = std::fs::read_to_string(data.join("models/CURRENT")).unwrap();
+    let vdir = data.join("models").join(current.trim());
+    for f in ["meta.json", "users.txt", "items.txt", "history.tsv", "user_factors.npy", "item_factors.npy"] {
+        assert!(vdir.join(f).exists(), "{f} missing");
+    }
+    // A restarted server loads the saved model and answers at once.
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let server = start(&["serve", "--data", d, "--bind", &bind], port);
+    let mut r = agent().get(&format!("http://{bind}/recommend?user=sim-0001&k=4")).call().unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 4);
+    assert_eq!(v["model_version"], current.trim());
+    drop(server);
+    // Offline evaluation on a file writes its JSON and charts.
+    let inter = dir.path().join("inter.tsv");
+    let mut text = String::from("user\titem\tweight\ttimestamp\n");
+    for u in 0..60 {
+        for k in 0..8 {
+            let item = (u % 6) * 5 + (k * 7 + u) % 5;
+            text.push_str(&format!("u{u}\ti{item}\t1\t{}\n", u * 100 + k));
+        }
+    }
+    std::fs::write(&inter, text).unwrap();
+    let out_dir = dir.path().join("eval");
+    run_ok(&[
+        "eval",
+        "--interactions",
+        inter.to_str().unwrap(),
+        "--factors",
+        "8",
+        "--iterations",
+        "5",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let ev: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("eval.json")).unwrap()).unwrap();
+    let models: Vec<&str> = ev["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(models, vec!["als", "ease", "item_knn", "popularity"]);
+    assert!(std::fs::read_to_string(out_dir.join("metrics.svg")).unwrap().starts_with("<svg"));
+    assert_eq!(ev["als_ndcg_by_iteration"].as_array().unwrap().len(), 5);
+}

@@ -325,3 +325,35 @@ async fn health_and_metrics_report() {
     );
     assert!(text.contains("shopgraph_http_request_duration_seconds_count{route=\"/health\"} 1"), "{text}");
 }
+
+/// Regression: parameters were once joined as a VALUES block at the bottom of the pattern, so
+/// a BIND under an OPTIONAL (or after a FILTER NOT EXISTS) saw them unbound.
+#[test]
+fn named_query_parameter_is_bound_inside_bind_optional_and_not_exists() {
+    use shopgraph::store::model::{Literal, NamedNode, Term};
+    let e = loaded_engine();
+    let q = "PREFIX sg: <https://w3id.org/shopgraph/ontology#>
+        SELECT ?x ?n ?p WHERE {
+          ?r sg:reviewOf ?p . OPTIONAL { ?r sg:title ?t }
+          FILTER NOT EXISTS { ?r sg:rating ?low FILTER(?low < ?min) }
+          BIND(CONCAT(?prefix, STR(?p)) AS ?x)
+        } ORDER BY ?x LIMIT 1";
+    let bindings = vec![
+        ("prefix".to_string(), Term::from(Literal::from("id:"))),
+        ("min".to_string(), Term::from(Literal::from(5))),
+        ("p".to_string(), Term::from(NamedNode::new("https://w3id.org/shopgraph/id/product/1077").unwrap())),
+    ];
+    let out = e
+        .store()
+        .query(
+            q,
+            &bindings,
+            &e.query_options(),
+            shopgraph::store::OutputFormats { results: Some(shopgraph::store::ResultsFormat::Json), graph: None },
+        )
+        .unwrap();
+    let rows = parse_json_results(&out.body);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["x"], "id:https://w3id.org/shopgraph/id/product/1077");
+    assert_eq!(rows[0]["p"], "https://w3id.org/shopgraph/id/product/1077");
+}

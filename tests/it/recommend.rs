@@ -305,3 +305,29 @@ fn an_item_without_interactions_is_placed_by_its_category() {
         assert!(m.item(i).iter().any(|x| *x != 0.0), "cold item {} was not placed", live.trained.items[i]);
     }
 }
+
+#[actix_web::test]
+async fn named_recommendation_queries_bind_users_and_categories() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let user = e.minter().user(&e.user_key("sim-0005"));
+    let q = serde_urlencoded::to_string([("user", user.as_str()), ("category", "1604")]).unwrap();
+    let (s, b) = get!(app, format!("/queries/recommend-in-category?{q}"));
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let rows = parse_json_results(&b);
+    assert_eq!(rows.len(), 20);
+    let scores: Vec<f64> = rows.iter().map(|r| r["score"].parse().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+    // Same order as the HTTP API with the same exclusions.
+    let (_, b) = get!(app, "/recommend?user=sim-0005&k=5&category=1604");
+    let api = items(&json(&b));
+    let from_sparql: Vec<String> = rows.iter().take(5).map(|r| r["id"].clone()).collect();
+    assert_eq!(from_sparql, api);
+    let (s, b) = get!(app, "/queries/similar-products?product=1077");
+    assert_eq!(s, StatusCode::OK);
+    let rows = parse_json_results(&b);
+    assert_eq!(rows.len(), 20);
+    let (_, b) = get!(app, "/similar?item=1077&k=3");
+    let api = items(&json(&b));
+    assert_eq!(rows.iter().take(3).map(|r| r["id"].clone()).collect::<Vec<_>>(), api);
+}
