@@ -124,6 +124,21 @@ fn lexical(t: &Option<Term>) -> Option<String> {
 }
 
 impl Engine {
+    /// Events as JSON Lines through the same cleaning rules as interaction files.
+    fn clean_events(&self, lines: &str, source: &str) -> Result<ingest::Cleaned, EngineError> {
+        let p = std::path::Path::new(source);
+        let mapping = events_mapping();
+        Ok(ingest::clean_reader(
+            lines.as_bytes(),
+            p,
+            SourceFormat::Jsonl,
+            &mapping,
+            &self.minter,
+            &self.pseudo,
+            Box::new(|_| {}),
+        )?)
+    }
+
     /// Where models are saved: `<data>/models`, none for an in-memory store.
     pub fn models_dir(&self) -> Option<PathBuf> {
         (!self.config.memory).then(|| self.config.data.join("models"))
@@ -364,15 +379,7 @@ impl Engine {
             lines.push_str(&serde_json::json!({"user": e.user, "item": e.item, "event": e.event, "timestamp": ts, "weight": e.weight, "value": e.value}).to_string());
             lines.push('\n');
         }
-        let cleaned = ingest::clean_reader(
-            lines.as_bytes(),
-            std::path::Path::new("POST /events"),
-            SourceFormat::Jsonl,
-            &events_mapping(),
-            &self.minter,
-            &self.pseudo,
-            Box::new(|_| {}),
-        )?;
+        let cleaned = self.clean_events(&lines, "POST /events")?;
         if !cleaned.rejects.is_empty() {
             let why: Vec<String> = cleaned.rejects.iter().map(|r| format!("event {}: {}", r.line, r.reason)).collect();
             return Err(EngineError::Input(format!("nothing stored: {}", why.join("; "))));
@@ -439,15 +446,7 @@ impl Engine {
             lines.push_str(&serde_json::to_string(e).map_err(|e| EngineError::Input(e.to_string()))?);
             lines.push('\n');
         }
-        let cleaned = ingest::clean_reader(
-            lines.as_bytes(),
-            std::path::Path::new("simulated-shoppers"),
-            SourceFormat::Jsonl,
-            &events_mapping(),
-            &self.minter,
-            &self.pseudo,
-            Box::new(|_| {}),
-        )?;
+        let cleaned = self.clean_events(&lines, "simulated-shoppers")?;
         let kept = cleaned.report.rows_kept as usize;
         self.store.bulk_insert(cleaned.quads)?;
         Ok((kept, tastes))

