@@ -76,8 +76,31 @@ impl SplitMix {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Dot product with eight independent accumulators: a plain `.sum()` is a serial chain of
+/// float adds the compiler may not reorder, so it never vectorises; this does.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += a * x`.
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
 }
 
 /// `Y^T Y + reg I` with faer (the one dense product per sweep).
@@ -171,9 +194,7 @@ fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f
         let c = 1.0 + alpha * w;
         let yi = &y[i as usize * f..(i as usize + 1) * f];
         let s = c - (c - 1.0) * dot(yi, x);
-        for k in 0..f {
-            r[k] += s * yi[k];
-        }
+        axpy(s, yi, &mut r);
     }
     let mut p = r.clone();
     let mut rsold = dot(&r, &r);
@@ -189,9 +210,7 @@ fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f
             let c = 1.0 + alpha * w;
             let yi = &y[i as usize * f..(i as usize + 1) * f];
             let s = (c - 1.0) * dot(yi, &p);
-            for k in 0..f {
-                ap[k] += s * yi[k];
-            }
+            axpy(s, yi, &mut ap);
         }
         let a = rsold / dot(&p, &ap);
         for k in 0..f {
