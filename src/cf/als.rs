@@ -78,6 +78,7 @@ impl SplitMix {
 
 /// Dot product with eight independent accumulators: a plain `.sum()` is a serial chain of
 /// float adds the compiler may not reorder, so it never vectorises; this does.
+#[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -97,6 +98,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += a * x`.
+#[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
@@ -121,6 +123,7 @@ fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
 /// In-place Cholesky of a symmetric positive-definite f x f row-major matrix, then solves
 /// `A x = b` into `b`. Hand-written because these systems are tiny and there is one per row:
 /// per-call overhead would dominate.
+#[inline(always)]
 fn cholesky_solve(a: &mut [f32], b: &mut [f32], f: usize) -> bool {
     for j in 0..f {
         let mut d = a[j * f + j] as f64;
@@ -158,6 +161,7 @@ fn cholesky_solve(a: &mut [f32], b: &mut [f32], f: usize) -> bool {
 }
 
 /// Exact least squares for one row: `(G + sum (c-1) y y^T) x = sum c y`.
+#[inline(always)]
 fn solve_cholesky(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f32, out: &mut [f32]) {
     let mut a = g.to_vec();
     out.fill(0.0);
@@ -184,6 +188,7 @@ fn solve_cholesky(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], al
 
 /// Conjugate-gradient steps from the current `x` (implicit's formulation).
 #[allow(clippy::too_many_arguments)] // the hot kernel takes its operands flat, not in a struct
+#[inline(always)]
 fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f32, steps: usize, x: &mut [f32]) {
     let mut r = vec![0f32; f];
     // r = b - A x
@@ -232,13 +237,49 @@ fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f
 fn sweep(m: &Csr, x: &mut [f32], y: &[f32], n_y: usize, p: &AlsParams) {
     let f = p.factors;
     let g = gram(y, n_y, f, p.regularization);
+    let wide = wide_simd();
     x.par_chunks_mut(f).enumerate().for_each(|(u, xu)| {
         let (cols, vals) = m.row(u);
-        match p.solver {
-            Solver::Cholesky => solve_cholesky(&g, y, f, cols, vals, p.alpha, xu),
-            Solver::Cg { steps } => solve_cg(&g, y, f, cols, vals, p.alpha, steps, xu),
+        if wide {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `wide` is true only when the CPU reported AVX2 and FMA at run time, the
+            // features `solve_row_avx2` is compiled for.
+            #[allow(unsafe_code)]
+            unsafe {
+                solve_row_avx2(&g, y, cols, vals, p, xu)
+            }
+        } else {
+            solve_row(&g, y, cols, vals, p, xu)
         }
     });
+}
+
+/// Whether this CPU runs the AVX2+FMA build of the row solver. The portable build only assumes
+/// SSE2, where the peer's BLAS would use AVX2: detecting at run time keeps one binary for all.
+fn wide_simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[inline(always)]
+fn solve_row(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu: &mut [f32]) {
+    match p.solver {
+        Solver::Cholesky => solve_cholesky(g, y, p.factors, cols, vals, p.alpha, xu),
+        Solver::Cg { steps } => solve_cg(g, y, p.factors, cols, vals, p.alpha, steps, xu),
+    }
+}
+
+/// The same code as [`solve_row`], compiled with AVX2 and FMA (everything it calls is inlined).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn solve_row_avx2(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu: &mut [f32]) {
+    solve_row(g, y, cols, vals, p, xu)
 }
 
 /// Trains on a user x item weight matrix. `on_iteration(i)` is called after each sweep pair.
