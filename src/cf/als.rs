@@ -331,10 +331,20 @@ impl AlsModel {
     /// Exact user factors for a history against the fixed item factors: the feedback path, so
     /// a new event changes the next recommendation without a retrain.
     pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Vec<f32> {
+        self.fold_in_with(&self.item_gram(), items, weights)
+    }
+
+    /// `Y^T Y + reg I` of the item factors: fixed for a trained model, so servers compute it once
+    /// and pass it to [`Self::fold_in_with`] and [`Self::explain_with`].
+    pub fn item_gram(&self) -> Vec<f32> {
+        gram(&self.item_factors, self.items(), self.params.factors, self.params.regularization)
+    }
+
+    /// [`Self::fold_in`] with a precomputed [`Self::item_gram`].
+    pub fn fold_in_with(&self, g: &[f32], items: &[u32], weights: &[f32]) -> Vec<f32> {
         let f = self.params.factors;
-        let g = gram(&self.item_factors, self.items(), f, self.params.regularization);
         let mut x = vec![0f32; f];
-        solve_cholesky(&g, &self.item_factors, f, items, weights, self.params.alpha, &mut x);
+        solve_cholesky(g, &self.item_factors, f, items, weights, self.params.alpha, &mut x);
         x
     }
 
@@ -350,9 +360,14 @@ impl AlsModel {
     /// with `W = A_u^{-1}` the user's system inverse, score = sum_j c_uj * y_item^T W y_j.
     /// Returns (history item, contribution) sorted by contribution, and the total.
     pub fn explain(&self, items: &[u32], weights: &[f32], item: u32) -> (Vec<(u32, f32)>, f32) {
+        self.explain_with(&self.item_gram(), items, weights, item)
+    }
+
+    /// [`Self::explain`] with a precomputed [`Self::item_gram`].
+    pub fn explain_with(&self, g: &[f32], items: &[u32], weights: &[f32], item: u32) -> (Vec<(u32, f32)>, f32) {
         let f = self.params.factors;
         let y = &self.item_factors;
-        let mut a = gram(y, self.items(), f, self.params.regularization);
+        let mut a = g.to_vec();
         for (&i, &w) in items.iter().zip(weights) {
             let c = 1.0 + self.params.alpha * w;
             let yi = &y[i as usize * f..(i as usize + 1) * f];

@@ -312,13 +312,27 @@ pub struct Live {
     overlay: Mutex<HashMap<String, Vec<(u32, f32)>>>,
     /// Folded-in user vectors for users with overlay events (ALS).
     folded: Mutex<HashMap<String, Vec<f32>>>,
+    /// ALS item Gram matrix, computed on first use (it is items x factors^2 of work).
+    gram: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl Live {
     fn new(trained: Trained, facets: Facets) -> Self {
         let user_ix = trained.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
         let item_ix = trained.items.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
-        Self { trained, facets, user_ix, item_ix, overlay: Mutex::default(), folded: Mutex::default() }
+        Self {
+            trained,
+            facets,
+            user_ix,
+            item_ix,
+            overlay: Mutex::default(),
+            folded: Mutex::default(),
+            gram: Default::default(),
+        }
+    }
+
+    fn als_gram(&self, m: &als::AlsModel) -> &[f32] {
+        self.gram.get_or_init(|| m.item_gram())
     }
 
     /// Whether the user has any history (training or since).
@@ -369,7 +383,7 @@ impl Live {
         match (&self.trained.model, has_overlay) {
             (Model::Als(m), true) => {
                 let folded = self.folded.lock().ok().and_then(|f| f.get(user).cloned());
-                let x = folded.unwrap_or_else(|| m.fold_in(&items, &weights));
+                let x = folded.unwrap_or_else(|| m.fold_in_with(self.als_gram(m), &items, &weights));
                 m.scores(&x, &mut out);
             }
             (model, _) => model.scores(self.user_ix.get(user).map(|u| *u as usize), &items, &weights, &mut out),
@@ -490,7 +504,7 @@ impl Live {
         }
         let (items, weights): (Vec<u32>, Vec<f32>) = h.iter().copied().unzip();
         let (parts, total) = match &self.trained.model {
-            Model::Als(m) => m.explain(&items, &weights, i),
+            Model::Als(m) => m.explain_with(self.als_gram(m), &items, &weights, i),
             _ => {
                 let mut p: Vec<(u32, f32)> = items.iter().map(|&j| (j, self.similarity(j, i))).collect();
                 p.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -516,7 +530,7 @@ impl Live {
         if let Model::Als(m) = &self.trained.model {
             let h = self.history(user);
             let (items, weights): (Vec<u32>, Vec<f32>) = h.iter().copied().unzip();
-            let x = m.fold_in(&items, &weights);
+            let x = m.fold_in_with(self.als_gram(m), &items, &weights);
             if let Ok(mut f) = self.folded.lock() {
                 f.insert(user.to_owned(), x);
             }
