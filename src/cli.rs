@@ -631,7 +631,7 @@ fn eval(
             (ds, s)
         }
         (None, Some(tr), Some(te)) => {
-            // One id space for both files; test rows are marked by their position.
+            // One id space for both files; the test rows follow the training rows.
             let a = Dataset::from_file(tr)?;
             let b = Dataset::from_file(te)?;
             let mut ds = Dataset::default();
@@ -642,17 +642,8 @@ fn eval(
             for e in &b.events {
                 ds.push(&b.users[e.user as usize], &b.items[e.item as usize], e.weight, 1);
             }
-            let t: Vec<(u32, u32, f32)> = ds.events[..n_train].iter().map(|e| (e.user, e.item, e.weight)).collect();
-            let train_m = crate::cf::Csr::from_triplets(ds.users.len(), ds.items.len(), &t);
-            let mut test_v = vec![Vec::new(); ds.users.len()];
-            for e in &ds.events[n_train..] {
-                if train_m.row(e.user as usize).0.binary_search(&e.item).is_err()
-                    && !test_v[e.user as usize].contains(&e.item)
-                {
-                    test_v[e.user as usize].push(e.item);
-                }
-            }
-            (ds, eval::Split { train: train_m, test: test_v })
+            let split = eval::build(&ds.events[..n_train], &ds.events[n_train..], ds.users.len(), ds.items.len());
+            (ds, split)
         }
         _ => bail!("give --interactions FILE, or --train FILE --test FILE"),
     };

@@ -26,12 +26,13 @@ pub struct Split {
     pub test: Vec<Vec<u32>>,
 }
 
-fn build(train: &[Event], test: &[Event], users: usize, items: usize) -> Split {
+/// A split from given train and test events (one id space); test items the user already has in
+/// train are not prediction targets.
+pub fn build(train: &[Event], test: &[Event], users: usize, items: usize) -> Split {
     let t: Vec<(u32, u32, f32)> = train.iter().map(|e| (e.user, e.item, e.weight)).collect();
     let train_m = Csr::from_triplets(users, items, &t);
     let mut test_v = vec![Vec::new(); users];
     for e in test {
-        // An item already in train for that user is not a prediction target.
         if train_m.row(e.user as usize).0.binary_search(&e.item).is_err() && !test_v[e.user as usize].contains(&e.item)
         {
             test_v[e.user as usize].push(e.item);

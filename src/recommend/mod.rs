@@ -11,7 +11,7 @@ pub mod simulate;
 use crate::cf::{self, Csr, Model, als, baselines, eval};
 use dataset::Dataset;
 use facets::{Facets, Filter};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -314,6 +314,8 @@ pub struct Live {
     folded: Mutex<HashMap<String, Vec<f32>>>,
     /// ALS item Gram matrix, computed on first use (it is items x factors^2 of work).
     gram: std::sync::OnceLock<Vec<f32>>,
+    /// Item x user history, built on first use (popularity similarity).
+    item_users: std::sync::OnceLock<Csr>,
 }
 
 impl Live {
@@ -328,6 +330,7 @@ impl Live {
             overlay: Mutex::default(),
             folded: Mutex::default(),
             gram: Default::default(),
+            item_users: Default::default(),
         }
     }
 
@@ -454,14 +457,23 @@ impl Live {
             Model::ItemKnn(k) => k.sims[a as usize].iter().find(|x| x.0 == b).map_or(0.0, |x| x.1),
             Model::Ease(e) => e.b[a as usize * e.items + b as usize],
             Model::Popularity(_) => {
-                // Co-occurrence cosine from the history: the only signal popularity has.
-                let ht = &self.trained.history;
-                let users = |i: u32| -> HashSet<usize> {
-                    (0..ht.rows).filter(|u| ht.row(*u).0.binary_search(&i).is_ok()).collect()
-                };
-                let (ua, ub) = (users(a), users(b));
-                let inter = ua.intersection(&ub).count() as f32;
-                inter / ((ua.len() * ub.len()) as f32).sqrt().max(1e-9)
+                // Co-occurrence cosine from the history: the only signal popularity has. The
+                // item x user transpose is built once, so a pair costs a merge, not a user scan.
+                let it = self.item_users.get_or_init(|| self.trained.history.transpose());
+                let (ua, ub) = (it.row(a as usize).0, it.row(b as usize).0);
+                let (mut x, mut y, mut inter) = (0, 0, 0usize);
+                while x < ua.len() && y < ub.len() {
+                    match ua[x].cmp(&ub[y]) {
+                        std::cmp::Ordering::Less => x += 1,
+                        std::cmp::Ordering::Greater => y += 1,
+                        std::cmp::Ordering::Equal => {
+                            inter += 1;
+                            x += 1;
+                            y += 1;
+                        }
+                    }
+                }
+                inter as f32 / ((ua.len() * ub.len()) as f32).sqrt().max(1e-9)
             }
         }
     }
@@ -663,3 +675,24 @@ fn cf_name(a: &Algorithm) -> &'static str {
 
 /// Re-exported for callers that only need the metric type.
 pub use cf::eval::Metrics;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn popularity_similarity_is_the_co_occurrence_cosine() {
+        let mut ds = Dataset::default();
+        for (u, i) in [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "z")] {
+            ds.push(u, i, 1.0, 0);
+        }
+        let t = Trained::train(&ds, &Algorithm::Popularity, None, |_, _| {}).unwrap();
+        let n = t.items.len();
+        let live = Live::new(t, Facets::empty(n));
+        let (x, y, z) = (live.item_index("x").unwrap(), live.item_index("y").unwrap(), live.item_index("z").unwrap());
+        // x: {a, b, c}, y: {a, b}, z: {c}.
+        assert!((live.similarity(x, y) - 2.0 / 6f32.sqrt()).abs() < 1e-6);
+        assert!((live.similarity(y, z) - 0.0).abs() < 1e-6);
+        assert!((live.similarity(x, z) - 1.0 / 3f32.sqrt()).abs() < 1e-6);
+    }
+}
