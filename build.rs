@@ -23,7 +23,9 @@ fn embed(out: &mut String, name: &str, dir: &Path) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    // Read at run time: env!() would bake in the path of whichever clone first compiled this
+    // script, and a target directory shared between clones would then read the wrong tree.
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR")).join("queries");
     let mut out = String::new();
     embed(&mut out, "BUILTIN", &root);
     embed(&mut out, "INTERNAL", &root.join("internal"));

@@ -50,6 +50,12 @@ pub struct StoreArgs {
     /// Extra directory of named .rq queries.
     #[arg(long, global = true)]
     queries_dir: Option<PathBuf>,
+    /// Directory of model manifests (default: models).
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
+    /// ONNX execution device: auto, cpu or cuda.
+    #[arg(long, global = true)]
+    device: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +201,62 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Read text lines on stdin; print one JSON analysis per line (sentiment, aspects,
+    /// attributes). Uses an in-memory store for the ontology's lexicon unless --data is given.
+    Analyze {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Lines per inference batch.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Print `{"timing": ...}` (seconds from first line read to last result, units, device)
+        /// on stderr at the end.
+        #[arg(long)]
+        timing: bool,
+    },
+    /// Read every review and product text in the store with the current models and write what
+    /// they find (with provenance) and their embeddings. Resumable: run it again after Ctrl-C.
+    Extract {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Inference workers, one ONNX session each.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Documents per committed chunk.
+        #[arg(long, default_value_t = 64)]
+        chunk: usize,
+        /// Read at most this many documents now (the rest on the next run).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Remove the facts of older versions of the same models after a complete run.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Train the sentiment head on labelled sentences and star-rated review titles; write it
+    /// with its manifest and measured accuracy.
+    TrainSentiment {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// `text<TAB>label` file, label 0 (negative) or 1 (positive).
+        #[arg(long, default_value = "tests/data/sentiment-sentences-amazon.tsv")]
+        sentences: PathBuf,
+        /// Review CSV with `Title` and `Rating` columns (titles of 1-2 stars are negative,
+        /// 3 neutral, 5 positive; 4 is left out as mixed).
+        #[arg(long, default_value = "tests/data/demo/womens-clothing-reviews.csv")]
+        reviews: PathBuf,
+        /// Use at most this many review titles per label.
+        #[arg(long, default_value_t = 2500)]
+        per_label: usize,
+        /// Share of each source held out for evaluation.
+        #[arg(long, default_value_t = 0.2)]
+        holdout: f64,
+        /// Version written into the manifest.
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+        /// Output folder for the weights and manifest.
+        #[arg(long, default_value = "models/heads")]
+        out: PathBuf,
+    },
     /// Add SYNTHETIC shoppers with planted tastes to the graph (demo only).
     Simulate {
         #[command(flatten)]
@@ -273,11 +335,18 @@ impl StoreArgs {
             query_threads: self.query_threads,
             base_iri: self.base_iri.clone(),
             queries_dir: self.queries_dir.clone(),
+            models: self.models.clone(),
+            device: self.device.clone(),
+            extract_batch: None,
         }
     }
 
     fn engine(&self, bind: Option<String>) -> Result<Arc<Engine>> {
-        let config = Config::resolve(&self.overrides(bind), &|k| std::env::var(k).ok())?;
+        self.engine_with(self.overrides(bind))
+    }
+
+    fn engine_with(&self, overrides: Overrides) -> Result<Arc<Engine>> {
+        let config = Config::resolve(&overrides, &|k| std::env::var(k).ok())?;
         let where_ = if config.memory { "memory".to_string() } else { config.data.display().to_string() };
         let engine = Engine::open(config).with_context(|| format!("opening the store ({where_})"))?;
         Ok(engine)
@@ -323,6 +392,27 @@ pub fn run() -> Result<()> {
             };
             let out = engine.query(&text, &engine.query_options(), fmts)?;
             std::io::stdout().write_all(&out.body)?;
+        }
+        Command::Analyze { mut store, batch, timing } => {
+            if store.data.is_none() && std::env::var_os("SHOPGRAPH_DATA").is_none() {
+                store.memory = true;
+            }
+            let overrides = Overrides { extract_batch: Some(batch), ..store.overrides(None) };
+            analyze_stdin(&store.engine_with(overrides)?, batch, timing)?;
+        }
+        Command::Extract { store, workers, chunk, limit, replace } => {
+            let engine = store.engine(None)?;
+            let opts = crate::engine::ExtractOptions {
+                workers: workers.unwrap_or(engine.config.extract_workers),
+                chunk,
+                limit,
+                replace,
+            };
+            extract(&engine, &opts)?;
+        }
+        Command::TrainSentiment { store, sentences, reviews, per_label, holdout, version, out } => {
+            let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
+            train_sentiment(&config, &sentences, &reviews, per_label, holdout, &version, &out)?;
         }
         Command::Update { store, update } => {
             store.engine(None)?.update(&update)?;
@@ -704,5 +794,221 @@ fn eval(
         )?;
     }
     eprintln!("wrote {}", out.join("eval.json").display());
+    Ok(())
+}
+
+fn analyze_stdin(engine: &Arc<Engine>, batch: usize, timing: bool) -> Result<()> {
+    use crate::extract::pipeline::{self, Doc};
+    use std::collections::BTreeMap;
+    use std::io::BufRead;
+    use std::sync::Mutex;
+    // Load the models before the clock starts; the timing is of the analysis alone.
+    let ex = engine.extractor()?;
+    let start = std::time::Instant::now();
+    // Bad lines get an error object in their place; the reader records them here and the
+    // writer prints them in line order between the analyses.
+    let errors: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
+    let read_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    let docs = std::io::BufReader::new(std::io::stdin())
+        .split(b'\n')
+        .enumerate()
+        .map_while(|(n, line)| {
+            let bytes = match line {
+                Ok(b) => b,
+                Err(e) => {
+                    *read_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    return None;
+                }
+            };
+            let checked = String::from_utf8(bytes)
+                .map_err(|e| format!("line is not valid UTF-8 ({})", e.utf8_error()))
+                .map(|t| t.trim_end_matches('\r').to_owned())
+                .and_then(|t| crate::extract::Extractor::check(&t).map(|()| t).map_err(|e| e.to_string()));
+            Some(match checked {
+                Ok(text) => Some(Doc { key: (n + 1).to_string(), text }),
+                Err(msg) => {
+                    errors.lock().unwrap_or_else(|p| p.into_inner()).insert(n + 1, msg);
+                    None
+                }
+            })
+        })
+        .flatten();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let print_errors_before = |line: usize, out: &mut dyn Write| -> Result<()> {
+        let mut errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+        let later = errs.split_off(&line);
+        for (n, msg) in std::mem::replace(&mut *errs, later) {
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "line": n, "error": msg }))?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let opts = pipeline::Options { chunk: batch.max(1) * 8, queue: 2 };
+    // One worker keeps chunks in input order, so results stream out as chunks finish.
+    let stats = pipeline::run::<anyhow::Error>(vec![Arc::clone(&ex)], docs, &stop, opts, |chunk| {
+        for d in chunk {
+            print_errors_before(d.doc.key.parse().unwrap_or(0), &mut out)?;
+            serde_json::to_writer(&mut out, &d.analysis)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    if let Some(e) = read_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e).context("reading stdin");
+    }
+    print_errors_before(usize::MAX, &mut out)?;
+    out.flush()?;
+    if timing {
+        let t = serde_json::json!({"timing": {
+            "seconds": start.elapsed().as_secs_f64(), "units": stats.units, "device": ex.encoder.device, "batch": ex.batch,
+        }});
+        eprintln!("{t}");
+    }
+    Ok(())
+}
+
+fn extract(engine: &Arc<Engine>, opts: &crate::engine::ExtractOptions) -> Result<()> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // First Ctrl-C: finish the chunks in flight, commit them, and stop. Second: exit now (the
+    // store is transactional, so even that loses only uncommitted chunks).
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the chunks in flight; run `shopgraph extract` again to resume");
+    });
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("extract {bar:40} {pos}/{len} texts {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = engine.extract(opts, &stop, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.interrupted {
+        eprintln!("interrupted: {} texts done in this run; run again to resume", report.docs);
+    }
+    Ok(())
+}
+
+fn train_sentiment(
+    config: &Config,
+    sentences: &Path,
+    reviews: &Path,
+    per_label: usize,
+    holdout: f64,
+    version: &str,
+    out: &Path,
+) -> Result<()> {
+    use crate::extract::train::{self, Example};
+    let mut examples = Vec::new();
+    let text = std::fs::read_to_string(sentences).with_context(|| format!("reading {}", sentences.display()))?;
+    for line in text.lines().skip(1) {
+        let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
+        if t.trim().is_empty() {
+            continue;
+        }
+        let label = match l.trim() {
+            "0" => 0,
+            "1" => 2,
+            other => bail!("{}: label {other:?} is not 0 or 1", sentences.display()),
+        };
+        examples.push(Example {
+            text: t.to_owned(),
+            label,
+            source: "sentences".into(),
+            holdout: train::is_holdout(t, holdout),
+        });
+    }
+    let mut rdr = csv::Reader::from_path(reviews).with_context(|| format!("reading {}", reviews.display()))?;
+    let headers = rdr.headers()?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("no {name} column"));
+    let (ti, ri) = (col("Title")?, col("Rating")?);
+    let mut taken = [0usize; 3];
+    for row in rdr.records() {
+        let row = row?;
+        let title = row.get(ti).unwrap_or("").trim();
+        let label = match row.get(ri).unwrap_or("") {
+            "1" | "2" => 0,
+            "3" => 1,
+            "5" => 2,
+            _ => continue,
+        };
+        if title.is_empty() || taken[label] >= per_label {
+            continue;
+        }
+        taken[label] += 1;
+        examples.push(Example {
+            text: title.to_owned(),
+            label,
+            source: "review-titles".into(),
+            holdout: train::is_holdout(title, holdout),
+        });
+    }
+    eprintln!(
+        "train-sentiment: {} examples ({} sentences, review titles per label {:?})",
+        examples.len(),
+        examples.iter().filter(|e| e.source == "sentences").count(),
+        taken
+    );
+    let all = crate::extract::manifest::catalog(&config.models)?;
+    let enc_m = crate::extract::manifest::find(&all, "all-minilm-l6-v2-int8")?;
+    let encoder =
+        crate::extract::model::OnnxModel::load(enc_m, &config.model_cache, &config.device, config.query_threads)?;
+    let bar = ProgressBar::new(examples.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("embed {bar:40} {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let texts: Vec<String> = examples.iter().map(|e| e.text.clone()).collect();
+    let emb = train::embed_all(&encoder, &texts, 32, |d, _| bar.set_position(d as u64))?;
+    bar.finish_and_clear();
+    let grid = [1e-3, 3e-3, 1e-2, 3e-2];
+    let (l2, cv) =
+        train::choose_l2(&examples, &emb, "sentences", &grid, 5, crate::extract::head::TrainOptions::default())?;
+    for (g, acc) in &cv {
+        eprintln!("train-sentiment: l2 {g}: 5-fold accuracy {acc:.3} (training share of the sentences)");
+    }
+    let opts = crate::extract::head::TrainOptions { l2, ..Default::default() };
+    let mut losses = Vec::new();
+    let (head, evals) = train::train_sentiment(&examples, &emb, opts, |_, loss| losses.push(loss))?;
+    std::fs::create_dir_all(out)?;
+    let weights = out.join("sentiment-minilm.json");
+    std::fs::write(&weights, serde_json::to_string(&head)?)?;
+    let sha = crate::extract::manifest::sha256_file(&weights)?;
+    let mut metrics = String::new();
+    for (src, e) in &evals {
+        metrics.push_str(&format!(
+            "\n[metrics.{src}]\nheldout_examples = {}\naccuracy = {:.4}\npolarity_accuracy = {:.4}\nconfusion = {:?}\n",
+            e.examples, e.accuracy, e.polarity_accuracy, e.confusion
+        ));
+        eprintln!(
+            "train-sentiment: held-out {src}: {} examples, accuracy {:.3}, polarity accuracy {:.3}",
+            e.examples, e.accuracy, e.polarity_accuracy
+        );
+    }
+    let manifest = format!(
+        "# Written by `shopgraph train-sentiment`; retrain to change. A softmax head on the encoder's\n# embeddings: negative / neutral / positive.\nid = \"sentiment-minilm\"\nversion = \"{version}\"\ntask = \"embedding-head\"\nencoder = \"{}\"\nlicence = \"MIT (weights trained here on CC BY 4.0 and CC0 data)\"\ndescription = \"Review sentiment head (negative, neutral, positive) on {} embeddings\"\ntrained_on = \"{} labelled sentences (UCI Sentiment Labelled Sentences, Amazon, CC BY 4.0) and review titles of 1-2 (negative), 3 (neutral) and 5 (positive) stars from the Women's E-Commerce Clothing Reviews (CC0); {:.0}% of each held out by a hash of the text; {} epochs, l2 {} chosen by 5-fold cross-validation on the training share\"\n\n[weights]\nfile = \"sentiment-minilm.json\"\nsha256 = \"{sha}\"\n\n[inference]\nlabels = [\"negative\", \"neutral\", \"positive\"]\n{metrics}",
+        enc_m.id,
+        enc_m.id,
+        examples.iter().filter(|e| e.source == "sentences").count(),
+        holdout * 100.0,
+        opts.epochs,
+        opts.l2
+    );
+    std::fs::write(out.join("sentiment-minilm.toml"), manifest)?;
+    let curve: Vec<f64> = losses.iter().map(|l| f64::from(*l)).collect();
+    let svg = crate::chart::lines(
+        "Sentiment head: training loss (weighted cross-entropy)",
+        "epoch",
+        &[("train".to_string(), curve)],
+    );
+    std::fs::write(out.join("sentiment-minilm-training.svg"), svg)?;
+    eprintln!("train-sentiment: wrote {} and its manifest", weights.display());
     Ok(())
 }

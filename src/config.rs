@@ -48,6 +48,16 @@ pub struct Config {
     pub queries_dir: Option<PathBuf>,
     /// Events since the last training after which a background retrain starts.
     pub retrain_after_events: usize,
+    /// Directory of model manifests (`*.toml`, heads under `heads/`).
+    pub models: PathBuf,
+    /// Where fetched model files and the ONNX Runtime library live (`.ci/fetch-models.py`).
+    pub model_cache: PathBuf,
+    /// Execution device for ONNX models: `auto` (CUDA when it loads, else CPU), `cpu` or `cuda`.
+    pub device: String,
+    /// Inference workers of `extract`, one ONNX session each.
+    pub extract_workers: usize,
+    /// Sentences per inference batch.
+    pub extract_batch: usize,
 }
 
 impl Default for Config {
@@ -65,6 +75,11 @@ impl Default for Config {
             base_iri: crate_default_base().into(),
             queries_dir: None,
             retrain_after_events: 1000,
+            models: PathBuf::from("models"),
+            model_cache: default_model_cache(),
+            device: "auto".into(),
+            extract_workers: 1,
+            extract_batch: 32,
         }
     }
 }
@@ -73,6 +88,15 @@ impl Default for Config {
 // matches ontology::vocab::DEFAULT_BASE.
 fn crate_default_base() -> &'static str {
     "https://w3id.org/shopgraph/id/"
+}
+
+// Same rule as .ci/fetch-models.py, so the two agree without a flag.
+fn default_model_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SHOPGRAPH_MODEL_CACHE") {
+        return dir.into();
+    }
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".shopgraph-models"), |h| Path::new(&h).join(".cache/shopgraph/models"))
 }
 
 /// Settings given on the command line; `None` leaves the lower layers in charge.
@@ -88,6 +112,9 @@ pub struct Overrides {
     pub query_threads: Option<usize>,
     pub base_iri: Option<String>,
     pub queries_dir: Option<PathBuf>,
+    pub models: Option<PathBuf>,
+    pub device: Option<String>,
+    pub extract_batch: Option<usize>,
 }
 
 impl Config {
@@ -153,6 +180,21 @@ impl Config {
         if let Some(v) = env("SHOPGRAPH_QUERIES_DIR") {
             self.queries_dir = Some(v.into());
         }
+        if let Some(v) = env("SHOPGRAPH_MODELS") {
+            self.models = v.into();
+        }
+        if let Some(v) = env("SHOPGRAPH_MODEL_CACHE") {
+            self.model_cache = v.into();
+        }
+        if let Some(v) = env("SHOPGRAPH_DEVICE") {
+            self.device = v;
+        }
+        if let Some(v) = env("SHOPGRAPH_EXTRACT_WORKERS") {
+            self.extract_workers = num("SHOPGRAPH_EXTRACT_WORKERS", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_EXTRACT_BATCH") {
+            self.extract_batch = num("SHOPGRAPH_EXTRACT_BATCH", v)?;
+        }
         Ok(())
     }
 
@@ -183,6 +225,15 @@ impl Config {
         }
         if let Some(v) = &f.queries_dir {
             self.queries_dir = Some(v.clone());
+        }
+        if let Some(v) = &f.models {
+            self.models = v.clone();
+        }
+        if let Some(v) = &f.device {
+            self.device = v.clone();
+        }
+        if let Some(v) = f.extract_batch {
+            self.extract_batch = v.max(1);
         }
     }
 }

@@ -11,8 +11,14 @@
 //!              sg:minPrice 10 ; sg:maxPrice 50 ; sg:inStock true ; sg:excludeSeen false .
 //! }
 //! SERVICE sg:similar { ?item sg:similarTo <product IRI> ; sg:score ?score . sg:request sg:k 5 . }
+//! SERVICE sg:nearest { ?node sg:nearestTo <node IRI> ; sg:score ?score . sg:request sg:k 5 . }
+//! SERVICE sg:nearest { ?node sg:nearestTo "soft linen summer dress" ; sg:score ?score . }
 //! ```
+//!
+//! `sg:textSimilarity(?a, ?b)` is the cosine of two nodes' stored text embeddings, and
+//! `sg:nearest` searches them (by a node's embedding, or a text embedded on the spot).
 
+use crate::extract::semantic::Semantic;
 use crate::ontology::{Minter, product_id_from_iri, vocab};
 use crate::recommend::Recommender;
 use crate::recommend::facets::Filter;
@@ -31,6 +37,9 @@ pub enum ServiceError {
     /// The recommender refused (no model, unknown item, bad k).
     #[error(transparent)]
     Recommend(#[from] crate::recommend::RecommendError),
+    /// Embeddings or the encoder are not available.
+    #[error(transparent)]
+    Extract(#[from] crate::extract::ExtractError),
 }
 
 fn sg(local: &str) -> NamedNode {
@@ -75,6 +84,90 @@ pub fn register(ev: SparqlEvaluator, rec: Arc<Recommender>, minter: Minter) -> S
         RecService { rec: Arc::clone(&rec), minter: minter.clone(), similar: false },
     )
     .with_service_handler(similar_service(), RecService { rec, minter, similar: true })
+}
+
+/// Adds the embedding function and the nearest-neighbour service.
+pub fn register_semantic(ev: SparqlEvaluator, sem: Arc<Semantic>) -> SparqlEvaluator {
+    let s1 = Arc::clone(&sem);
+    ev.with_custom_function(sg("textSimilarity"), move |args| {
+        let [Term::NamedNode(a), Term::NamedNode(b)] = args else { return None };
+        let sim = s1.index().ok()?.similarity(a.as_str(), b.as_str())?;
+        Some(Literal::from(f64::from(sim)).into())
+    })
+    .with_service_handler(sg("nearest"), NearestService { sem })
+}
+
+struct NearestService {
+    sem: Arc<Semantic>,
+}
+
+impl ServiceHandler for NearestService {
+    type Error = ServiceError;
+
+    fn handle(
+        &self,
+        pattern: &GraphPattern,
+        _base_iri: Option<&oxiri::Iri<String>>,
+    ) -> Result<QuerySolutionIter<'static>, Self::Error> {
+        let err = |m: &str| ServiceError::Pattern { service: "sg:nearest", message: m.into() };
+        let GraphPattern::Bgp { patterns } = pattern else { return Err(err("expected only triple patterns")) };
+        let (mut subject, mut score, mut k, mut query) = (None, None, 10usize, None);
+        for t in patterns {
+            let NamedNodePattern::NamedNode(p) = &t.predicate else { return Err(err("predicates must be constants")) };
+            match p.as_str().strip_prefix(vocab::SG) {
+                Some("nearestTo") => {
+                    let TermPattern::Variable(v) = &t.subject else {
+                        return Err(err("the subject of sg:nearestTo must be a variable"));
+                    };
+                    subject = Some(v.clone());
+                    query = Some(match &t.object {
+                        TermPattern::NamedNode(n) => Ok(n.as_str().to_owned()),
+                        TermPattern::Literal(l) => Err(l.value().to_owned()),
+                        _ => return Err(err("sg:nearestTo needs a constant IRI or a text literal")),
+                    });
+                }
+                Some("score") => match &t.object {
+                    TermPattern::Variable(v) => score = Some(v.clone()),
+                    _ => return Err(err("the object of sg:score must be a variable")),
+                },
+                Some("k") => match &t.object {
+                    TermPattern::Literal(l) => k = l.value().parse().map_err(|_| err("sg:k must be an integer"))?,
+                    _ => return Err(err("sg:k needs an integer")),
+                },
+                _ => return Err(err(&format!("unknown predicate {p}"))),
+            }
+        }
+        let (Some(subject), Some(query)) = (subject, query) else {
+            return Err(err("missing `?node sg:nearestTo <IRI> or \"text\"`"));
+        };
+        if k == 0 || k > 10_000 {
+            return Err(err("sg:k must be between 1 and 10000"));
+        }
+        let ix = self.sem.index()?;
+        let (vector, exclude) = match &query {
+            Ok(iri) => (
+                ix.get(iri)
+                    .ok_or_else(|| err(&format!("<{iri}> has no stored embedding (run `shopgraph extract`)")))?
+                    .to_vec(),
+                Some(iri.as_str()),
+            ),
+            Err(text) => (self.sem.embed_text(text)?, None),
+        };
+        let hits = ix.nearest(&vector, k, exclude, &|_| true);
+        let mut vars = vec![subject];
+        vars.extend(score.clone());
+        let rows: Vec<_> = hits
+            .into_iter()
+            .map(|(iri, s)| {
+                let mut row: Vec<Option<Term>> = vec![Some(NamedNode::new_unchecked(iri).into())];
+                if score.is_some() {
+                    row.push(Some(Literal::from(f64::from(s)).into()));
+                }
+                Ok(row)
+            })
+            .collect();
+        Ok(QuerySolutionIter::from_tuples(vars.into(), rows))
+    }
 }
 
 struct RecService {

@@ -2,11 +2,15 @@
 //! the CLI and the HTTP layer share. Its methods are blocking: callers on async threads go
 //! through [`crate::pool::Pool`].
 
+mod extract;
 mod rec;
+
+pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
 
 use crate::config::Config;
+use crate::extract::semantic::{ModelSettings, Semantic};
 use crate::ingest::{self, CleaningReport, IngestError, mapping::Mapping, pseudonym::Pseudonymizer};
 use crate::ontology::{self, Minter, OntologyError, vocab};
 use crate::queries::{NamedQueries, NamedQueryError};
@@ -38,6 +42,9 @@ pub enum EngineError {
     /// From the recommendation service.
     #[error(transparent)]
     Recommend(#[from] RecommendError),
+    /// From extraction (models, input text).
+    #[error(transparent)]
+    Extract(crate::extract::ExtractError),
     /// A file to load has a format shopgraph cannot tell, or no mapping.
     #[error("{0}")]
     Input(String),
@@ -69,6 +76,7 @@ pub struct Engine {
     queries: NamedQueries,
     rec: Arc<Recommender>,
     retraining: std::sync::atomic::AtomicBool,
+    semantic: Arc<Semantic>,
 }
 
 impl Engine {
@@ -88,8 +96,19 @@ impl Engine {
         let minter = Minter::new(&config.base_iri)?;
         let queries = NamedQueries::load(config.queries_dir.as_deref())?;
         let rec = Arc::new(Recommender::default());
-        let store = store.with_evaluator(|ev| crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone()));
-        let engine = Self { config, store, minter, pseudo, queries, rec, retraining: Default::default() };
+        let settings = ModelSettings {
+            models: config.models.clone(),
+            cache: config.model_cache.clone(),
+            device: config.device.clone(),
+            threads: config.query_threads.clamp(1, 4),
+            batch: config.extract_batch,
+        };
+        let semantic = Arc::new(Semantic::new(settings, (!config.memory).then(|| config.data.join("embeddings"))));
+        let store = store.with_evaluator(|ev| {
+            let ev = crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone());
+            crate::sparql_fns::register_semantic(ev, Arc::clone(&semantic))
+        });
+        let engine = Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic };
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         Ok(Arc::new(engine))
@@ -98,6 +117,11 @@ impl Engine {
     /// The store (read access for the HTTP layer's GSP and stats).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Extraction state (lazily loaded models, embeddings).
+    pub fn semantic(&self) -> &Arc<Semantic> {
+        &self.semantic
     }
 
     /// The IRI minter.

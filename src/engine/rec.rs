@@ -115,7 +115,7 @@ fn events_mapping() -> Mapping {
     }
 }
 
-fn lexical(t: &Option<Term>) -> Option<String> {
+pub(super) fn lexical(t: &Option<Term>) -> Option<String> {
     match t {
         Some(Term::Literal(l)) => Some(l.value().to_owned()),
         Some(Term::NamedNode(n)) => Some(n.as_str().to_owned()),
@@ -164,7 +164,7 @@ impl Engine {
         Ok(())
     }
 
-    fn internal(
+    pub(super) fn internal(
         &self,
         name: &str,
         bindings: &[(String, Term)],

@@ -1,6 +1,7 @@
 //! The one mapping from every error shopgraph can raise to an HTTP status and JSON body.
 
 use crate::engine::EngineError;
+use crate::extract::ExtractError;
 use crate::ingest::IngestError;
 use crate::ontology::OntologyError;
 use crate::pool::PoolError;
@@ -90,6 +91,16 @@ impl ApiError {
                     RecommendError::NoModel => (S::CONFLICT, "no_model"),
                     RecommendError::Ease(_) => (S::UNPROCESSABLE_ENTITY, "ease_unfit"),
                     RecommendError::Persist { .. } => (S::INTERNAL_SERVER_ERROR, "model_files"),
+                },
+                EngineError::Extract(x) => match x {
+                    ExtractError::Input(_) => (S::UNPROCESSABLE_ENTITY, "bad_text"),
+                    ExtractError::Manifest(_)
+                    | ExtractError::MissingFile { .. }
+                    | ExtractError::Checksum { .. }
+                    | ExtractError::Runtime(_) => (S::SERVICE_UNAVAILABLE, "models_unavailable"),
+                    ExtractError::Model(_) | ExtractError::Training(_) | ExtractError::Io { .. } => {
+                        (S::INTERNAL_SERVER_ERROR, "model_failed")
+                    }
                 },
                 EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
             },

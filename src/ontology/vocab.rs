@@ -14,6 +14,8 @@ pub const GRAPH_META: &str = "https://w3id.org/shopgraph/graph/meta";
 pub const TAXONOMY: &str = "https://w3id.org/shopgraph/taxonomy/google/";
 /// The concept scheme node of the taxonomy.
 pub const TAXONOMY_SCHEME: &str = "https://w3id.org/shopgraph/taxonomy/google";
+/// Prefix of the named graphs of extracted facts: `{prefix}{head id}/{head version}`.
+pub const GRAPH_EXTRACTION: &str = "https://w3id.org/shopgraph/graph/extraction/";
 /// Default base of instance IRIs (products, reviews, users...). Configurable.
 pub const DEFAULT_BASE: &str = "https://w3id.org/shopgraph/id/";
 
@@ -96,4 +98,4 @@ sg! {
 }
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.1.0";
+pub const ONTOLOGY_VERSION: &str = "1.2.0";

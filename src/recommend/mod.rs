@@ -5,7 +5,7 @@
 
 pub mod dataset;
 pub mod facets;
-pub mod npy;
+use crate::npy;
 pub mod simulate;
 
 use crate::cf::{self, Csr, Model, als, baselines, eval};

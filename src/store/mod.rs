@@ -372,6 +372,17 @@ impl Store {
         Ok(())
     }
 
+    /// IRIs of every named graph.
+    pub fn graph_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for g in self.inner.named_graphs() {
+            if let NamedOrBlankNode::NamedNode(n) = g? {
+                out.push(n.into_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the store holds the quad.
     pub fn contains(&self, quad: &Quad) -> Result<bool, StoreError> {
         Ok(self.inner.contains(quad)?)

