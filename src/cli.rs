@@ -99,6 +99,10 @@ enum Command {
         /// Load, print the report, and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Reviews to run extraction on before serving (each demo run reads the next batch;
+        /// `shopgraph extract` reads them all). 0 skips extraction.
+        #[arg(long, default_value_t = 1500)]
+        extract: usize,
     },
     /// Run a SPARQL query and print the results.
     Query {
@@ -366,14 +370,21 @@ pub fn run() -> Result<()> {
             load_files(&engine, &load, None, None)?;
             serve(engine)?;
         }
-        Command::Demo { store, bind, demo_dir, no_serve } => {
+        Command::Demo { store, bind, demo_dir, no_serve, extract: extract_limit } => {
             let engine = store.engine(bind)?;
             let files = demo_files(&demo_dir)?;
             load_files(&engine, &files, None, None)?;
             demo_recommender(&engine)?;
+            if extract_limit > 0 {
+                let opts = crate::engine::ExtractOptions { limit: Some(extract_limit), ..Default::default() };
+                // The demo serves without extraction when the models are not installed.
+                if let Err(e) = extract(&engine, &opts) {
+                    eprintln!("demo: extraction skipped: {e:#}");
+                }
+            }
             if !no_serve {
                 eprintln!(
-                    "demo loaded; try:\n  curl 'http://{}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'",
+                    "demo loaded; try:\n  curl 'http://{}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'\n  curl 'http://{0}/queries/product-aspects?product=1078'\n  curl -H 'content-type: application/json' 'http://{0}/analyze' -d '{{\"text\": \"Love the colour but it runs small.\"}}'\n  curl 'http://{0}/nearest?text=soft%20linen%20summer%20dress&k=5'",
                     engine.config.bind
                 );
                 serve(engine)?;

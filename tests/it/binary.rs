@@ -181,3 +181,34 @@ fn cli_simulate_train_serve_and_eval() {
     assert!(std::fs::read_to_string(out_dir.join("metrics.svg")).unwrap().starts_with("<svg"));
     assert_eq!(ev["als_ndcg_by_iteration"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn cli_analyze_answers_every_line_and_reports_bad_ones_in_place() {
+    use std::io::Write;
+    let mut child = bin()
+        .args(["analyze", "--batch", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = b"Love the colour, but the fabric is thin.\n\n".to_vec();
+    input.extend_from_slice(b"caf\xe9 fits\n");
+    input.extend_from_slice(b"Runs small; order a size up.\r\n");
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["text"], "Love the colour, but the fabric is thin.");
+    let aspects: Vec<&str> =
+        lines[0]["aspects"].as_array().unwrap().iter().map(|a| a["aspect"].as_str().unwrap()).collect();
+    assert_eq!(aspects, ["colour", "fabric"]);
+    // The two aspects sit in different clauses, each with its own sentiment and span.
+    assert_ne!(lines[0]["aspects"][0]["clause"], lines[0]["aspects"][1]["clause"]);
+    assert_eq!((lines[1]["line"].as_u64(), lines[1]["error"].as_str().unwrap().contains("empty")), (Some(2), true));
+    assert!(lines[2]["error"].as_str().unwrap().contains("UTF-8"));
+    assert_eq!(lines[3]["text"], "Runs small; order a size up.");
+    assert_eq!(lines[3]["aspects"][0]["aspect"], "size");
+}

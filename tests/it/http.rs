@@ -357,3 +357,52 @@ fn named_query_parameter_is_bound_inside_bind_optional_and_not_exists() {
     assert_eq!(rows[0]["x"], "id:https://w3id.org/shopgraph/id/product/1077");
     assert_eq!(rows[0]["p"], "https://w3id.org/shopgraph/id/product/1077");
 }
+
+#[actix_web::test]
+async fn analyze_and_nearest_over_http() {
+    let engine = loaded_engine();
+    engine
+        .extract(
+            &shopgraph::engine::ExtractOptions { limit: Some(20), ..Default::default() },
+            &std::sync::atomic::AtomicBool::new(false),
+            |_, _| {},
+        )
+        .unwrap();
+    let app = init_service(app(AppState::new(engine))).await;
+    let post = |body: &str, ct: &str| {
+        TestRequest::post()
+            .uri("/analyze")
+            .insert_header(("content-type", ct.to_string()))
+            .set_payload(body.to_string())
+    };
+    let (s, _, b) = call!(app, post(r#"{"text": "The fabric is lovely but it runs small."}"#, "application/json"));
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let aspects: Vec<&str> =
+        v[0]["aspects"].as_array().unwrap().iter().map(|a| a["aspect"].as_str().unwrap()).collect();
+    assert!(aspects.contains(&"fabric") && aspects.contains(&"size"), "{aspects:?}");
+    assert!(["positive", "negative", "neutral"].contains(&v[0]["sentiment"]["label"].as_str().unwrap()));
+    let (s, _, b) = call!(app, post("great fit\nthe colour faded\n", "text/plain"));
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&b).unwrap().as_array().unwrap().len(), 2);
+    // Bad bodies: 4xx with a code, never a crash.
+    for (body, ct, status, code) in [
+        ("{\"text\": ", "application/json", StatusCode::BAD_REQUEST, "bad_request"),
+        (r#"{"text": "a", "texts": ["b"]}"#, "application/json", StatusCode::BAD_REQUEST, "bad_request"),
+        (r#"{"text": "   "}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY, "bad_text"),
+        ("<x/>", "application/xml", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    ] {
+        let (s, _, b) = call!(app, post(body, ct));
+        assert_eq!((s, err_code(&b)), (status, code.to_string()), "{body}");
+    }
+    let (s, _, b) = call!(app, TestRequest::get().uri("/nearest?text=runs%20small&k=3"));
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 3);
+    let (s, _, b) = call!(app, TestRequest::get().uri("/nearest?iri=https://example.org/none&k=3"));
+    assert_eq!((s, err_code(&b).as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "bad_text"));
+    let (s, _, _) = call!(app, TestRequest::get().uri("/nearest?text=x&k=0"));
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, _) = call!(app, TestRequest::get().uri("/nearest?text=x&item=1"));
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
