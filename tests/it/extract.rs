@@ -124,7 +124,7 @@ fn interrupted_extract_resumes_to_the_same_graph_as_one_run() {
             }
         })
         .unwrap();
-    assert!(first.interrupted && first.docs < 64 && first.docs % 8 == 0, "{first:?}");
+    assert!(first.interrupted && first.docs < 64 && first.docs.is_multiple_of(8), "{first:?}");
     let second = a
         .extract(
             &ExtractOptions { chunk: 8, limit: Some(64 - first.docs), ..Default::default() },
@@ -230,7 +230,7 @@ fn a_new_model_version_writes_its_own_graph_and_replace_drops_the_old() {
             |_, _| {},
         )
         .unwrap();
-    assert_eq!(r.replaced_graphs, [v1.graph.clone()]);
+    assert_eq!(r.replaced_graphs, std::slice::from_ref(&v1.graph));
     assert_eq!(graphs(&e2), [r.graph]);
 }
 
