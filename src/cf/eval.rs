@@ -61,6 +61,30 @@ pub fn leave_last_out(events: &[Event], users: usize, items: usize) -> Split {
     build(&strip(train), &strip(test), users, items)
 }
 
+/// Leave-last-out one step back in time: each user's events after their `back`-th last are
+/// dropped and that event is held out (`back = 0` is [`leave_last_out`]). Validation folds made
+/// this way ask what the leave-last-out test asks (the next event from the past), at earlier
+/// moments, without touching the test events.
+pub fn leave_kth_last_out(events: &[Event], users: usize, items: usize, back: usize) -> Split {
+    let mut per_user: Vec<Vec<usize>> = vec![Vec::new(); users];
+    for (k, e) in events.iter().enumerate() {
+        per_user[e.user as usize].push(k);
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for mut ks in per_user {
+        ks.sort_by_key(|&k| (events[k].ts, k));
+        // At least one event must remain to learn from.
+        if ks.len() < back + 2 {
+            train.extend(ks.iter().take(ks.len().saturating_sub(back)).map(|&k| events[k]));
+            continue;
+        }
+        let held = ks.len() - 1 - back;
+        train.extend(ks[..held].iter().map(|&k| events[k]));
+        test.push(events[ks[held]]);
+    }
+    build(&train, &test, users, items)
+}
+
 /// The latest `test_fraction` of events (by timestamp) are held out.
 pub fn time_split(events: &[Event], users: usize, items: usize, test_fraction: f64) -> Split {
     let mut order: Vec<usize> = (0..events.len()).collect();
@@ -195,6 +219,19 @@ pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn leave_kth_last_out_holds_out_the_kth_last_and_drops_what_follows() {
+        let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
+        let events = [ev(0, 0, 1), ev(0, 1, 2), ev(0, 2, 3), ev(0, 3, 4), ev(1, 0, 5), ev(1, 1, 6)];
+        let s = leave_kth_last_out(&events, 2, 4, 1);
+        // User 0: item 2 held out, items 0 and 1 kept, item 3 (later) dropped. User 1 has too
+        // few events to hold one out a step back: only its first is kept.
+        assert_eq!(s.test, [vec![2], vec![]]);
+        assert_eq!(s.train.row(0).0, [0, 1]);
+        assert_eq!(s.train.row(1).0, [0]);
+    }
+
     use super::*;
 
     #[test]
