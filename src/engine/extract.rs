@@ -391,7 +391,12 @@ impl Engine {
             mention(&m.value_iri, m.span, m.confidence, true, out);
             n += 1;
         }
-        for link in linker.find(&doc.text) {
+        let cosine = |a: &str, b: &str| -> Option<f32> {
+            let ex = self.semantic.extractor().ok()?;
+            let v = ex.embed_texts(&[a.to_string(), b.to_string()]).ok()?;
+            Some(v[0].iter().zip(&v[1]).map(|(x, y)| x * y).sum())
+        };
+        for link in judge_candidates(linker.find(&doc.text), &doc.text, &linker.names(), &cosine) {
             mention(&link.brand, link.span, link.confidence, link.sure, out);
             n += 1;
             review += usize::from(!link.sure);
@@ -440,6 +445,11 @@ pub struct BrandLinker {
 }
 
 impl BrandLinker {
+    /// Brand IRI -> its name as words joined by spaces.
+    pub fn names(&self) -> HashMap<String, String> {
+        self.names.iter().map(|(iri, w)| (iri.clone(), w.join(" "))).collect()
+    }
+
     /// A linker over `(brand IRI, name)` pairs.
     pub fn new(brands: &[(String, String)]) -> Self {
         Self {
@@ -451,7 +461,8 @@ impl BrandLinker {
         }
     }
 
-    /// Brand mentions in `t`.
+    /// Brand mentions in `t`, judged by text alone: exact (sure) or within edit similarity
+    /// [`NEAR_TEXT_FLOOR`] (a candidate).
     pub fn find(&self, t: &str) -> Vec<BrandLink> {
         let ws = text::words(t);
         let mut out: Vec<BrandLink> = Vec::new();
@@ -467,7 +478,7 @@ impl BrandLinker {
                 let sim =
                     if cand.iter().zip(name).all(|(a, b)| *a == b) { 1.0 } else { similarity(&cand.concat(), &joined) };
                 // Short names are too easy to hit by chance: only exact matches count for them.
-                let close = joined.chars().count() >= 5 && sim >= 0.8;
+                let close = joined.chars().count() >= 5 && sim >= NEAR_TEXT_FLOOR;
                 if (sim == 1.0 || close) && !out.iter().any(|l| l.brand == *iri && l.span == span) {
                     out.push(BrandLink { brand: iri.clone(), span, confidence: sim, sure: sim == 1.0 });
                 }
@@ -475,6 +486,36 @@ impl BrandLinker {
         }
         out
     }
+}
+
+/// Edit similarity from which a word run is a brand candidate at all.
+pub const NEAR_TEXT_FLOOR: f32 = 0.6;
+
+/// Keeps the near misses that are close in both senses: edit similarity of 0.8 or more, or an
+/// embedding cosine (mention vs brand name) of 0.85 or more for looser spellings. Confidence of
+/// a kept candidate is the mean of the two similarities. `cosine` returns `None` when no
+/// encoder is loaded; then text alone decides.
+pub fn judge_candidates(
+    links: Vec<BrandLink>,
+    text: &str,
+    names: &HashMap<String, String>,
+    cosine: &dyn Fn(&str, &str) -> Option<f32>,
+) -> Vec<BrandLink> {
+    links
+        .into_iter()
+        .filter_map(|mut l| {
+            if l.sure {
+                return Some(l);
+            }
+            let mention = text::slice(text, l.span);
+            let cos = names.get(&l.brand).and_then(|n| cosine(&mention, n));
+            let keep = l.confidence >= 0.8 || cos.is_some_and(|c| c >= 0.85);
+            if let Some(c) = cos {
+                l.confidence = (l.confidence + c.clamp(0.0, 1.0)) / 2.0;
+            }
+            keep.then_some(l)
+        })
+        .collect()
 }
 
 /// 1 - normalised Levenshtein distance of two strings (chars).
@@ -505,9 +546,17 @@ mod tests {
     #[test]
     fn brand_linker_links_exact_names_and_flags_near_misses() {
         let l = BrandLinker::new(&[("b:1".into(), "Retailer House".into()), ("b:2".into(), "Coastline".into())]);
-        let got = l.find("Tiered dress by retailer house, like Coastlne tops");
+        let text = "Tiered dress by retailer house, like Coastlne tops";
+        let got = judge_candidates(l.find(text), text, &l.names(), &|_, _| None);
         assert_eq!(got.len(), 2);
         assert!(got[0].sure && got[0].brand == "b:1");
         assert!(!got[1].sure && got[1].brand == "b:2" && got[1].confidence >= 0.8);
+        // A looser spelling stays only when the embeddings say it is the same name.
+        let loose = "from the Coastln studio";
+        assert!(l.find(loose).iter().any(|c| c.brand == "b:2"));
+        assert!(judge_candidates(l.find(loose), loose, &l.names(), &|_, _| Some(0.5)).is_empty());
+        let kept = judge_candidates(l.find(loose), loose, &l.names(), &|_, _| Some(0.9));
+        assert_eq!(kept.len(), 1);
+        assert!(!kept[0].sure);
     }
 }
