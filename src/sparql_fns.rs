@@ -143,17 +143,7 @@ impl ServiceHandler for NearestService {
         if k == 0 || k > 10_000 {
             return Err(err("sg:k must be between 1 and 10000"));
         }
-        let ix = self.sem.index()?;
-        let (vector, exclude) = match &query {
-            Ok(iri) => (
-                ix.get(iri)
-                    .ok_or_else(|| err(&format!("<{iri}> has no stored embedding (run `shopgraph extract`)")))?
-                    .to_vec(),
-                Some(iri.as_str()),
-            ),
-            Err(text) => (self.sem.embed_text(text)?, None),
-        };
-        let hits = ix.nearest(&vector, k, exclude, &|_| true);
+        let (_, hits) = self.sem.nearest(query.as_deref().map_err(String::as_str), k)?;
         let mut vars = vec![subject];
         vars.extend(score.clone());
         let rows: Vec<_> = hits

@@ -63,10 +63,6 @@ fn nn(s: &str) -> NamedNode {
     NamedNode::new_unchecked(s)
 }
 
-fn sg(local: &str) -> NamedNode {
-    NamedNode::new_unchecked(format!("{}{local}", vocab::SG))
-}
-
 fn hash_id(parts: &[&str]) -> String {
     let mut h = blake3::Hasher::new();
     for p in parts {
@@ -118,22 +114,7 @@ impl Engine {
         if k == 0 || k > 1000 {
             return Err(ExtractError::Input(format!("k must be between 1 and 1000, got {k}")).into());
         }
-        let ix = self.semantic.index()?;
-        let (vector, exclude) = match &query {
-            Ok(iri) => (
-                ix.get(iri)
-                    .ok_or_else(|| {
-                        ExtractError::Input(format!("<{iri}> has no stored embedding (run `shopgraph extract`)"))
-                    })?
-                    .to_vec(),
-                Some(iri.as_str()),
-            ),
-            Err(text) => {
-                Extractor::check(text)?;
-                (self.semantic.embed_text(text)?, None)
-            }
-        };
-        let hits = ix.nearest(&vector, k, exclude, &|_| true);
+        let (ix, hits) = self.semantic.nearest(query.as_deref().map_err(String::as_str), k)?;
         Ok(Nearest {
             model: ix.model.clone(),
             results: hits.into_iter().map(|(iri, score)| NearestHit { iri, score }).collect(),
@@ -174,17 +155,17 @@ impl Engine {
         let g = GraphName::NamedNode(nn(&graph));
         let run_node = nn(&run);
         let mut head = vec![
-            Quad::new(run_node.clone(), nn(vocab::RDF_TYPE), sg("ExtractionRun"), g.clone()),
-            Quad::new(nn(&graph), sg("generatedBy"), run_node.clone(), g.clone()),
+            Quad::new(run_node.clone(), nn(vocab::RDF_TYPE), nn(vocab::EXTRACTION_RUN), g.clone()),
+            Quad::new(nn(&graph), nn(vocab::GENERATED_BY), run_node.clone(), g.clone()),
         ];
         for (id, version) in &models {
             let m = nn(&format!("{}model/{}/{}", self.minter().base(), id, version));
-            head.push(Quad::new(run_node.clone(), sg("model"), m.clone(), g.clone()));
-            head.push(Quad::new(m.clone(), nn(vocab::RDF_TYPE), sg("Model"), g.clone()));
+            head.push(Quad::new(run_node.clone(), nn(vocab::HAS_MODEL), m.clone(), g.clone()));
+            head.push(Quad::new(m.clone(), nn(vocab::RDF_TYPE), nn(vocab::MODEL_CLASS), g.clone()));
             head.push(Quad::new(m.clone(), nn(vocab::RDFS_LABEL), Literal::from(id.as_str()), g.clone()));
-            head.push(Quad::new(m, sg("modelVersion"), Literal::from(version.as_str()), g.clone()));
+            head.push(Quad::new(m, nn(vocab::MODEL_VERSION), Literal::from(version.as_str()), g.clone()));
         }
-        let started = nn("http://www.w3.org/ns/prov#startedAtTime");
+        let started = nn(vocab::PROV_STARTED_AT_TIME);
         if self.store().objects(&run_node, &started)?.is_empty() {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             head.push(Quad::new(
@@ -253,7 +234,7 @@ impl Engine {
             let mut vectors = Vec::with_capacity(batch.len());
             for d in &batch {
                 let src = nn(&d.doc.key);
-                quads.push(Quad::new(src.clone(), sg("extractedBy"), run_node.clone(), g.clone()));
+                quads.push(Quad::new(src.clone(), nn(vocab::EXTRACTED_BY), run_node.clone(), g.clone()));
                 vectors.push((d.doc.key.clone(), d.analysis.embedding.clone()));
                 if products.contains(&d.doc.key) {
                     let (n, review) = self.product_quads(&d.doc, &d.analysis, &linker, &run_node, &g, &mut quads);
@@ -323,11 +304,11 @@ impl Engine {
     fn review_quads(&self, doc: &Doc, a: &Analysis, run: &NamedNode, g: &GraphName, out: &mut Vec<Quad>) -> usize {
         let src = nn(&doc.key);
         let j = nn(&format!("{}judgement/{}", self.minter().base(), hash_id(&[run.as_str(), &doc.key])));
-        out.push(Quad::new(j.clone(), nn(vocab::RDF_TYPE), sg("SentimentJudgement"), g.clone()));
-        out.push(Quad::new(j.clone(), sg("about"), src.clone(), g.clone()));
-        out.push(Quad::new(j.clone(), sg("sentiment"), Literal::from(a.sentiment.label.as_str()), g.clone()));
-        out.push(Quad::new(j.clone(), sg("confidence"), Literal::from(f64::from(a.sentiment.score)), g.clone()));
-        out.push(Quad::new(j, sg("generatedBy"), run.clone(), g.clone()));
+        out.push(Quad::new(j.clone(), nn(vocab::RDF_TYPE), nn(vocab::SENTIMENT_JUDGEMENT), g.clone()));
+        out.push(Quad::new(j.clone(), nn(vocab::ABOUT), src.clone(), g.clone()));
+        out.push(Quad::new(j.clone(), nn(vocab::SENTIMENT), Literal::from(a.sentiment.label.as_str()), g.clone()));
+        out.push(Quad::new(j.clone(), nn(vocab::CONFIDENCE), Literal::from(f64::from(a.sentiment.score)), g.clone()));
+        out.push(Quad::new(j, nn(vocab::GENERATED_BY), run.clone(), g.clone()));
         for m in &a.aspects {
             let span = format!("{}-{}", m.span.0, m.span.1);
             let node = nn(&format!(
@@ -335,20 +316,11 @@ impl Engine {
                 self.minter().base(),
                 hash_id(&[run.as_str(), &doc.key, &m.aspect_iri, &span])
             ));
-            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), sg("AspectMention"), g.clone()));
-            out.push(Quad::new(node.clone(), sg("mentionIn"), src.clone(), g.clone()));
-            out.push(Quad::new(node.clone(), sg("aspect"), nn(&m.aspect_iri), g.clone()));
-            out.push(Quad::new(node.clone(), sg("sentiment"), Literal::from(m.sentiment.as_str()), g.clone()));
-            out.push(Quad::new(node.clone(), sg("confidence"), Literal::from(f64::from(m.confidence)), g.clone()));
-            out.push(Quad::new(
-                node.clone(),
-                sg("sourceText"),
-                Literal::from(text::slice(&doc.text, m.clause)),
-                g.clone(),
-            ));
-            out.push(Quad::new(node.clone(), sg("spanStart"), Literal::from(m.clause.0 as i64), g.clone()));
-            out.push(Quad::new(node.clone(), sg("spanEnd"), Literal::from(m.clause.1 as i64), g.clone()));
-            out.push(Quad::new(node, sg("generatedBy"), run.clone(), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), nn(vocab::ASPECT_MENTION), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), src.clone(), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&m.aspect_iri), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::SENTIMENT), Literal::from(m.sentiment.as_str()), g.clone()));
+            sourced(node, &doc.text, m.clause, m.confidence, run, g, out);
         }
         a.aspects.len()
     }
@@ -373,28 +345,29 @@ impl Engine {
                 self.minter().base(),
                 hash_id(&[run.as_str(), &doc.key, target, &format!("{}-{}", span.0, span.1)])
             ));
-            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), sg("AttributeMention"), g.clone()));
-            out.push(Quad::new(node.clone(), sg("about"), src.clone(), g.clone()));
-            out.push(Quad::new(node.clone(), sg(if sure { "mentions" } else { "candidate" }), nn(target), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), nn(vocab::ATTRIBUTE_MENTION), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::ABOUT), src.clone(), g.clone()));
+            out.push(Quad::new(
+                node.clone(),
+                nn(if sure { vocab::MENTIONS } else { vocab::CANDIDATE }),
+                nn(target),
+                g.clone(),
+            ));
             if !sure {
-                out.push(Quad::new(node.clone(), sg("needsReview"), Literal::from(true), g.clone()));
+                out.push(Quad::new(node.clone(), nn(vocab::NEEDS_REVIEW), Literal::from(true), g.clone()));
             }
-            out.push(Quad::new(node.clone(), sg("confidence"), Literal::from(f64::from(confidence)), g.clone()));
-            out.push(Quad::new(node.clone(), sg("sourceText"), Literal::from(text::slice(&doc.text, span)), g.clone()));
-            out.push(Quad::new(node.clone(), sg("spanStart"), Literal::from(span.0 as i64), g.clone()));
-            out.push(Quad::new(node.clone(), sg("spanEnd"), Literal::from(span.1 as i64), g.clone()));
-            out.push(Quad::new(node, sg("generatedBy"), run.clone(), g.clone()));
+            sourced(node, &doc.text, span, confidence, run, g, out);
         };
         for m in &a.attributes {
             // The value node already exists (ontology or an earlier load): the product joins it.
-            out.push(Quad::new(src.clone(), sg("attribute"), nn(&m.value_iri), g.clone()));
+            out.push(Quad::new(src.clone(), nn(vocab::HAS_ATTRIBUTE), nn(&m.value_iri), g.clone()));
             mention(&m.value_iri, m.span, m.confidence, true, out);
             n += 1;
         }
         let cosine = |a: &str, b: &str| -> Option<f32> {
             let ex = self.semantic.extractor().ok()?;
             let v = ex.embed_texts(&[a.to_string(), b.to_string()]).ok()?;
-            Some(v[0].iter().zip(&v[1]).map(|(x, y)| x * y).sum())
+            Some(crate::extract::model::dot(&v[0], &v[1]))
         };
         for link in judge_candidates(linker.find(&doc.text), &doc.text, &linker.names(), &cosine) {
             mention(&link.brand, link.span, link.confidence, link.sure, out);
@@ -403,6 +376,24 @@ impl Engine {
         }
         (n, review)
     }
+}
+
+/// The provenance every extracted fact node carries: confidence, the source text and its char
+/// span, and the run that made it.
+fn sourced(
+    node: NamedNode,
+    text: &str,
+    span: (usize, usize),
+    confidence: f32,
+    run: &NamedNode,
+    g: &GraphName,
+    out: &mut Vec<Quad>,
+) {
+    out.push(Quad::new(node.clone(), nn(vocab::CONFIDENCE), Literal::from(f64::from(confidence)), g.clone()));
+    out.push(Quad::new(node.clone(), nn(vocab::SOURCE_TEXT), Literal::from(text::slice(text, span)), g.clone()));
+    out.push(Quad::new(node.clone(), nn(vocab::SPAN_START), Literal::from(span.0 as i64), g.clone()));
+    out.push(Quad::new(node.clone(), nn(vocab::SPAN_END), Literal::from(span.1 as i64), g.clone()));
+    out.push(Quad::new(node, nn(vocab::GENERATED_BY), run.clone(), g.clone()));
 }
 
 /// Answer of a nearest-neighbour search.

@@ -2,6 +2,7 @@
 //! exist in any package registry), saved as JSON beside a manifest of their own.
 
 use super::ExtractError;
+use super::model::dot;
 use serde::{Deserialize, Serialize};
 
 /// A multinomial logistic regression over standardised embedding features.
@@ -136,10 +137,6 @@ impl Head {
         }
         Ok(h)
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

@@ -2,8 +2,12 @@
 //! with exact cosine search. Vectors are unit length, so cosine is a dot product.
 
 use super::ExtractError;
+use super::model::dot;
 use std::collections::HashMap;
 use std::path::Path;
+
+/// Nodes with their cosine similarity, best first.
+pub type Hits = Vec<(String, f32)>;
 
 /// Embeddings of nodes under one model.
 #[derive(Debug, Clone, Default)]
@@ -65,13 +69,7 @@ impl EmbeddingIndex {
 
     /// The `k` stored nodes closest to `query`, best first, leaving out `exclude` and any node
     /// `keep` rejects (filters apply before the cut, so `k` come back when `k` qualify).
-    pub fn nearest(
-        &self,
-        query: &[f32],
-        k: usize,
-        exclude: Option<&str>,
-        keep: &dyn Fn(&str) -> bool,
-    ) -> Vec<(String, f32)> {
+    pub fn nearest(&self, query: &[f32], k: usize, exclude: Option<&str>, keep: &dyn Fn(&str) -> bool) -> Hits {
         let mut scored: Vec<(usize, f32)> = (0..self.ids.len())
             .filter(|&i| Some(self.ids[i].as_str()) != exclude && keep(&self.ids[i]))
             .map(|i| (i, dot(query, &self.vectors[i * self.dim..(i + 1) * self.dim])))
@@ -181,10 +179,6 @@ impl EmbeddingIndex {
         let pos = ids.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect();
         Ok(Self { model: model.into(), dim, ids, pos, vectors })
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

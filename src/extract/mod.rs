@@ -281,7 +281,7 @@ impl Extractor {
 
     /// Plans and tokenises the units of `texts` (each text, its sentences, the clauses of
     /// sentences that name an aspect and have several clauses).
-    pub fn prepare(&self, texts: &[String]) -> Result<Prepared, ExtractError> {
+    pub fn prepare(&self, texts: Vec<String>) -> Result<Prepared, ExtractError> {
         let lex = self.lex();
         let mut units = Vec::new();
         let mut sentences = Vec::with_capacity(texts.len());
@@ -314,7 +314,7 @@ impl Extractor {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Prepared { texts: texts.to_vec(), sentences, units, tokens })
+        Ok(Prepared { texts, sentences, units, tokens })
     }
 
     /// Runs the encoder over prepared units in length-sorted batches, so each batch pads to a
@@ -406,7 +406,7 @@ impl Extractor {
 
     /// Analyses a batch of texts.
     pub fn analyze(&self, texts: &[String]) -> Result<Vec<Analysis>, ExtractError> {
-        let p = self.prepare(texts)?;
+        let p = self.prepare(texts.to_vec())?;
         let emb = self.embed_prepared(&p)?;
         Ok(self.assemble(&p, &emb))
     }

@@ -133,13 +133,16 @@ impl OnnxModel {
             }
         }
         let shape = [rows, cols];
+        let (mut ids, mut mask, mut types) = (Some(ids), Some(mask), Some(types));
         let mut feeds = Vec::with_capacity(self.inputs.len());
         for name in &self.inputs {
+            // Each input name appears once (checked at load), so each buffer moves, uncopied.
             let data = match name.as_str() {
-                "input_ids" => ids.clone(),
-                "attention_mask" => mask.clone(),
-                _ => types.clone(),
-            };
+                "input_ids" => ids.take(),
+                "attention_mask" => mask.take(),
+                _ => types.take(),
+            }
+            .ok_or_else(|| ExtractError::Model(format!("input {name:?} appears twice")))?;
             let t = Tensor::from_array((shape, data)).map_err(|e| ExtractError::Model(e.to_string()))?;
             feeds.push((name.clone(), t));
         }
@@ -291,6 +294,11 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 /// Index of the largest value.
 pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold(0, |best, (i, x)| if *x > v[best] { i } else { best })
+}
+
+/// Dot product (the cosine of two unit vectors).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// Unit-length copy of a vector (unchanged when it is zero).

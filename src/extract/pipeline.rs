@@ -98,7 +98,7 @@ pub fn run<E: From<ExtractError> + Send>(
         s.spawn(move || {
             for chunk in raw_rx {
                 let texts: Vec<String> = chunk.iter().map(|d| d.text.clone()).collect();
-                match planner.prepare(&texts) {
+                match planner.prepare(texts) {
                     Ok(p) => {
                         if prep_tx.send((chunk, p)).is_err() {
                             return;

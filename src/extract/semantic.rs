@@ -100,4 +100,30 @@ impl Semantic {
         let ex = self.extractor()?;
         Ok(ex.embed_texts(&[text.to_string()])?.pop().unwrap_or_default())
     }
+
+    /// The `k` stored nodes closest to a node's embedding (`Ok(iri)`, the node itself left out)
+    /// or to a text embedded now (`Err(text)`), best first, with the index searched.
+    pub fn nearest(
+        &self,
+        query: Result<&str, &str>,
+        k: usize,
+    ) -> Result<(Arc<EmbeddingIndex>, super::index::Hits), ExtractError> {
+        let ix = self.index()?;
+        let (vector, exclude) = match query {
+            Ok(iri) => (
+                ix.get(iri)
+                    .ok_or_else(|| {
+                        ExtractError::Input(format!("<{iri}> has no stored embedding (run `shopgraph extract`)"))
+                    })?
+                    .to_vec(),
+                Some(iri),
+            ),
+            Err(text) => {
+                Extractor::check(text)?;
+                (self.embed_text(text)?, None)
+            }
+        };
+        let hits = ix.nearest(&vector, k, exclude, &|_| true);
+        Ok((ix, hits))
+    }
 }

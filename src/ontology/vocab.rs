@@ -95,7 +95,31 @@ sg! {
     LOADED_AT = "loadedAt";
     ROW_COUNT = "rowCount";
     REJECTED_COUNT = "rejectedCount";
+    EXTRACTION_RUN = "ExtractionRun";
+    MODEL_CLASS = "Model";
+    ASPECT_MENTION = "AspectMention";
+    ATTRIBUTE_MENTION = "AttributeMention";
+    SENTIMENT_JUDGEMENT = "SentimentJudgement";
+    HAS_MODEL = "model";
+    MODEL_VERSION = "modelVersion";
+    GENERATED_BY = "generatedBy";
+    EXTRACTED_BY = "extractedBy";
+    ABOUT = "about";
+    MENTION_IN = "mentionIn";
+    MENTIONS = "mentions";
+    CANDIDATE = "candidate";
+    NEEDS_REVIEW = "needsReview";
+    HAS_ASPECT = "aspect";
+    HAS_ATTRIBUTE = "attribute";
+    SENTIMENT = "sentiment";
+    CONFIDENCE = "confidence";
+    SOURCE_TEXT = "sourceText";
+    SPAN_START = "spanStart";
+    SPAN_END = "spanEnd";
 }
+
+/// `prov:startedAtTime`.
+pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime";
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
 pub const ONTOLOGY_VERSION: &str = "1.2.0";
