@@ -4,6 +4,8 @@
 pub mod als;
 pub mod baselines;
 pub mod eval;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 pub mod sparse;
 
 pub use sparse::Csr;
