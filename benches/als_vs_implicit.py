@@ -28,7 +28,9 @@ def ensure_venv():
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
         subprocess.run([py, "-m", "pip", "install", "-q", "implicit==0.7.3", "numpy<2.3", "scipy", "threadpoolctl"], check=True)
     if os.environ.get("SG_BENCH_IN_VENV") != "1":
-        os.execve(str(py), [str(py), __file__, *sys.argv[1:]], {**os.environ, "SG_BENCH_IN_VENV": "1"})
+        # Re-runs the calling script (this one, or another bench that imports this function).
+        script = os.path.abspath(sys.argv[0])
+        os.execve(str(py), [str(py), script, *sys.argv[1:]], {**os.environ, "SG_BENCH_IN_VENV": "1"})
 
 
 def movielens(work):
@@ -101,6 +103,20 @@ def ndcg_at_10(uf, itf, train, test, max_users=5000):
     return total / n
 
 
+def splitmix_init(seed, users, items, factors):
+    """shopgraph's initial factors (SplitMix64 from the seed, users then items, uniform in
+    [0, 0.01)), reproduced here so implicit can start from the very same point."""
+    import numpy as np
+    n = (users + items) * factors
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    v = (z >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24) * np.float32(0.01)
+    return v[: users * factors].reshape(users, factors), v[users * factors:].reshape(items, factors)
+
+
 def run_case(name, rows, params, sg, work, seeds=(0,)):
     runs = [run_seed(name, rows, params, sg, work, seed) for seed in seeds]
     mean = lambda k: sum(r[k] for r in runs) / len(runs)
@@ -110,7 +126,8 @@ def run_case(name, rows, params, sg, work, seeds=(0,)):
         "shopgraph_s_per_iter": mean("shopgraph_s_per_iter"),
         "implicit_s_per_iter": mean("implicit_s_per_iter"),
         "speed_ratio": mean("implicit_s_per_iter") / mean("shopgraph_s_per_iter"),
-        "ndcg10": {k: sum(r["ndcg10"][k] for r in runs) / len(runs) for k in ("shopgraph", "implicit", "popularity")},
+        "ndcg10": {k: sum(r["ndcg10"][k] for r in runs) / len(runs)
+                   for k in ("shopgraph", "implicit", "implicit_own_start", "popularity")},
         "per_seed": runs,
     })
     out["ndcg_rel_diff"] = (out["ndcg10"]["shopgraph"] - out["ndcg10"]["implicit"]) / out["ndcg10"]["implicit"]
@@ -150,15 +167,30 @@ def run_seed(name, rows, params, sg, work, seed):
     # the two optimise the identical objective.
     conf = m.copy()
     conf.data = 1.0 + params["alpha"] * conf.data
-    model = AlternatingLeastSquares(factors=params["factors"], regularization=params["regularization"],
-                                    alpha=1.0, iterations=params["iterations"], use_cg=True,
-                                    calculate_training_loss=False, random_state=seed)
-    iter_times = []
-    model.fit(conf, show_progress=False, callback=lambda it, elapsed, loss: iter_times.append(elapsed))
-    imp_total = sum(iter_times)
+    def implicit_fit(same_start):
+        model = AlternatingLeastSquares(factors=params["factors"], regularization=params["regularization"],
+                                        alpha=1.0, iterations=params["iterations"], use_cg=True,
+                                        calculate_training_loss=False, random_state=seed)
+        if same_start:
+            model.user_factors, model.item_factors = splitmix_init(seed, len(users), len(items), params["factors"])
+        times = []
+        model.fit(conf, show_progress=False, callback=lambda it, elapsed, loss: times.append(elapsed))
+        return model, sum(times)
+
+    # Timed run: implicit from shopgraph's own initial factors, so the two runs are the same
+    # computation and their results should agree to float rounding.
+    model, imp_total = implicit_fit(True)
     load = lambda p: np.load(p)
-    ours = ndcg_at_10(load(out / "user_factors.npy"), load(out / "item_factors.npy"), m, test_d)
+    our_u, our_i = load(out / "user_factors.npy"), load(out / "item_factors.npy")
+    ours = ndcg_at_10(our_u, our_i, m, test_d)
     theirs = ndcg_at_10(np.asarray(model.user_factors), np.asarray(model.item_factors), m, test_d)
+    # Largest score difference over the first 500 users, relative to the largest score.
+    s_ours = our_u[:500] @ our_i.T
+    s_theirs = np.asarray(model.user_factors)[:500] @ np.asarray(model.item_factors).T
+    score_gap = float(np.abs(s_ours - s_theirs).max() / np.abs(s_ours).max())
+    # Untimed run from implicit's own random start: how far a different start moves nDCG.
+    own, _ = implicit_fit(False)
+    theirs_own = ndcg_at_10(np.asarray(own.user_factors), np.asarray(own.item_factors), m, test_d)
     # Popularity baseline on the same split.
     pop = np.asarray(m.astype(bool).sum(axis=0)).ravel().astype(np.float32)
     pop_ndcg = ndcg_at_10(np.ones((len(users), 1), np.float32), pop[:, None], m, test_d)
@@ -168,7 +200,8 @@ def run_seed(name, rows, params, sg, work, seed):
         "shopgraph_s_per_iter": timing["seconds_per_iteration"],
         "implicit_s_per_iter": imp_total / params["iterations"],
         "speed_ratio": (imp_total / params["iterations"]) / timing["seconds_per_iteration"],
-        "ndcg10": {"shopgraph": ours, "implicit": theirs, "popularity": pop_ndcg},
+        "ndcg10": {"shopgraph": ours, "implicit": theirs, "implicit_own_start": theirs_own, "popularity": pop_ndcg},
+        "max_relative_score_gap": score_gap,
         "ndcg_rel_diff": (ours - theirs) / theirs if theirs else None,
     }
     print(name, json.dumps(res), flush=True)

@@ -2,10 +2,12 @@
 """Offline evaluation on MovieLens-100k (fetched from the recbole 1.2.1 wheel on PyPI at run time,
 never committed; GroupLens terms): `shopgraph eval` (ALS, EASE, item-kNN, popularity on a
 leave-last-out split, nDCG/precision/recall/MAP/hit rate at 10, coverage, SVG charts) and
-`shopgraph tune` (which model it would serve, and why).
+`shopgraph tune` (which model it would serve, and why), beside implicit 0.7.3 at its defaults on
+the same files (in the bench venv that als_vs_implicit.py creates).
 
     cargo build --release && python3 benches/movielens_eval.py
-Writes benches/results/ml100k/{eval.json,metrics.svg,als-training.svg,tune.json}.
+Writes benches/results/ml100k/{defaults,tuned}/{eval.json,metrics.svg,als-training.svg},
+tune.json and summary.json.
 """
 import json, os, pathlib, subprocess, sys, tempfile, zipfile
 
@@ -14,6 +16,9 @@ CACHE = pathlib.Path.home() / ".cache" / "shopgraph-bench" / "recbole"
 
 
 def main():
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from als_vs_implicit import ensure_venv  # implicit, numpy, scipy in the bench venv
+    ensure_venv()
     sg = pathlib.Path(os.environ.get("SHOPGRAPH_BIN", ROOT / "target" / "release" / "shopgraph"))
     if not sg.exists():
         sys.exit(f"{sg} not found: run `cargo build --release` first")
@@ -57,7 +62,8 @@ def main():
     # 3. the chosen settings on the held-out test file.
     flags = []
     for key, flag in [("factors", "--factors"), ("regularization", "--regularization"), ("alpha", "--alpha"),
-                      ("iterations", "--iterations"), ("lambda", "--lambda"), ("neighbours", "--neighbours")]:
+                      ("iterations", "--iterations"), ("lambda", "--lambda"), ("neighbours", "--neighbours"),
+                      ("half_life", "--half-life")]:
         if key in chosen:
             flags += [flag, str(chosen[key])]
     subprocess.run([sg, "eval", "--train", train, "--test", test, "--k", "10", "--out", dest / "tuned", *flags], check=True, env=env)
@@ -65,11 +71,47 @@ def main():
     t = json.loads((dest / "tuned" / "eval.json").read_text())
     nd = {m["model"]: m["metrics"]["ndcg"] for m in d["models"]}
     nt = {m["model"]: m["metrics"]["ndcg"] for m in t["models"]}
+    imp = implicit_at_defaults(train, test)
     summary = {"chosen": chosen, "ndcg10_defaults": nd, "ndcg10_tuned": nt,
                "served_model_ndcg10": nt[chosen["kind"]],
+               "implicit_at_defaults": imp,
+               "better_of_implicit_default_and_popularity": max(imp["ndcg10_mean"], nd["popularity"]),
                "better_of_als_default_and_popularity": max(nd["als"], nd["popularity"])}
     (dest / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
+
+
+def implicit_at_defaults(train, test, seeds=(0, 1, 2, 3, 4)):
+    """implicit 0.7.3's AlternatingLeastSquares() exactly as a user would call it (defaults;
+    the weights as its confidence values) on the same train file, scored on the same test file
+    by the same rule as `shopgraph eval` (training items excluded, binary nDCG@10)."""
+    import numpy as np, scipy.sparse as sp
+    from implicit.cpu.als import AlternatingLeastSquares
+    read = lambda p: [l.rstrip("\n").split("\t") for l in open(p)][1:]
+    tr, te = read(train), read(test)
+    ui, ii = {}, {}
+    for u, i, *_ in tr:
+        ui.setdefault(u, len(ui)); ii.setdefault(i, len(ii))
+    m = sp.csr_matrix(([float(w) for _, _, w, _ in tr], ([ui[u] for u, *_ in tr], [ii[i] for _, i, *_ in tr])),
+                      shape=(len(ui), len(ii)), dtype=np.float32)
+    m.sum_duplicates()
+    held = {}
+    for u, i, *_ in te:
+        if u in ui and i in ii and m[ui[u], ii[i]] == 0:
+            held.setdefault(ui[u], set()).add(ii[i])
+    per_seed = []
+    for seed in seeds:
+        model = AlternatingLeastSquares(random_state=seed)
+        model.fit(m, show_progress=False)
+        uf, itf = np.asarray(model.user_factors), np.asarray(model.item_factors)
+        total = 0.0
+        for u, items in held.items():
+            s = uf[u] @ itf.T
+            s[m.indices[m.indptr[u]:m.indptr[u + 1]]] = -np.inf
+            top = np.argsort(-s, kind="stable")[:10]
+            total += sum(1 / np.log2(r + 2) for r, i in enumerate(top) if i in items)
+        per_seed.append(total / len(held))
+    return {"seeds": list(seeds), "ndcg10_per_seed": per_seed, "ndcg10_mean": sum(per_seed) / len(per_seed)}
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ fn main() {
         users,
         items: (0..ITEMS).map(|i| format!("p{i}")).collect(),
         popularity: shopgraph::cf::baselines::Popularity::fit(&history).counts,
+        ages: vec![0; history.nnz()],
         history,
         meta: Meta {
             version: "bench".into(),

@@ -301,6 +301,10 @@ pub struct ModelArgs {
     /// Item-kNN neighbours (default 100).
     #[arg(long)]
     neighbours: Option<usize>,
+    /// EASE and item-kNN: weigh each past item by 0.5^(age / N), age = how many of the user's
+    /// items came after it (default: no recency weighting).
+    #[arg(long, value_name = "N")]
+    half_life: Option<f32>,
     /// Seed (default 0).
     #[arg(long)]
     seed: Option<u64>,
@@ -318,6 +322,7 @@ impl ModelArgs {
                 "solver" => self.solver.clone(),
                 "lambda" => self.lambda.map(|v| v.to_string()),
                 "neighbours" => self.neighbours.map(|v| v.to_string()),
+                "half_life" => self.half_life.map(|v| v.to_string()),
                 "seed" => self.seed.map(|v| v.to_string()),
                 _ => None,
             }
@@ -732,17 +737,7 @@ fn eval(
             (ds, s)
         }
         (None, Some(tr), Some(te)) => {
-            // One id space for both files; the test rows follow the training rows.
-            let a = Dataset::from_file(tr)?;
-            let b = Dataset::from_file(te)?;
-            let mut ds = Dataset::default();
-            for e in &a.events {
-                ds.push(&a.users[e.user as usize], &a.items[e.item as usize], e.weight, 0);
-            }
-            let n_train = ds.events.len();
-            for e in &b.events {
-                ds.push(&b.users[e.user as usize], &b.items[e.item as usize], e.weight, 1);
-            }
+            let (ds, n_train) = Dataset::from_train_test(tr, te)?;
             let split = eval::build(&ds.events[..n_train], &ds.events[n_train..], ds.users.len(), ds.items.len());
             (ds, split)
         }

@@ -359,7 +359,9 @@ fn solve_row(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu
 #[target_feature(enable = "avx2,fma")]
 fn solve_row_avx2(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu: &mut [f32], s: &mut Scratch) {
     match p.solver {
-        Solver::Cg { steps } if p.factors % 8 == 0 => solve_cg_avx2(g, y, p.factors, cols, vals, p.alpha, steps, xu, s),
+        Solver::Cg { steps } if p.factors.is_multiple_of(8) => {
+            solve_cg_avx2(g, y, p.factors, cols, vals, p.alpha, steps, xu, s)
+        }
         _ => solve_row(g, y, cols, vals, p, xu),
     }
 }

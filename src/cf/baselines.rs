@@ -1,6 +1,7 @@
 //! Strong simple baselines: popularity, item-kNN (cosine), EASE (closed-form item-item).
 
 use super::sparse::Csr;
+use super::{History, recency_weight};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
 use rayon::prelude::*;
@@ -28,13 +29,16 @@ impl Popularity {
 pub struct ItemKnn {
     /// Neighbours kept per item.
     pub neighbours: usize,
+    /// History recency half-life in events (see [`recency_weight`]); `None` weighs all alike.
+    #[serde(default)]
+    pub half_life: Option<f32>,
     /// Per item: (neighbour, similarity), best first.
     pub sims: Vec<Vec<(u32, f32)>>,
 }
 
 impl ItemKnn {
     /// Computes similarities through the user lists (cost sum over users of n_u^2).
-    pub fn fit(m: &Csr, neighbours: usize) -> Self {
+    pub fn fit(m: &Csr, neighbours: usize, half_life: Option<f32>) -> Self {
         let mt = m.transpose();
         let norms: Vec<f32> = (0..mt.rows).map(|i| (mt.row(i).0.len() as f32).sqrt()).collect();
         let sims = (0..mt.rows)
@@ -55,15 +59,16 @@ impl ItemKnn {
                 v
             })
             .collect();
-        Self { neighbours, sims }
+        Self { neighbours, half_life, sims }
     }
 
-    /// Scores: sum over history items of their similarity to each candidate.
-    pub fn scores(&self, history: &[u32], out: &mut [f32]) {
+    /// Scores: sum over history items of their (recency-weighted) similarity to each candidate.
+    pub fn scores(&self, h: &History<'_>, out: &mut [f32]) {
         out.fill(0.0);
-        for &j in history {
+        for (&j, &age) in h.items.iter().zip(h.ages) {
+            let r = recency_weight(age, self.half_life);
             for &(i, s) in &self.sims[j as usize] {
-                out[i as usize] += s;
+                out[i as usize] += r * s;
             }
         }
     }
@@ -75,6 +80,9 @@ impl ItemKnn {
 pub struct Ease {
     /// L2 penalty.
     pub lambda: f32,
+    /// History recency half-life in events (see [`recency_weight`]); `None` weighs all alike.
+    #[serde(default)]
+    pub half_life: Option<f32>,
     /// Items.
     pub items: usize,
     /// `items x items`, row-major: score_i = sum_j x_j B[j][i].
@@ -97,7 +105,7 @@ pub const EASE_MAX_ITEMS: usize = 20_000;
 
 impl Ease {
     /// Closed-form fit on binarised interactions.
-    pub fn fit(m: &Csr, lambda: f32) -> Result<Self, EaseError> {
+    pub fn fit(m: &Csr, lambda: f32, half_life: Option<f32>) -> Result<Self, EaseError> {
         let n = m.cols;
         if n > EASE_MAX_ITEMS {
             return Err(EaseError::TooManyItems(n, EASE_MAX_ITEMS));
@@ -122,16 +130,17 @@ impl Ease {
                 row[i] = if i == j { 0.0 } else { (-p[(j, i)] / p[(i, i)]) as f32 };
             }
         });
-        Ok(Self { lambda, items: n, b })
+        Ok(Self { lambda, half_life, items: n, b })
     }
 
-    /// Scores for a binarised history.
-    pub fn scores(&self, history: &[u32], out: &mut [f32]) {
+    /// Scores for a binarised history, each item weighted by its recency.
+    pub fn scores(&self, h: &History<'_>, out: &mut [f32]) {
         out.fill(0.0);
-        for &j in history {
+        for (&j, &age) in h.items.iter().zip(h.ages) {
+            let r = recency_weight(age, self.half_life);
             let row = &self.b[j as usize * self.items..(j as usize + 1) * self.items];
             for (o, v) in out.iter_mut().zip(row) {
-                *o += v;
+                *o += r * v;
             }
         }
     }
@@ -165,7 +174,7 @@ mod tests {
 
     #[test]
     fn knn_cosine_matches_hand_computation() {
-        let k = ItemKnn::fit(&m(), 10);
+        let k = ItemKnn::fit(&m(), 10, None);
         // items 0 and 1 share 3 users; |0| = 4 users, |1| = 3: 3 / sqrt(12).
         let s01 = k.sims[0].iter().find(|x| x.0 == 1).unwrap().1;
         assert!((s01 - 3.0 / 12f32.sqrt()).abs() < 1e-6);
@@ -175,7 +184,7 @@ mod tests {
     #[test]
     fn ease_solves_its_normal_equations() {
         let x = m();
-        let e = Ease::fit(&x, 0.5).unwrap();
+        let e = Ease::fit(&x, 0.5, None).unwrap();
         // Off-diagonal optimality: for i != j, (G B)[j][i] = G[j][i] - lambda*B[j][i]... check
         // instead the defining property B = I - P diag(1/diag P) through a dense reference.
         let n = 4;
@@ -200,6 +209,26 @@ mod tests {
             }
         }
         assert!(e.b.iter().step_by(n + 1).all(|d| *d == 0.0));
+    }
+
+    #[test]
+    fn recency_halves_a_past_item_every_half_life() {
+        let x = m();
+        let mut e = Ease::fit(&x, 0.5, Some(1.0)).unwrap();
+        let n = 4;
+        // History: item 0 (latest) and item 3 (one step older): weights 1 and 0.5.
+        let h = History { items: &[0, 3], weights: &[1.0, 1.0], ages: &[0, 1] };
+        let mut got = vec![0f32; n];
+        e.scores(&h, &mut got);
+        for (i, g) in got.iter().enumerate() {
+            let want = e.b[i] + 0.5 * e.b[3 * n + i];
+            assert!((g - want).abs() < 1e-6, "item {i}: {g} vs {want}");
+        }
+        // Without a half-life both count fully.
+        e.half_life = None;
+        e.scores(&h, &mut got);
+        assert!((got[1] - (e.b[1] + e.b[3 * n + 1])).abs() < 1e-6);
+        assert_eq!(recency_weight(3, Some(1.5)), 0.25);
     }
 
     #[test]

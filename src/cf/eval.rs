@@ -22,6 +22,8 @@ pub struct Event {
 pub struct Split {
     /// Users x items weights.
     pub train: Csr,
+    /// Age of each stored training pair, aligned with `train.indices` (see [`ages`]).
+    pub ages: Vec<u32>,
     /// Held-out items per user (empty for users without test items).
     pub test: Vec<Vec<u32>>,
 }
@@ -38,7 +40,35 @@ pub fn build(train: &[Event], test: &[Event], users: usize, items: usize) -> Spl
             test_v[e.user as usize].push(e.item);
         }
     }
-    Split { train: train_m, test: test_v }
+    let ages = ages(&train_m, train);
+    Split { train: train_m, ages, test: test_v }
+}
+
+/// For each stored pair of `m` (aligned with `m.indices`), how many of the user's other items
+/// were last touched after this one was (0 = the user's latest item). Events order by
+/// timestamp, then by their place in `events`, so files without times fall back to file order.
+pub fn ages(m: &Csr, events: &[Event]) -> Vec<u32> {
+    // Latest (ts, position) per stored pair.
+    let mut latest = vec![(i64::MIN, 0usize); m.nnz()];
+    for (k, e) in events.iter().enumerate() {
+        let (start, end) = (m.indptr[e.user as usize], m.indptr[e.user as usize + 1]);
+        if let Ok(p) = m.indices[start..end].binary_search(&e.item) {
+            let slot = &mut latest[start + p];
+            *slot = (*slot).max((e.ts, k));
+        }
+    }
+    let mut out = vec![0u32; m.nnz()];
+    let mut order: Vec<usize> = Vec::new();
+    for u in 0..m.rows {
+        let (start, end) = (m.indptr[u], m.indptr[u + 1]);
+        order.clear();
+        order.extend(start..end);
+        order.sort_by(|&a, &b| latest[b].cmp(&latest[a]));
+        for (age, &p) in order.iter().enumerate() {
+            out[p] = age as u32;
+        }
+    }
+    out
 }
 
 /// Each user's last interaction (by time, then input order) is held out, for users with >= 2.
@@ -174,7 +204,8 @@ pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
             || vec![0f32; items],
             |scores, u| {
                 let (hist, w) = split.train.row(u);
-                model.scores(Some(u), hist, w, scores);
+                let ages = &split.ages[split.train.indptr[u]..split.train.indptr[u + 1]];
+                model.scores(Some(u), &super::History { items: hist, weights: w, ages }, scores);
                 let recs = top_k(scores, k, hist);
                 let test = &split.test[u];
                 let (mut hits, mut dcg, mut ap) = (0usize, 0f64, 0f64);
@@ -250,6 +281,18 @@ mod tests {
     }
 
     #[test]
+    fn ages_count_later_items_by_time_then_file_order() {
+        let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
+        // User 0: item 2 at t=1, item 0 at t=3, item 1 at t=2, item 2 again at t=5 (its
+        // latest touch counts); user 1: no times, so file order (item 1 after item 0).
+        let events = [ev(0, 2, 1), ev(0, 0, 3), ev(0, 1, 2), ev(0, 2, 5), ev(1, 0, 0), ev(1, 1, 0)];
+        let s = build(&events, &[], 2, 3);
+        assert_eq!(s.train.row(0).0, &[0, 1, 2]);
+        assert_eq!(&s.ages[..3], &[1, 2, 0]);
+        assert_eq!(&s.ages[3..], &[1, 0]);
+    }
+
+    #[test]
     fn perfect_ranking_scores_one() {
         // Popularity puts item 2 first; user 0's held-out item is 2.
         let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
@@ -259,7 +302,7 @@ mod tests {
         let m = evaluate(&model, &s, 1);
         assert_eq!(m.users, 2);
         assert!(m.ndcg > 0.0);
-        let only0 = Split { train: s.train.clone(), test: vec![vec![2], vec![], vec![]] };
+        let only0 = Split { train: s.train.clone(), ages: s.ages.clone(), test: vec![vec![2], vec![], vec![]] };
         let m = evaluate(&model, &only0, 1);
         assert_eq!((m.ndcg, m.precision, m.recall, m.map, m.hit_rate), (1.0, 1.0, 1.0, 1.0, 1.0));
     }

@@ -40,7 +40,7 @@ fn store(s: &mut [f32], i: usize, v: __m256) {
 #[target_feature(enable = "avx2,fma")]
 pub fn dot_rows(a: &[f32], f: usize, p: &[f32], out: &mut [f32]) {
     let n = out.len();
-    assert!(f % 8 == 0 && a.len() >= n * f && p.len() >= f);
+    assert!(f.is_multiple_of(8) && a.len() >= n * f && p.len() >= f);
     let mut r = 0;
     while r + 8 <= n {
         let mut acc = [_mm256_setzero_ps(); 8];
@@ -81,7 +81,7 @@ pub fn dot_rows(a: &[f32], f: usize, p: &[f32], out: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 pub fn gemv_t(a: &[f32], f: usize, w: &[f32], out: &mut [f32]) {
     let n = w.len();
-    assert!(f % 8 == 0 && a.len() >= n * f && out.len() >= f);
+    assert!(f.is_multiple_of(8) && a.len() >= n * f && out.len() >= f);
     let mut c0 = 0;
     while c0 < f {
         let width = (f - c0).min(64);

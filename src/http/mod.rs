@@ -623,6 +623,7 @@ async fn train(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespo
             "cg_steps",
             "lambda",
             "neighbours",
+            "half_life",
             "seed",
         ],
     )?;

@@ -331,3 +331,94 @@ async fn named_recommendation_queries_bind_users_and_categories() {
     let api = items(&json(&b));
     assert_eq!(rows.iter().take(3).map(|r| r["id"].clone()).collect::<Vec<_>>(), api);
 }
+
+/// EASE with a history half-life: explanation parts still add up to the score, and a posted
+/// event becomes the user's newest item (age 0, full weight) while the rest age by one.
+#[actix_web::test]
+async fn recency_weighted_ease_explains_exactly_and_a_posted_event_is_the_newest() {
+    let e = loaded_engine();
+    e.simulate(300, 7).unwrap();
+    e.train(&Algorithm::Ease { lambda: 50.0, half_life: Some(2.0) }, None, |_, _| {}).unwrap();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let user = e.user_key("sim-0002");
+    let (_, b) = get!(app, "/recommend?user=sim-0002&k=3");
+    let recs = items(&json(&b));
+    assert_eq!(recs.len(), 3);
+    let live = e.recommender().current().unwrap();
+    let before = live.history(&user);
+    assert!(before.len() >= 3, "sim-0002 has {} items", before.len());
+    let mut ages = before.ages.clone();
+    ages.sort_unstable();
+    assert_eq!(ages, (0..before.len() as u32).collect::<Vec<_>>(), "ages rank the history");
+    for item in &recs {
+        let (parts, total) = live.contributions(&user, item).unwrap();
+        let score = live.score(&user, item).unwrap();
+        assert!((total - score).abs() < 1e-4 * score.abs().max(1.0), "{item}: parts {total} vs score {score}");
+        assert_eq!(parts.len(), before.len());
+    }
+    let body = format!("{{\"user\":\"sim-0002\",\"item\":\"{}\",\"event\":\"purchase\"}}", recs[0]);
+    let resp = call_service(
+        &app,
+        TestRequest::post()
+            .uri("/events")
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let live = e.recommender().current().unwrap();
+    let after = live.history(&user);
+    let new_ix = live.item_index(&recs[0]).unwrap();
+    for (k, item) in after.items.iter().enumerate() {
+        let want = match before.items.iter().position(|i| i == item) {
+            Some(p) => before.ages[p] + 1,
+            None => {
+                assert_eq!(*item, new_ix);
+                0
+            }
+        };
+        assert_eq!(after.ages[k], want, "item {item}");
+    }
+    // The new item counts in full: its part of another item's score is its plain EASE weight.
+    let (parts, total) = live.contributions(&user, &recs[1]).unwrap();
+    let mine = parts.iter().find(|p| p.0 == recs[0]).unwrap().1;
+    assert!((mine - live.similarity(new_ix, live.item_index(&recs[1]).unwrap())).abs() < 1e-6);
+    assert!((total - live.score(&user, &recs[1]).unwrap()).abs() < 1e-4 * total.abs().max(1.0));
+}
+
+/// A dataset where the next item follows the user's latest one (users walk a ring of items
+/// after some random browsing): tune must notice that recency matters and weight by it.
+#[test]
+fn tune_chooses_recency_weighting_when_the_next_item_follows_the_latest() {
+    use shopgraph::recommend::{candidates, dataset::Dataset, tune_among};
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let (items, mut ds) = (40u64, Dataset::default());
+    for u in 0..150 {
+        let user = format!("u{u}");
+        for t in 0..6 {
+            ds.push(&user, &format!("i{}", next(items)), 1.0, t);
+        }
+        let start = next(items);
+        for step in 0..6 {
+            ds.push(&user, &format!("i{}", (start + step) % items), 1.0, 10 + step as i64);
+        }
+    }
+    // tune's own list minus its ALS grid (implicit's defaults stay): the grid is 81 ALS fits,
+    // minutes in a debug build, and adds nothing to what this checks.
+    let list: Vec<Algorithm> = candidates(&ds, 0)
+        .into_iter()
+        .filter(|a| !matches!(a, Algorithm::Als(p) if *p != AlsParams { seed: 0, ..AlsParams::default() }))
+        .collect();
+    let (chosen, reason, results) = tune_among(&ds, 10, list, |_, _| {}).unwrap();
+    assert!(chosen.half_life().is_some(), "chose {chosen:?}: {reason}");
+    let best_plain = results.iter().filter(|r| r.0.half_life().is_none()).map(|r| r.1.ndcg).fold(0.0, f64::max);
+    let best = results.iter().map(|r| r.1.ndcg).fold(0.0, f64::max);
+    assert!(best > best_plain * 1.2, "recency {best} vs plain {best_plain}");
+}
