@@ -78,7 +78,30 @@ def main():
                "better_of_implicit_default_and_popularity": max(imp["ndcg10_mean"], nd["popularity"]),
                "better_of_als_default_and_popularity": max(nd["als"], nd["popularity"])}
     (dest / "summary.json").write_text(json.dumps(summary, indent=1))
+    bars = [("popularity", nd["popularity"]), ("implicit 0.7.3 defaults (5 seeds)", imp["ndcg10_mean"]),
+            ("shopgraph ALS, implicit's defaults", nd["als"]), ("EASE lambda 200, no recency", nd["ease"]),
+            (f"tuned: {chosen['kind']} " + ", ".join(f"{k} {v}" for k, v in chosen.items() if k != "kind"),
+             summary["served_model_ndcg10"])]
+    (dest / "tuned-vs-defaults.svg").write_text(bar_chart("MovieLens-100k, leave-last-out test: nDCG@10", bars))
     print(json.dumps(summary, indent=1))
+
+
+def bar_chart(title, bars):
+    """A horizontal bar chart as SVG text (no plotting library in the bench venv)."""
+    w, left, row = 720, 300, 34
+    top = max(v for _, v in bars) * 1.15
+    h = 50 + row * len(bars) + 20
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="13">',
+           f'<text x="10" y="24" font-size="15" font-weight="bold">{title}</text>']
+    for k, (label, v) in enumerate(bars):
+        y = 45 + k * row
+        bw = (w - left - 70) * v / top
+        colour = "#2b7bb9" if k == len(bars) - 1 else "#9aa5b1"
+        out.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{label}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{bw:.1f}" height="24" fill="{colour}"/>')
+        out.append(f'<text x="{left + bw + 6:.1f}" y="{y + 17}">{v:.4f}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
 
 
 def implicit_at_defaults(train, test, seeds=(0, 1, 2, 3, 4)):
