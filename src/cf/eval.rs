@@ -158,19 +158,26 @@ pub struct Metrics {
 
 /// Indices of the k best scores, skipping `exclude` (sorted), ties by lower index.
 pub fn top_k(scores: &[f32], k: usize, exclude: &[u32]) -> Vec<u32> {
+    if k == 0 {
+        return Vec::new();
+    }
     let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(ordered::F, u32)>> =
         std::collections::BinaryHeap::with_capacity(k + 1);
     for (i, &s) in scores.iter().enumerate() {
-        if exclude.binary_search(&(i as u32)).is_ok() || !s.is_finite() {
+        let key = std::cmp::Reverse((ordered::F(s), u32::MAX - i as u32));
+        // Most items lose to the k-th best so far: that compare comes before the exclusion
+        // lookup, so the scan over a large catalogue is mostly one comparison per item.
+        let full = heap.len() >= k;
+        if full && heap.peek().is_some_and(|top| key >= *top) {
             continue;
         }
-        let key = std::cmp::Reverse((ordered::F(s), u32::MAX - i as u32));
-        if heap.len() < k {
-            heap.push(key);
-        } else if heap.peek().is_some_and(|top| key < *top) {
-            heap.pop();
-            heap.push(key);
+        if !s.is_finite() || exclude.binary_search(&(i as u32)).is_ok() {
+            continue;
         }
+        if full {
+            heap.pop();
+        }
+        heap.push(key);
     }
     let mut v: Vec<(f32, u32)> = heap.into_iter().map(|std::cmp::Reverse((s, i))| (s.0, u32::MAX - i)).collect();
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -269,6 +276,8 @@ mod tests {
     fn top_k_orders_skips_and_breaks_ties_by_index() {
         assert_eq!(top_k(&[0.1, 0.9, 0.5, 0.9, 0.2], 3, &[]), vec![1, 3, 2]);
         assert_eq!(top_k(&[0.1, 0.9, 0.5, 0.9, 0.2], 2, &[1]), vec![3, 2]);
+        assert_eq!(top_k(&[0.1, 0.9], 0, &[]), Vec::<u32>::new());
+        assert_eq!(top_k(&[f32::NAN, 0.3, f32::INFINITY, 0.4], 5, &[3]), vec![1]);
     }
 
     #[test]
