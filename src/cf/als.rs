@@ -196,6 +196,26 @@ fn sym_matvec(g: &[f32], v: &[f32], scale: f32, out: &mut [f32]) {
     }
 }
 
+/// The CG update once `ap = A p` is known: moves `x` and the residual `r` along `p`, then
+/// turns `p` to the next conjugate direction. Returns false once the residual vanishes.
+#[inline(always)]
+fn cg_step(x: &mut [f32], r: &mut [f32], p: &mut [f32], ap: &[f32], rsold: &mut f32) -> bool {
+    let a = *rsold / dot(p, ap);
+    for k in 0..x.len() {
+        x[k] += a * p[k];
+        r[k] -= a * ap[k];
+    }
+    let rsnew = dot(r, r);
+    if rsnew < 1e-20 {
+        return false;
+    }
+    for k in 0..p.len() {
+        p[k] = r[k] + (rsnew / *rsold) * p[k];
+    }
+    *rsold = rsnew;
+    true
+}
+
 /// Conjugate-gradient steps from the current `x` (implicit's formulation).
 #[allow(clippy::too_many_arguments)] // the hot kernel takes its operands flat, not in a struct
 #[inline(always)]
@@ -224,19 +244,9 @@ fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f
             let s = (c - 1.0) * dot(yi, &p);
             axpy(s, yi, &mut ap);
         }
-        let a = rsold / dot(&p, &ap);
-        for k in 0..f {
-            x[k] += a * p[k];
-            r[k] -= a * ap[k];
-        }
-        let rsnew = dot(&r, &r);
-        if rsnew < 1e-20 {
+        if !cg_step(x, &mut r, &mut p, &ap, &mut rsold) {
             break;
         }
-        for k in 0..f {
-            p[k] = r[k] + (rsnew / rsold) * p[k];
-        }
-        rsold = rsnew;
     }
 }
 
@@ -317,19 +327,9 @@ fn solve_cg_avx2(
             *w = alpha * v * d;
         }
         gemv_t(&s.rows, f, &s.coef, &mut ap);
-        let a = rsold / dot(&p, &ap);
-        for k in 0..f {
-            x[k] += a * p[k];
-            r[k] -= a * ap[k];
-        }
-        let rsnew = dot(&r, &r);
-        if rsnew < 1e-20 {
+        if !cg_step(x, &mut r, &mut p, &ap, &mut rsold) {
             break;
         }
-        for k in 0..f {
-            p[k] = r[k] + (rsnew / rsold) * p[k];
-        }
-        rsold = rsnew;
     }
 }
 
