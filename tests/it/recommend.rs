@@ -422,3 +422,26 @@ fn tune_chooses_recency_weighting_when_the_next_item_follows_the_latest() {
     let best = results.iter().map(|r| r.1.ndcg).fold(0.0, f64::max);
     assert!(best > best_plain * 1.2, "recency {best} vs plain {best_plain}");
 }
+
+/// `POST /train` takes the algorithm and its settings as query parameters: a recency-weighted
+/// EASE is trained, served and reported; bad settings are 400s that leave the served model.
+#[actix_web::test]
+async fn train_endpoint_serves_recency_weighted_ease_and_refuses_bad_settings() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let post = |uri: &str| TestRequest::post().uri(uri).to_request();
+    let resp = call_service(&app, post("/train?algorithm=ease&lambda=100&half_life=5")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let meta = json(&read_body(resp).await);
+    assert_eq!(meta["algorithm"]["kind"], "ease");
+    assert_eq!(meta["algorithm"]["half_life"], 5.0);
+    let served = e.recommender().current().unwrap().trained.meta.version.clone();
+    let (s, b) = get!(app, "/recommend?user=sim-0002&k=5");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(items(&json(&b)).len(), 5);
+    for bad in ["half_life=-1", "half_life=0", "half_life=soon", "half_life=5&colour=red"] {
+        let resp = call_service(&app, post(&format!("/train?algorithm=ease&{bad}"))).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(e.recommender().current().unwrap().trained.meta.version, served, "a refused train swapped the model");
+}
