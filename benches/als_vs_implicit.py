@@ -8,7 +8,9 @@ Data: MovieLens-100k from the recbole 1.2.1 wheel on PyPI (fetched here, never c
 terms), and a seeded synthetic matrix (default 100k users x 50k items x 5M interactions, popularity
 skewed, planted user groups). Each is split leave-last-out by timestamp. shopgraph trains through
 its CLI (`shopgraph train --interactions train.tsv --export DIR`), which writes its factors as .npy;
-implicit trains in this process on the same index order. nDCG@10 of both factor sets is computed
+implicit trains in this process on the same index order, timed from shopgraph's own initial factors
+(reproduced here bit for bit), so both runs are the same computation; a second, untimed implicit
+run from its own random start shows how far the start alone moves nDCG. nDCG@10 of both factor sets is computed
 by the same numpy code here, excluding training items. Writes benches/results/als_vs_implicit.json.
 Needs a venv with implicit, numpy and scipy: created in ~/.cache/shopgraph-bench/venv on first use.
 """
