@@ -848,6 +848,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn saved_recency_model_loads_with_its_ages_and_old_three_column_histories_still_load() {
+        let mut ds = Dataset::default();
+        for (k, (u, i)) in [("a", "x"), ("a", "y"), ("a", "z"), ("b", "y"), ("b", "z"), ("c", "x")].iter().enumerate() {
+            // Timestamps run against file order for user a: z is a's oldest item.
+            let ts = if *u == "a" { 10 - k as i64 } else { k as i64 };
+            ds.push(u, i, 1.0, ts);
+        }
+        let alg = Algorithm::Ease { lambda: 1.0, half_life: Some(1.0) };
+        let t = Trained::train(&ds, &alg, None, |_, _| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let vdir = t.save(dir.path()).unwrap();
+        let back = Trained::load_current(dir.path()).unwrap().unwrap();
+        assert_eq!(back.model, t.model);
+        assert_eq!(back.history, t.history);
+        assert_eq!(back.ages, t.ages);
+        assert_eq!(back.meta.algorithm, alg);
+        // User a: x (ts 10) is the latest, y (9) next, z (8) the oldest.
+        let live = Live::new(back, Facets::empty(3));
+        let h = live.history("a");
+        let age = |item: &str| h.ages[h.items.iter().position(|&i| i == live.item_index(item).unwrap()).unwrap()];
+        assert_eq!((age("x"), age("y"), age("z")), (0, 1, 2));
+        // A version saved before ages existed: three columns, every item then counts as recent.
+        let tsv = std::fs::read_to_string(vdir.join("history.tsv")).unwrap();
+        let old: String = tsv.lines().map(|l| l.rsplit_once('\t').unwrap().0.to_owned() + "\n").collect();
+        std::fs::write(vdir.join("history.tsv"), old).unwrap();
+        let back = Trained::load_current(dir.path()).unwrap().unwrap();
+        assert_eq!(back.history, t.history);
+        assert!(back.ages.iter().all(|&a| a == 0));
+    }
+
+    #[test]
     fn popularity_similarity_is_the_co_occurrence_cosine() {
         let mut ds = Dataset::default();
         for (u, i) in [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x"), ("c", "z")] {
