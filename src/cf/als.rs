@@ -354,12 +354,17 @@ fn solve_row(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu
     }
 }
 
-/// The same code as [`solve_row`], compiled with AVX2 and FMA (everything it calls is inlined).
+/// Largest gathered block per worker: a row whose history's factors exceed it (an item bought by
+/// millions) is solved in place instead, so memory stays bounded whatever the data.
+const MAX_GATHER_BYTES: usize = 32 << 20;
+
+/// [`solve_row`] compiled with AVX2 and FMA (everything it calls is inlined), taking the
+/// gathered-block CG where it applies.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn solve_row_avx2(g: &[f32], y: &[f32], cols: &[u32], vals: &[f32], p: &AlsParams, xu: &mut [f32], s: &mut Scratch) {
     match p.solver {
-        Solver::Cg { steps } if p.factors.is_multiple_of(8) => {
+        Solver::Cg { steps } if p.factors.is_multiple_of(8) && cols.len() * p.factors * 4 <= MAX_GATHER_BYTES => {
             solve_cg_avx2(g, y, p.factors, cols, vals, p.alpha, steps, xu, s)
         }
         _ => solve_row(g, y, cols, vals, p, xu),
