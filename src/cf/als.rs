@@ -196,24 +196,33 @@ fn sym_matvec(g: &[f32], v: &[f32], scale: f32, out: &mut [f32]) {
     }
 }
 
-/// The CG update once `ap = A p` is known: moves `x` and the residual `r` along `p`, then
-/// turns `p` to the next conjugate direction. Returns false once the residual vanishes.
+/// CG from the current `x` with residual `r = b - A x`, `steps` times at most; `apply(p, ap)`
+/// adds `A p` into the zeroed `ap`. The two solvers differ only in how they compute `A p`.
 #[inline(always)]
-fn cg_step(x: &mut [f32], r: &mut [f32], p: &mut [f32], ap: &[f32], rsold: &mut f32) -> bool {
-    let a = *rsold / dot(p, ap);
-    for k in 0..x.len() {
-        x[k] += a * p[k];
-        r[k] -= a * ap[k];
+fn cg_iterate(x: &mut [f32], mut r: Vec<f32>, steps: usize, mut apply: impl FnMut(&[f32], &mut [f32])) {
+    let mut p = r.clone();
+    let mut rsold = dot(&r, &r);
+    if rsold < 1e-20 {
+        return;
     }
-    let rsnew = dot(r, r);
-    if rsnew < 1e-20 {
-        return false;
+    let mut ap = vec![0f32; p.len()];
+    for _ in 0..steps {
+        ap.fill(0.0);
+        apply(&p, &mut ap);
+        let a = rsold / dot(&p, &ap);
+        for k in 0..x.len() {
+            x[k] += a * p[k];
+            r[k] -= a * ap[k];
+        }
+        let rsnew = dot(&r, &r);
+        if rsnew < 1e-20 {
+            return;
+        }
+        for k in 0..p.len() {
+            p[k] = r[k] + (rsnew / rsold) * p[k];
+        }
+        rsold = rsnew;
     }
-    for k in 0..p.len() {
-        p[k] = r[k] + (rsnew / *rsold) * p[k];
-    }
-    *rsold = rsnew;
-    true
 }
 
 /// Conjugate-gradient steps from the current `x` (implicit's formulation).
@@ -229,25 +238,15 @@ fn solve_cg(g: &[f32], y: &[f32], f: usize, cols: &[u32], vals: &[f32], alpha: f
         let s = c - (c - 1.0) * dot(yi, x);
         axpy(s, yi, &mut r);
     }
-    let mut p = r.clone();
-    let mut rsold = dot(&r, &r);
-    if rsold < 1e-20 {
-        return;
-    }
-    let mut ap = vec![0f32; f];
-    for _ in 0..steps {
-        ap.fill(0.0);
-        sym_matvec(g, &p, 1.0, &mut ap);
+    cg_iterate(x, r, steps, |p, ap| {
+        sym_matvec(g, p, 1.0, ap);
         for (&i, &w) in cols.iter().zip(vals) {
             let c = 1.0 + alpha * w;
             let yi = &y[i as usize * f..(i as usize + 1) * f];
-            let s = (c - 1.0) * dot(yi, &p);
-            axpy(s, yi, &mut ap);
+            let s = (c - 1.0) * dot(yi, p);
+            axpy(s, yi, ap);
         }
-        if !cg_step(x, &mut r, &mut p, &ap, &mut rsold) {
-            break;
-        }
-    }
+    });
 }
 
 /// One sweep: recomputes every row of `x` from the fixed other side `y`.
@@ -313,24 +312,14 @@ fn solve_cg_avx2(
     let mut r = vec![0f32; f];
     gemv_t(g, f, &neg_x, &mut r);
     gemv_t(&s.rows, f, &s.coef, &mut r);
-    let mut p = r.clone();
-    let mut rsold = dot(&r, &r);
-    if rsold < 1e-20 {
-        return;
-    }
-    let mut ap = vec![0f32; f];
-    for _ in 0..steps {
-        ap.fill(0.0);
-        gemv_t(g, f, &p, &mut ap);
-        dot_rows(&s.rows, f, &p, &mut s.dots);
+    cg_iterate(x, r, steps, |p, ap| {
+        gemv_t(g, f, p, ap);
+        dot_rows(&s.rows, f, p, &mut s.dots);
         for ((w, &d), &v) in s.coef.iter_mut().zip(&s.dots).zip(vals) {
             *w = alpha * v * d;
         }
-        gemv_t(&s.rows, f, &s.coef, &mut ap);
-        if !cg_step(x, &mut r, &mut p, &ap, &mut rsold) {
-            break;
-        }
-    }
+        gemv_t(&s.rows, f, &s.coef, ap);
+    });
 }
 
 /// Whether this CPU runs the AVX2+FMA build of the row solver. The portable build only assumes
