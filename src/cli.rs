@@ -911,55 +911,12 @@ fn train_sentiment(
     version: &str,
     out: &Path,
 ) -> Result<()> {
-    use crate::extract::train::{self, Example};
-    let mut examples = Vec::new();
-    let text = std::fs::read_to_string(sentences).with_context(|| format!("reading {}", sentences.display()))?;
-    for line in text.lines().skip(1) {
-        let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
-        if t.trim().is_empty() {
-            continue;
-        }
-        let label = match l.trim() {
-            "0" => 0,
-            "1" => 2,
-            other => bail!("{}: label {other:?} is not 0 or 1", sentences.display()),
-        };
-        examples.push(Example {
-            text: t.to_owned(),
-            label,
-            source: "sentences".into(),
-            holdout: train::is_holdout(t, holdout),
-        });
-    }
-    let mut rdr = csv::Reader::from_path(reviews).with_context(|| format!("reading {}", reviews.display()))?;
-    let headers = rdr.headers()?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).with_context(|| format!("no {name} column"));
-    let (ti, ri) = (col("Title")?, col("Rating")?);
-    let mut taken = [0usize; 3];
-    for row in rdr.records() {
-        let row = row?;
-        let title = row.get(ti).unwrap_or("").trim();
-        let label = match row.get(ri).unwrap_or("") {
-            "1" | "2" => 0,
-            "3" => 1,
-            "5" => 2,
-            _ => continue,
-        };
-        if title.is_empty() || taken[label] >= per_label {
-            continue;
-        }
-        taken[label] += 1;
-        examples.push(Example {
-            text: title.to_owned(),
-            label,
-            source: "review-titles".into(),
-            holdout: train::is_holdout(title, holdout),
-        });
-    }
+    use crate::extract::train;
+    let (examples, taken) = train::load_examples(sentences, reviews, per_label, holdout)?;
     eprintln!(
         "train-sentiment: {} examples ({} sentences, review titles per label {:?})",
         examples.len(),
-        examples.iter().filter(|e| e.source == "sentences").count(),
+        examples.iter().filter(|e| e.source == train::SENTENCES).count(),
         taken
     );
     let all = crate::extract::manifest::catalog(&config.models)?;
@@ -976,45 +933,21 @@ fn train_sentiment(
     bar.finish_and_clear();
     let grid = [1e-3, 3e-3, 1e-2, 3e-2];
     let (l2, cv) =
-        train::choose_l2(&examples, &emb, "sentences", &grid, 5, crate::extract::head::TrainOptions::default())?;
+        train::choose_l2(&examples, &emb, train::SENTENCES, &grid, 5, crate::extract::head::TrainOptions::default())?;
     for (g, acc) in &cv {
         eprintln!("train-sentiment: l2 {g}: 5-fold accuracy {acc:.3} (training share of the sentences)");
     }
     let opts = crate::extract::head::TrainOptions { l2, ..Default::default() };
     let mut losses = Vec::new();
     let (head, evals) = train::train_sentiment(&examples, &emb, opts, |_, loss| losses.push(loss))?;
-    std::fs::create_dir_all(out)?;
-    let weights = out.join("sentiment-minilm.json");
-    std::fs::write(&weights, serde_json::to_string(&head)?)?;
-    let sha = crate::extract::manifest::sha256_file(&weights)?;
-    let mut metrics = String::new();
     for (src, e) in &evals {
-        metrics.push_str(&format!(
-            "\n[metrics.{src}]\nheldout_examples = {}\naccuracy = {:.4}\npolarity_accuracy = {:.4}\nconfusion = {:?}\n",
-            e.examples, e.accuracy, e.polarity_accuracy, e.confusion
-        ));
         eprintln!(
             "train-sentiment: held-out {src}: {} examples, accuracy {:.3}, polarity accuracy {:.3}",
             e.examples, e.accuracy, e.polarity_accuracy
         );
     }
-    let manifest = format!(
-        "# Written by `shopgraph train-sentiment`; retrain to change. A softmax head on the encoder's\n# embeddings: negative / neutral / positive.\nid = \"sentiment-minilm\"\nversion = \"{version}\"\ntask = \"embedding-head\"\nencoder = \"{}\"\nlicence = \"MIT (weights trained here on CC BY 4.0 and CC0 data)\"\ndescription = \"Review sentiment head (negative, neutral, positive) on {} embeddings\"\ntrained_on = \"{} labelled sentences (UCI Sentiment Labelled Sentences, Amazon, CC BY 4.0) and review titles of 1-2 (negative), 3 (neutral) and 5 (positive) stars from the Women's E-Commerce Clothing Reviews (CC0); {:.0}% of each held out by a hash of the text; {} epochs, l2 {} chosen by 5-fold cross-validation on the training share\"\n\n[weights]\nfile = \"sentiment-minilm.json\"\nsha256 = \"{sha}\"\n\n[inference]\nlabels = [\"negative\", \"neutral\", \"positive\"]\n{metrics}",
-        enc_m.id,
-        enc_m.id,
-        examples.iter().filter(|e| e.source == "sentences").count(),
-        holdout * 100.0,
-        opts.epochs,
-        opts.l2
-    );
-    std::fs::write(out.join("sentiment-minilm.toml"), manifest)?;
-    let curve: Vec<f64> = losses.iter().map(|l| f64::from(*l)).collect();
-    let svg = crate::chart::lines(
-        "Sentiment head: training loss (weighted cross-entropy)",
-        "epoch",
-        &[("train".to_string(), curve)],
-    );
-    std::fs::write(out.join("sentiment-minilm-training.svg"), svg)?;
+    let info = train::HeadInfo { version, encoder: &enc_m.id, holdout, opts };
+    let weights = train::write_head(out, &head, &evals, &losses, &examples, &info)?;
     eprintln!("train-sentiment: wrote {} and its manifest", weights.display());
     Ok(())
 }

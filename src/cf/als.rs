@@ -308,9 +308,11 @@ fn solve_cg_avx2(
         let c = 1.0 + alpha * v;
         *w = c - (c - 1.0) * d;
     }
-    let neg_x: Vec<f32> = x.iter().map(|v| -v).collect();
     let mut r = vec![0f32; f];
-    gemv_t(g, f, &neg_x, &mut r);
+    gemv_t(g, f, x, &mut r);
+    for v in &mut r {
+        *v = -*v;
+    }
     gemv_t(&s.rows, f, &s.coef, &mut r);
     cg_iterate(x, r, steps, |p, ap| {
         gemv_t(g, f, p, ap);

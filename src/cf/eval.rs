@@ -257,6 +257,7 @@ pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn leave_kth_last_out_holds_out_the_kth_last_and_drops_what_follows() {
@@ -269,8 +270,6 @@ mod tests {
         assert_eq!(s.train.row(0).0, [0, 1]);
         assert_eq!(s.train.row(1).0, [0]);
     }
-
-    use super::*;
 
     #[test]
     fn top_k_orders_skips_and_breaks_ties_by_index() {

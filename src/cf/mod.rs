@@ -35,6 +35,15 @@ impl Model {
         }
     }
 
+    /// History recency half-life of the item-item models (`None` for the others).
+    pub fn half_life(&self) -> Option<f32> {
+        match self {
+            Self::Ease(e) => e.half_life,
+            Self::ItemKnn(k) => k.half_life,
+            Self::Als(_) | Self::Popularity(_) => None,
+        }
+    }
+
     /// Sets the history recency half-life of the item-item models (the others have none).
     pub fn set_half_life(&mut self, h: Option<f32>) {
         match self {

@@ -5,6 +5,7 @@ use super::ExtractError;
 use super::head::{Head, TrainOptions};
 use super::model::{OnnxModel, argmax};
 use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Sentiment labels in head order.
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
@@ -34,6 +35,129 @@ pub struct Evaluation {
     pub polarity_accuracy: f64,
     /// Confusion counts `[true][predicted]` in label order.
     pub confusion: [[usize; 3]; 3],
+}
+
+/// Source name of the labelled sentences (the set the head is judged and tuned on).
+pub const SENTENCES: &str = "sentences";
+
+/// Reads the training examples: `text<TAB>label` sentences (0 negative, 1 positive; a header
+/// line first) and review titles from a CSV with `Title` and `Rating` columns (1-2 stars
+/// negative, 3 neutral, 5 positive, 4 left out as mixed; at most `per_label` per label). Each
+/// is held out by a hash of its text with probability `holdout`. Returns the examples and the
+/// review titles taken per label.
+pub fn load_examples(
+    sentences: &Path,
+    reviews: &Path,
+    per_label: usize,
+    holdout: f64,
+) -> Result<(Vec<Example>, [usize; 3]), ExtractError> {
+    let mut examples = Vec::new();
+    let text = std::fs::read_to_string(sentences).map_err(|e| ExtractError::io(sentences, e))?;
+    for line in text.lines().skip(1) {
+        let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
+        if t.trim().is_empty() {
+            continue;
+        }
+        let label = match l.trim() {
+            "0" => 0,
+            "1" => 2,
+            other => {
+                return Err(ExtractError::Training(format!("{}: label {other:?} is not 0 or 1", sentences.display())));
+            }
+        };
+        examples.push(Example { text: t.to_owned(), label, source: SENTENCES.into(), holdout: is_holdout(t, holdout) });
+    }
+    let bad_csv = |e: csv::Error| ExtractError::Training(format!("{}: {e}", reviews.display()));
+    let mut rdr = csv::Reader::from_path(reviews).map_err(bad_csv)?;
+    let headers = rdr.headers().map_err(bad_csv)?.clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| ExtractError::Training(format!("{}: no {name} column", reviews.display())))
+    };
+    let (ti, ri) = (col("Title")?, col("Rating")?);
+    let mut taken = [0usize; 3];
+    for row in rdr.records() {
+        let row = row.map_err(bad_csv)?;
+        let title = row.get(ti).unwrap_or("").trim();
+        let label = match row.get(ri).unwrap_or("") {
+            "1" | "2" => 0,
+            "3" => 1,
+            "5" => 2,
+            _ => continue,
+        };
+        if title.is_empty() || taken[label] >= per_label {
+            continue;
+        }
+        taken[label] += 1;
+        examples.push(Example {
+            text: title.to_owned(),
+            label,
+            source: "review-titles".into(),
+            holdout: is_holdout(title, holdout),
+        });
+    }
+    Ok((examples, taken))
+}
+
+/// What the head's manifest says about how it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadInfo<'a> {
+    /// Version written into the manifest.
+    pub version: &'a str,
+    /// Manifest id of the encoder it reads.
+    pub encoder: &'a str,
+    /// Held-out share of each source.
+    pub holdout: f64,
+    /// The settings it was trained with.
+    pub opts: TrainOptions,
+}
+
+/// Writes the head's weights (`sentiment-minilm.json`), its manifest with checksum and
+/// measured accuracy (`sentiment-minilm.toml`) and its loss curve (`...-training.svg`) into
+/// `out`; returns the weights' path.
+pub fn write_head(
+    out: &Path,
+    head: &Head,
+    evals: &[(String, Evaluation)],
+    losses: &[f32],
+    examples: &[Example],
+    info: &HeadInfo<'_>,
+) -> Result<PathBuf, ExtractError> {
+    std::fs::create_dir_all(out).map_err(|e| ExtractError::io(out, e))?;
+    let weights = out.join("sentiment-minilm.json");
+    let json = serde_json::to_string(head).map_err(|e| ExtractError::Training(e.to_string()))?;
+    std::fs::write(&weights, json).map_err(|e| ExtractError::io(&weights, e))?;
+    let sha = super::manifest::sha256_file(&weights)?;
+    let mut metrics = String::new();
+    for (src, e) in evals {
+        metrics.push_str(&format!(
+            "\n[metrics.{src}]\nheldout_examples = {}\naccuracy = {:.4}\npolarity_accuracy = {:.4}\nconfusion = {:?}\n",
+            e.examples, e.accuracy, e.polarity_accuracy, e.confusion
+        ));
+    }
+    let manifest = format!(
+        "# Written by `shopgraph train-sentiment`; retrain to change. A softmax head on the encoder's\n# embeddings: negative / neutral / positive.\nid = \"sentiment-minilm\"\nversion = \"{}\"\ntask = \"embedding-head\"\nencoder = \"{}\"\nlicence = \"MIT (weights trained here on CC BY 4.0 and CC0 data)\"\ndescription = \"Review sentiment head (negative, neutral, positive) on {} embeddings\"\ntrained_on = \"{} labelled sentences (UCI Sentiment Labelled Sentences, Amazon, CC BY 4.0) and review titles of 1-2 (negative), 3 (neutral) and 5 (positive) stars from the Women's E-Commerce Clothing Reviews (CC0); {:.0}% of each held out by a hash of the text; {} epochs, l2 {} chosen by 5-fold cross-validation on the training share\"\n\n[weights]\nfile = \"sentiment-minilm.json\"\nsha256 = \"{sha}\"\n\n[inference]\nlabels = [\"negative\", \"neutral\", \"positive\"]\n{metrics}",
+        info.version,
+        info.encoder,
+        info.encoder,
+        examples.iter().filter(|e| e.source == SENTENCES).count(),
+        info.holdout * 100.0,
+        info.opts.epochs,
+        info.opts.l2
+    );
+    let path = out.join("sentiment-minilm.toml");
+    std::fs::write(&path, manifest).map_err(|e| ExtractError::io(&path, e))?;
+    let curve: Vec<f64> = losses.iter().map(|l| f64::from(*l)).collect();
+    let svg = crate::chart::lines(
+        "Sentiment head: training loss (weighted cross-entropy)",
+        "epoch",
+        &[("train".to_string(), curve)],
+    );
+    let path = out.join("sentiment-minilm-training.svg");
+    std::fs::write(&path, svg).map_err(|e| ExtractError::io(&path, e))?;
+    Ok(weights)
 }
 
 /// Whether a text is in the held-out share, decided by a hash of the text so the split is the
@@ -151,5 +275,34 @@ pub fn evaluate<'a>(head: &Head, data: impl Iterator<Item = (&'a Vec<f32>, usize
         accuracy: right as f64 / n.max(1) as f64,
         polarity_accuracy: polar_right as f64 / polar_n.max(1) as f64,
         confusion,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_come_from_labelled_sentences_and_star_rated_titles() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, r) = (dir.path().join("s.tsv"), dir.path().join("r.csv"));
+        std::fs::write(&s, "text\tlabel\nGreat fit.\t1\nAwful seams.\t0\n\t1\n").unwrap();
+        std::fs::write(&r, "Title,Rating\nLove it,5\nMeh,3\nNice,4\nToo small,2\nBad,1\n,5\nPerfect,5\n").unwrap();
+        let (ex, taken) = load_examples(&s, &r, 1, 0.0).unwrap();
+        let got: Vec<(&str, usize, &str)> = ex.iter().map(|e| (&*e.text, e.label, &*e.source)).collect();
+        assert_eq!(
+            got,
+            [
+                ("Great fit.", 2, SENTENCES),
+                ("Awful seams.", 0, SENTENCES),
+                ("Love it", 2, "review-titles"),
+                ("Meh", 1, "review-titles"),
+                ("Too small", 0, "review-titles"),
+            ]
+        );
+        assert_eq!(taken, [1, 1, 1]);
+        assert!(ex.iter().all(|e| !e.holdout));
+        std::fs::write(&s, "text\tlabel\nOdd.\t7\n").unwrap();
+        assert!(matches!(load_examples(&s, &r, 1, 0.0), Err(ExtractError::Training(_))));
     }
 }

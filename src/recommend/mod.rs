@@ -111,9 +111,7 @@ impl Algorithm {
             o => return Err(format!("algorithm must be als, ease, item_knn or popularity, got {o:?}")),
         })
     }
-}
 
-impl Algorithm {
     /// History recency half-life, for the models that have one.
     pub fn half_life(&self) -> Option<f32> {
         match self {
@@ -460,7 +458,11 @@ impl Live {
 
     /// Scores of every item for a user (`None` when the user has no history at all).
     pub fn user_scores(&self, user: &str) -> Option<Vec<f32>> {
-        let h = self.history(user);
+        self.scores_for(user, &self.history(user))
+    }
+
+    /// [`Self::user_scores`] for a history already read.
+    fn scores_for(&self, user: &str, h: &UserHistory) -> Option<Vec<f32>> {
         if h.is_empty() {
             return None;
         }
@@ -491,11 +493,12 @@ impl Live {
         if k == 0 || k > MAX_K {
             return Err(RecommendError::BadK { got: k, max: MAX_K });
         }
-        let (scores, source) = match self.user_scores(user) {
+        let h = self.history(user);
+        let (scores, source) = match self.scores_for(user, &h) {
             Some(s) => (s, Source::Model),
             None => (self.trained.popularity.clone(), Source::ColdStartPopular),
         };
-        let mut exclude: Vec<u32> = if exclude_seen { self.history(user).items } else { Vec::new() };
+        let mut exclude: Vec<u32> = if exclude_seen { h.items } else { Vec::new() };
         if let Some(allowed) = allowed {
             exclude.extend((0..self.trained.items.len() as u32).filter(|i| !allowed.contains(i)));
         }
@@ -580,17 +583,23 @@ impl Live {
             return Err(RecommendError::UnknownUser(user.into()));
         }
         Ok(match &self.trained.model {
-            Model::Ease(e) => h
-                .items
-                .iter()
-                .zip(&h.ages)
-                .map(|(j, &age)| cf::recency_weight(age, e.half_life) * e.b[*j as usize * e.items + i])
-                .sum(),
-            Model::ItemKnn(_) | Model::Popularity(_) | Model::Als(_) => {
-                let s = self.user_scores(user).ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
+            Model::Ease(_) | Model::ItemKnn(_) => self.item_item_parts(&h, i as u32).iter().map(|p| p.1).sum(),
+            Model::Popularity(_) | Model::Als(_) => {
+                let s = self.scores_for(user, &h).ok_or_else(|| RecommendError::UnknownUser(user.into()))?;
                 s[i]
             }
         })
+    }
+
+    /// Each past item's part of an item-item model's score for `i`: its recency weight times
+    /// its similarity to `i`. The scores are exactly these sums, so explanations add up.
+    fn item_item_parts(&self, h: &UserHistory, i: u32) -> Vec<(u32, f32)> {
+        let half_life = self.trained.model.half_life();
+        h.items
+            .iter()
+            .zip(&h.ages)
+            .map(|(&j, &age)| (j, cf::recency_weight(age, half_life) * self.similarity(j, i)))
+            .collect()
     }
 
     /// Per-history-item contributions to a score (exact for ALS; similarity-weighted for the
@@ -603,20 +612,8 @@ impl Live {
         }
         let (parts, total) = match &self.trained.model {
             Model::Als(m) => m.explain_with(self.als_gram(m), &h.items, &h.weights, i),
-            // The item-item models' scores are sums over the history of (recency-weighted)
-            // similarities, so these parts add up to the score exactly.
-            model => {
-                let half_life = match model {
-                    Model::Ease(e) => e.half_life,
-                    Model::ItemKnn(k) => k.half_life,
-                    Model::Als(_) | Model::Popularity(_) => None,
-                };
-                let mut p: Vec<(u32, f32)> = h
-                    .items
-                    .iter()
-                    .zip(&h.ages)
-                    .map(|(&j, &age)| (j, cf::recency_weight(age, half_life) * self.similarity(j, i)))
-                    .collect();
+            Model::Ease(_) | Model::ItemKnn(_) | Model::Popularity(_) => {
+                let mut p = self.item_item_parts(&h, i);
                 p.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let t = p.iter().map(|x| x.1).sum();
                 (p, t)
