@@ -403,8 +403,8 @@ pub fn run() -> Result<()> {
                 _ => bail!("give the query text or --file, not both"),
             };
             let fmts = OutputFormats {
-                results: formats::results_format(Some(format.as_deref().unwrap_or("json")), None),
-                graph: formats::graph_format(Some(format.as_deref().unwrap_or("ttl")), None),
+                results: formats::results_by_name(format.as_deref().unwrap_or("json")),
+                graph: formats::graph_by_name(format.as_deref().unwrap_or("ttl")),
             };
             let out = engine.query(&text, &engine.query_options(), fmts)?;
             std::io::stdout().write_all(&out.body)?;
@@ -439,7 +439,7 @@ pub fn run() -> Result<()> {
                 Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let fmt = formats::graph_format(Some(&format), None).with_context(|| format!("unknown format {format}"))?;
+            let fmt = formats::graph_by_name(&format).with_context(|| format!("unknown format {format}"))?;
             match graph.as_deref() {
                 None => engine.store().dump_all(fmt, &mut out)?,
                 Some(g) => {
@@ -448,7 +448,7 @@ pub fn run() -> Result<()> {
                     } else {
                         oxigraph::model::NamedNode::new(g).with_context(|| format!("{g} is not an IRI"))?.into()
                     };
-                    out.write_all(&engine.store().dump_graph(&name, fmt)?)?;
+                    out.write_all(&engine.store().dump_graph(&name, fmt, &crate::engine::Engine::unbounded_options())?)?;
                 }
             }
             out.flush()?;

@@ -58,6 +58,14 @@ pub struct Config {
     pub extract_workers: usize,
     /// Sentences per inference batch.
     pub extract_batch: usize,
+    /// Web origins (`https://shop.example`) whose pages may call the API from a browser
+    /// (CORS). Empty: none. `*` lets any page read (GET, HEAD) but never write.
+    pub cors_origins: Vec<String>,
+    /// Host names accepted in the `Host` header, beside `localhost`, `127.0.0.1` and `[::1]`,
+    /// when bound to a loopback address (against DNS rebinding). Not checked on other binds.
+    pub allowed_hosts: Vec<String>,
+    /// Model versions kept under `<data>/models`; older ones are deleted after a new one is saved.
+    pub keep_models: usize,
 }
 
 impl Default for Config {
@@ -80,6 +88,9 @@ impl Default for Config {
             device: "auto".into(),
             extract_workers: 1,
             extract_batch: 32,
+            cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            keep_models: 5,
         }
     }
 }
@@ -194,6 +205,13 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_EXTRACT_BATCH") {
             self.extract_batch = num("SHOPGRAPH_EXTRACT_BATCH", v)?;
+        }
+        let list = |v: String| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if let Some(v) = env("SHOPGRAPH_CORS_ORIGINS") {
+            self.cors_origins = list(v);
+        }
+        if let Some(v) = env("SHOPGRAPH_ALLOWED_HOSTS") {
+            self.allowed_hosts = list(v);
         }
         Ok(())
     }

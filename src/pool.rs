@@ -4,6 +4,9 @@ use crossbeam_channel::{Sender, TrySendError, bounded};
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// Stack of each pool thread.
+pub const POOL_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// Errors of the pool.
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -30,6 +33,9 @@ impl Pool {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("shopgraph-pool-{i}"))
+                // Parsers and the SPARQL evaluator recurse per nesting level; the input guards
+                // bound the depth, this leaves a wide margin under it (address space, not RSS).
+                .stack_size(POOL_STACK_BYTES)
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         job();

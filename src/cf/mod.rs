@@ -25,6 +25,20 @@ pub enum Model {
 }
 
 impl Model {
+    /// Whether every number of the model is finite: a NaN or infinity anywhere makes every
+    /// score NaN and every recommendation list empty.
+    pub fn is_finite(&self) -> bool {
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        match self {
+            Self::Als(m) => finite(&m.user_factors) && finite(&m.item_factors),
+            Self::Ease(e) => finite(&e.b),
+            Self::ItemKnn(k) => k.sims.iter().all(|row| row.iter().all(|(_, s)| s.is_finite())),
+            Self::Popularity(p) => finite(&p.counts),
+        }
+    }
+}
+
+impl Model {
     /// Short name.
     pub fn name(&self) -> &'static str {
         match self {

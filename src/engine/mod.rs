@@ -16,7 +16,7 @@ use crate::ontology::{self, Minter, OntologyError, vocab};
 use crate::queries::{NamedQueries, NamedQueryError};
 use crate::recommend::{RecommendError, Recommender};
 use crate::store::{
-    LoadStats, OutputFormats, QueryOptions, QueryOutput, Store, StoreError,
+    LoadStats, OutputFormats, QueryOptions, QueryOutput, Store, StoreError, UpdateDataset,
     model::{GraphName, Literal, NamedNode, Quad, Term},
 };
 use std::collections::HashMap;
@@ -195,7 +195,17 @@ impl Engine {
 
     /// Runs a SPARQL update (atomic).
     pub fn update(&self, text: &str) -> Result<(), EngineError> {
-        Ok(self.store.update(text, self.config.query_timeout())?)
+        self.update_with(text, &UpdateDataset::default())
+    }
+
+    /// Runs a SPARQL update with the protocol's `using-graph-uri` / `using-named-graph-uri`.
+    pub fn update_with(&self, text: &str, dataset: &UpdateDataset) -> Result<(), EngineError> {
+        Ok(self.store.update(text, dataset, self.config.query_timeout())?)
+    }
+
+    /// Options for the operator's own reads (`shopgraph dump`): no row limit or deadline.
+    pub fn unbounded_options() -> QueryOptions {
+        QueryOptions { timeout: std::time::Duration::from_secs(10 * 365 * 24 * 3600), max_rows: usize::MAX, ..QueryOptions::default() }
     }
 
     /// Loads an RDF file with oxigraph's parsers through the bulk loader (atomic per file).
@@ -296,5 +306,12 @@ fn save_report(
         w.write_record([r.line.to_string().as_str(), &r.rule, &r.reason, &r.row]).map_err(std::io::Error::other)?;
     }
     w.flush()?;
+    drop(w);
+    // Reports describe a shop's customers' rows: readable by the data folder's owner only.
+    #[cfg(unix)]
+    for p in [&rp, &xp] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
+    }
     Ok(vec![rp.display().to_string(), xp.display().to_string()])
 }

@@ -183,6 +183,7 @@ impl Engine {
                 ds.add_item(&id);
             }
         }
+        let mut skipped = 0usize;
         for row in self.internal("interactions", &[], &["user", "item", "weight", "timestamp"])? {
             let (Some(Term::NamedNode(u)), Some(Term::NamedNode(i))) = (&row[0], &row[1]) else { continue };
             let (Some(user), Some(item)) =
@@ -191,8 +192,19 @@ impl Engine {
                 continue;
             };
             let w = lexical(&row[2]).and_then(|w| w.parse::<f32>().ok()).unwrap_or(1.0);
+            // Weights written past ingest's checks (a SPARQL update) must not poison the model.
+            if !w.is_finite() || w <= 0.0 || f64::from(w) > clean::MAX_WEIGHT {
+                skipped += 1;
+                continue;
+            }
             let ts = lexical(&row[3]).and_then(|t| clean::parse_timestamp(&t).ok()).map_or(0, |t| t.timestamp());
             ds.push(user, &item, w, ts);
+        }
+        if skipped > 0 {
+            log::warn!(
+                "skipped {skipped} interactions whose weight is not a number in (0, {}]",
+                clean::MAX_WEIGHT
+            );
         }
         Ok(ds)
     }
@@ -225,6 +237,10 @@ impl Engine {
         }
         if let Some(dir) = self.models_dir() {
             trained.save(&dir)?;
+            let pruned = recommend::prune_versions(&dir, self.config.keep_models);
+            if pruned > 0 {
+                log::info!("deleted {pruned} old model versions (keep_models = {})", self.config.keep_models);
+            }
         }
         let meta = trained.meta.clone();
         self.rec.swap(trained, facets);

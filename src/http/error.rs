@@ -118,6 +118,10 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             log::error!("{code}: {self}");
         }
-        HttpResponse::build(status).json(serde_json::json!({ "error": code, "message": self.to_string() }))
+        let mut resp = HttpResponse::build(status);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        resp.json(serde_json::json!({ "error": code, "message": self.to_string() }))
     }
 }

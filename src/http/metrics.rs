@@ -18,6 +18,7 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    ignored_parameters: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -43,6 +44,12 @@ impl Metrics {
             h.sum += s;
             h.n += 1;
         }
+    }
+
+    /// Counts one request parameter that no endpoint defines (ignored, not refused). Counted
+    /// without its name: names are the client's and would grow the label set without bound.
+    pub fn ignored_parameter(&self) {
+        self.ignored_parameters.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Prometheus text exposition format.
@@ -74,6 +81,10 @@ impl Metrics {
                 out.push_str(&format!("shopgraph_http_request_duration_seconds_count{{route=\"{route}\"}} {}\n", h.n));
             }
         }
+        out.push_str(&format!(
+            "# HELP shopgraph_ignored_parameters_total Request parameters no endpoint defines, ignored.\n# TYPE shopgraph_ignored_parameters_total counter\nshopgraph_ignored_parameters_total {}\n",
+            self.ignored_parameters.load(std::sync::atomic::Ordering::Relaxed)
+        ));
         out
     }
 }

@@ -34,7 +34,7 @@ pub enum Reject {
     BadTimestamp(String),
     /// An event type shopgraph does not know.
     UnknownEvent(String),
-    /// A negative or non-numeric weight or value.
+    /// A negative, non-numeric or out-of-range weight or value.
     BadNumber(&'static str, String),
     /// The same id was seen before with different content.
     ConflictingDuplicateId(String),
@@ -73,7 +73,7 @@ impl Reject {
             Self::UnknownEvent(v) => {
                 format!("event type {v:?} is not view, click, add_to_cart, purchase or rating")
             }
-            Self::BadNumber(f, v) => format!("{f} {v:?} is not a non-negative number"),
+            Self::BadNumber(f, v) => format!("{f} {v:?} is not a number in the accepted range (0 to 1e4 for weights, 1e9 for values)"),
             Self::ConflictingDuplicateId(id) => {
                 format!("id {id} appeared before with different content")
             }
@@ -122,6 +122,14 @@ pub fn parse_event(s: &str) -> Result<&'static str, Reject> {
 }
 
 /// A finite number.
+/// Largest interaction weight accepted at ingest and read back for training. ALS works in
+/// f32 and squares confidences; far above this they overflow to infinity and every score of
+/// every user becomes NaN.
+pub const MAX_WEIGHT: f64 = 1.0e4;
+
+/// Largest event value (a rating, a price paid, a quantity) accepted.
+pub const MAX_VALUE: f64 = 1.0e9;
+
 pub fn parse_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }

@@ -223,8 +223,9 @@ pub fn clean_reader(
                             .collect();
                         cleaner.row(Row { values, line });
                     }
-                    Ok(_) => cleaner.reject_raw(line, Reject::Malformed("not a JSON object".into()), text.into()),
-                    Err(e) => cleaner.reject_raw(line, Reject::Malformed(e.to_string()), text.into()),
+                    // The line may hold a person's id that cannot be found to pseudonymise it.
+                    Ok(_) => cleaner.reject_raw(line, Reject::Malformed("not a JSON object".into()), String::new()),
+                    Err(e) => cleaner.reject_raw(line, Reject::Malformed(e.to_string()), String::new()),
                 }
             }
         }
@@ -378,7 +379,21 @@ impl<'a> Cleaner<'a> {
 
     fn row(&mut self, row: Row) {
         let (vals, path) = self.extract(&row);
-        let raw_json = || serde_json::to_string(&row.values).unwrap_or_default();
+        // Rejects are written to a report file: people's ids in it are pseudonymised like the
+        // graph's, so the report never holds what the store itself does not.
+        let person_columns: Vec<String> =
+            ["user", "author"].iter().flat_map(|f| self.columns(f)).map(|c| c.to_string()).collect();
+        let raw_json = |this: &Self| {
+            let mut values = row.values.clone();
+            for c in &person_columns {
+                if let Some(v) = values.get_mut(c)
+                    && !v.is_empty()
+                {
+                    *v = format!("pseudonym:{}", this.pseudo.pseudonym(v));
+                }
+            }
+            serde_json::to_string(&values).unwrap_or_default()
+        };
         // Exact duplicates: same normalised content in every mapped field.
         let mut h = blake3::Hasher::new();
         for f in FIELDS {
@@ -401,7 +416,8 @@ impl<'a> Cleaner<'a> {
         if let Some(id) = vals.get("id")
             && self.seen_ids.get(id).is_some_and(|prev| *prev != digest)
         {
-            self.reject_raw(row.line, Reject::ConflictingDuplicateId(id.clone()), raw_json());
+            let raw = raw_json(self);
+            self.reject_raw(row.line, Reject::ConflictingDuplicateId(id.clone()), raw);
             return;
         }
         let before = self.quads.len();
@@ -415,7 +431,8 @@ impl<'a> Cleaner<'a> {
             }
             Err(why) => {
                 self.quads.truncate(before);
-                self.reject_raw(row.line, why, raw_json());
+                let raw = raw_json(self);
+                self.reject_raw(row.line, why, raw);
             }
         }
     }
@@ -571,17 +588,17 @@ impl<'a> Cleaner<'a> {
             Some(raw) => Some(clean::parse_timestamp(raw)?),
             None => None,
         };
-        let num = |field: &'static str, raw: Option<&str>| -> Result<Option<f64>, Reject> {
+        let num = |field: &'static str, raw: Option<&str>, max: f64| -> Result<Option<f64>, Reject> {
             match raw {
                 None => Ok(None),
                 Some(r) => clean::parse_number(r)
-                    .filter(|v| *v >= 0.0)
+                    .filter(|v| (0.0..=max).contains(v))
                     .map(Some)
                     .ok_or_else(|| Reject::BadNumber(field, r.into())),
             }
         };
-        let weight = num("weight", vals.get("weight").map(String::as_str))?;
-        let value = num("value", vals.get("value").map(String::as_str))?;
+        let weight = num("weight", vals.get("weight").map(String::as_str), clean::MAX_WEIGHT)?;
+        let value = num("value", vals.get("value").map(String::as_str), clean::MAX_VALUE)?;
         if event == "rating" {
             let v = value.ok_or(Reject::MissingRequired("value"))?;
             if v < self.mapping.rating.min || v > self.mapping.rating.max {

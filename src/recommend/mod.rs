@@ -5,8 +5,12 @@
 
 pub mod dataset;
 pub mod facets;
-use crate::npy;
+mod persist;
 pub mod simulate;
+
+#[cfg(test)]
+use crate::npy;
+pub use persist::{prune_versions, saved_versions};
 
 use crate::cf::{self, Csr, Model, als, baselines, eval};
 use dataset::Dataset;
@@ -43,6 +47,16 @@ pub enum RecommendError {
 
 /// Largest k served.
 pub const MAX_K: usize = 1000;
+
+/// Most ALS factors accepted (memory is factors x (users + items) x 4 bytes).
+pub const MAX_FACTORS: usize = 1024;
+/// Most ALS sweeps accepted.
+pub const MAX_ITERATIONS: usize = 500;
+/// Most conjugate-gradient steps per row accepted.
+pub const MAX_CG_STEPS: usize = 100;
+/// Most item-kNN neighbours accepted.
+pub const MAX_NEIGHBOURS: usize = 10_000;
+
 
 /// Which algorithm to train, with its settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +124,47 @@ impl Algorithm {
             "popularity" | "pop" => Algorithm::Popularity,
             o => return Err(format!("algorithm must be als, ease, item_knn or popularity, got {o:?}")),
         })
+        .and_then(|a| a.validate().map(|()| a))
+    }
+
+    /// Refuses settings that cannot give a usable model or would exhaust the machine:
+    /// a clear message instead of an allocation failure, a run without end, or NaN scores.
+    pub fn validate(&self) -> Result<(), String> {
+        fn range<T: PartialOrd + std::fmt::Display>(name: &str, v: T, lo: T, hi: T) -> Result<(), String> {
+            if v < lo || v > hi { Err(format!("{name} must be between {lo} and {hi}, got {v}")) } else { Ok(()) }
+        }
+        fn positive(name: &str, v: f32, zero_ok: bool) -> Result<(), String> {
+            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) || v > 1.0e6 {
+                let want = if zero_ok { "a finite number from 0" } else { "a finite positive number" };
+                return Err(format!("{name} must be {want} up to 1e6, got {v}"));
+            }
+            Ok(())
+        }
+        match self {
+            Self::Als(p) => {
+                range("factors", p.factors, 1, MAX_FACTORS)?;
+                range("iterations", p.iterations, 1, MAX_ITERATIONS)?;
+                positive("regularization", p.regularization, false)?;
+                positive("alpha", p.alpha, true)?;
+                if let als::Solver::Cg { steps } = p.solver {
+                    range("cg_steps", steps, 1, MAX_CG_STEPS)?;
+                }
+            }
+            Self::Ease { lambda, half_life } => {
+                positive("lambda", *lambda, false)?;
+                if let Some(h) = half_life {
+                    positive("half_life", *h, false)?;
+                }
+            }
+            Self::ItemKnn { neighbours, half_life } => {
+                range("neighbours", *neighbours, 1, MAX_NEIGHBOURS)?;
+                if let Some(h) = half_life {
+                    positive("half_life", *h, false)?;
+                }
+            }
+            Self::Popularity => {}
+        }
+        Ok(())
     }
 
     /// History recency half-life, for the models that have one.
@@ -184,10 +239,17 @@ impl Trained {
         reason: Option<String>,
         on_iteration: impl FnMut(usize, &als::AlsModel),
     ) -> Result<Self, RecommendError> {
+        alg.validate().map_err(RecommendError::Input)?;
         let t: Vec<(u32, u32, f32)> = ds.events.iter().map(|e| (e.user, e.item, e.weight)).collect();
         let history = Csr::from_triplets(ds.users.len(), ds.items.len(), &t);
         let ages = eval::ages(&history, &ds.events);
         let model = fit(alg, &history, on_iteration)?;
+        if !model.is_finite() {
+            return Err(RecommendError::Input(format!(
+                "training {} gave non-finite numbers; the model was not installed (check the settings and the interaction weights)",
+                model.name()
+            )));
+        }
         let popularity = baselines::Popularity::fit(&history).counts;
         Ok(Self {
             model,
@@ -204,104 +266,6 @@ impl Trained {
             ages,
             popularity,
         })
-    }
-
-    /// Writes the model under `dir/<version>/` and points `dir/CURRENT` at it (atomic rename).
-    ///
-    /// Layout: `meta.json`, `users.txt`, `items.txt` (one key per line, line n = index n),
-    /// `history.tsv` (user index, item index, weight, age: how many of the user's items came
-    /// after this one), and the model arrays: ALS
-    /// `user_factors.npy` + `item_factors.npy`, EASE `b.npy`, popularity `counts.npy`,
-    /// item-kNN `neighbours.json`. `.npy` files open with `numpy.load`.
-    pub fn save(&self, dir: &Path) -> Result<PathBuf, RecommendError> {
-        let vdir = dir.join(&self.meta.version);
-        let err = |e: std::io::Error| RecommendError::Persist { path: vdir.clone(), message: e.to_string() };
-        std::fs::create_dir_all(&vdir).map_err(err)?;
-        let write = |name: &str, bytes: &[u8]| std::fs::write(vdir.join(name), bytes).map_err(err);
-        write("meta.json", &serde_json::to_vec_pretty(&self.meta).map_err(|e| err(std::io::Error::other(e)))?)?;
-        write("users.txt", (self.users.join("\n") + "\n").as_bytes())?;
-        write("items.txt", (self.items.join("\n") + "\n").as_bytes())?;
-        let mut h = String::new();
-        for u in 0..self.history.rows {
-            let (cs, ws) = self.history.row(u);
-            let ages = &self.ages[self.history.indptr[u]..self.history.indptr[u + 1]];
-            for ((c, w), a) in cs.iter().zip(ws).zip(ages) {
-                h.push_str(&format!("{u}\t{c}\t{w}\t{a}\n"));
-            }
-        }
-        write("history.tsv", h.as_bytes())?;
-        match &self.model {
-            Model::Als(m) => {
-                write("user_factors.npy", &npy::encode(&m.user_factors, m.users(), m.factors()))?;
-                write("item_factors.npy", &npy::encode(&m.item_factors, m.items(), m.factors()))?;
-            }
-            Model::Ease(e) => write("b.npy", &npy::encode(&e.b, e.items, e.items))?,
-            Model::ItemKnn(k) => {
-                write("neighbours.json", &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?)?
-            }
-            Model::Popularity(p) => write("counts.npy", &npy::encode(&p.counts, 1, p.counts.len()))?,
-        }
-        let tmp = dir.join("CURRENT.tmp");
-        std::fs::write(&tmp, &self.meta.version).map_err(err)?;
-        std::fs::rename(&tmp, dir.join("CURRENT")).map_err(err)?;
-        Ok(vdir)
-    }
-
-    /// Loads the version `dir/CURRENT` names; `None` when nothing was saved yet.
-    pub fn load_current(dir: &Path) -> Result<Option<Self>, RecommendError> {
-        let Ok(version) = std::fs::read_to_string(dir.join("CURRENT")) else {
-            return Ok(None);
-        };
-        let vdir = dir.join(version.trim());
-        let err = |m: String| RecommendError::Persist { path: vdir.clone(), message: m };
-        let read = |name: &str| std::fs::read(vdir.join(name)).map_err(|e| err(format!("{name}: {e}")));
-        let meta: Meta = serde_json::from_slice(&read("meta.json")?).map_err(|e| err(e.to_string()))?;
-        let lines = |b: Vec<u8>| -> Vec<String> { String::from_utf8_lossy(&b).lines().map(str::to_owned).collect() };
-        let users = lines(read("users.txt")?);
-        let items = lines(read("items.txt")?);
-        let mut t = Vec::new();
-        let mut saved_ages = Vec::new();
-        for l in String::from_utf8_lossy(&read("history.tsv")?).lines() {
-            let mut p = l.split('\t');
-            let parsed = (|| Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?)))();
-            t.push(parsed.ok_or_else(|| err(format!("bad history line {l:?}")))?);
-            // Versions saved before ages existed have three columns: every item then counts as
-            // recent, which is how those models scored anyway.
-            saved_ages.push(match p.next() {
-                Some(a) => a.parse::<u32>().map_err(|_| err(format!("bad age in history line {l:?}")))?,
-                None => 0,
-            });
-        }
-        let history = Csr::from_triplets(users.len(), items.len(), &t);
-        let mut ages = vec![0u32; history.nnz()];
-        for (&(u, i, _), &a) in t.iter().zip(&saved_ages) {
-            let (start, end) = (history.indptr[u as usize], history.indptr[u as usize + 1]);
-            if let Ok(p) = history.indices[start..end].binary_search(&i) {
-                ages[start + p] = a;
-            }
-        }
-        let npy = |name: &str| npy::decode(&read(name)?).map_err(|e| err(e.to_string()));
-        let model = match &meta.algorithm {
-            Algorithm::Als(p) => Model::Als(als::AlsModel {
-                params: *p,
-                user_factors: npy("user_factors.npy")?.0,
-                item_factors: npy("item_factors.npy")?.0,
-            }),
-            Algorithm::Ease { lambda, half_life } => Model::Ease(baselines::Ease {
-                lambda: *lambda,
-                half_life: *half_life,
-                items: items.len(),
-                b: npy("b.npy")?.0,
-            }),
-            Algorithm::ItemKnn { neighbours, half_life } => Model::ItemKnn(baselines::ItemKnn {
-                neighbours: *neighbours,
-                half_life: *half_life,
-                sims: serde_json::from_slice(&read("neighbours.json")?).map_err(|e| err(e.to_string()))?,
-            }),
-            Algorithm::Popularity => Model::Popularity(baselines::Popularity { counts: npy("counts.npy")?.0 }),
-        };
-        let popularity = baselines::Popularity::fit(&history).counts;
-        Ok(Some(Self { model, users, items, history, ages, popularity, meta }))
     }
 }
 
@@ -873,6 +837,76 @@ mod tests {
         let back = Trained::load_current(dir.path()).unwrap().unwrap();
         assert_eq!(back.history, t.history);
         assert!(back.ages.iter().all(|&a| a == 0));
+    }
+
+    /// Regression: `POST /train?regularization=NaN` saved a model whose meta.json held `null`;
+    /// every later `serve` and CLI command then failed to open the store.
+    #[test]
+    fn unusable_saved_model_falls_back_to_the_previous_version_and_old_versions_are_pruned() {
+        let mut ds = Dataset::default();
+        for (u, i) in [("a", "x"), ("a", "y"), ("b", "y"), ("c", "x")] {
+            ds.push(u, i, 1.0, 0);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut saved = Vec::new();
+        for (n, lambda) in [1.0f32, 2.0, 3.0].into_iter().enumerate() {
+            let mut t = Trained::train(&ds, &Algorithm::Ease { lambda, half_life: None }, None, |_, _| {}).unwrap();
+            t.meta.version = format!("2026010{n}T000000.000Z");
+            t.save(dir.path()).unwrap();
+            saved.push(t.meta.version.clone());
+        }
+        let newest = dir.path().join(&saved[2]);
+        let cases: [(&str, Box<dyn Fn()>); 3] = [
+            (
+                "NaN written as null",
+                Box::new(|| {
+                    let m = std::fs::read_to_string(newest.join("meta.json")).unwrap();
+                    std::fs::write(newest.join("meta.json"), m.replace("\"lambda\": 3.0", "\"lambda\": null")).unwrap();
+                }),
+            ),
+            ("missing weights", Box::new(|| std::fs::remove_file(newest.join("b.npy")).unwrap())),
+            (
+                "non-finite weights",
+                Box::new(|| std::fs::write(newest.join("b.npy"), npy::encode(&[f32::NAN; 4], 2, 2)).unwrap()),
+            ),
+        ];
+        for (what, break_it) in cases {
+            // Restore the newest version, then break it one way.
+            let t = Trained::train(&ds, &Algorithm::Ease { lambda: 3.0, half_life: None }, None, |_, _| {}).unwrap();
+            let mut t = t;
+            t.meta.version = saved[2].clone();
+            t.save(dir.path()).unwrap();
+            assert_eq!(Trained::load_current(dir.path()).unwrap().unwrap().meta.version, saved[2], "{what}");
+            break_it();
+            let back = Trained::load_current(dir.path()).unwrap().expect(what);
+            assert_eq!(back.meta.version, saved[1], "{what}");
+        }
+        assert_eq!(prune_versions(dir.path(), 2), 1);
+        assert_eq!(saved_versions(dir.path()), saved[1..].to_vec());
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused_with_their_name() {
+        fn get<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        }
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("factors", "100000")], "factors"),
+            (&[("factors", "0")], "factors"),
+            (&[("regularization", "NaN")], "regularization"),
+            (&[("regularization", "-1")], "regularization"),
+            (&[("alpha", "inf")], "alpha"),
+            (&[("iterations", "100000000")], "iterations"),
+            (&[("cg_steps", "0")], "cg_steps"),
+            (&[("algorithm", "ease"), ("lambda", "0")], "lambda"),
+            (&[("algorithm", "item_knn"), ("neighbours", "0")], "neighbours"),
+            (&[("algorithm", "ease"), ("half_life", "NaN")], "half_life"),
+        ];
+        for (pairs, name) in cases {
+            let err = Algorithm::from_params(&get(pairs)).unwrap_err();
+            assert!(err.contains(name), "{pairs:?}: {err}");
+        }
+        assert!(Algorithm::from_params(&get(&[("factors", "32"), ("iterations", "5")])).is_ok());
     }
 
     #[test]

@@ -85,53 +85,49 @@ fn negotiate<F: Copy>(
     None
 }
 
-/// Short names accepted by `?format=` (as the oxigraph server does).
-fn results_by_name(name: &str) -> Option<QueryResultsFormat> {
-    match name {
-        "json" | "srj" => Some(QueryResultsFormat::Json),
-        "xml" | "srx" => Some(QueryResultsFormat::Xml),
+/// Names clients send in `format=`, `output=` or `results=` (the oxigraph server's short
+/// names, SPARQLWrapper's and rdflib's, and media types), for SELECT/ASK results.
+pub fn results_by_name(name: &str) -> Option<QueryResultsFormat> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "json" | "srj" | "application/json" => Some(QueryResultsFormat::Json),
+        "xml" | "srx" | "application/xml" | "text/xml" => Some(QueryResultsFormat::Xml),
         "csv" => Some(QueryResultsFormat::Csv),
         "tsv" => Some(QueryResultsFormat::Tsv),
         other => QueryResultsFormat::from_media_type(other),
     }
 }
 
-fn graph_by_name(name: &str) -> Option<RdfFormat> {
-    match name {
-        "ttl" | "turtle" => Some(RdfFormat::Turtle),
-        "nt" | "ntriples" => Some(RdfFormat::NTriples),
-        "jsonld" | "json-ld" => Some(GRAPH_FORMATS[2]),
-        "rdf" | "xml" | "rdfxml" => Some(RdfFormat::RdfXml),
-        "nq" | "nquads" => Some(RdfFormat::NQuads),
+/// The same for CONSTRUCT/DESCRIBE graphs. N3 is asked for by SPARQLWrapper's default;
+/// Turtle is a subset of N3, so every N3 reader reads what is served.
+pub fn graph_by_name(name: &str) -> Option<RdfFormat> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "ttl" | "turtle" | "n3" | "text/n3" | "text/rdf+n3" | "application/n3" | "application/turtle"
+        | "application/x-turtle" => Some(RdfFormat::Turtle),
+        "nt" | "ntriples" | "n-triples" => Some(RdfFormat::NTriples),
+        "jsonld" | "json-ld" | "application/json" | "json" => Some(GRAPH_FORMATS[2]),
+        "rdf" | "xml" | "rdfxml" | "rdf/xml" | "rdf+xml" | "application/xml" | "text/xml" => Some(RdfFormat::RdfXml),
+        "nq" | "nquads" | "n-quads" => Some(RdfFormat::NQuads),
         "trig" => Some(RdfFormat::TriG),
-        other => RdfFormat::from_media_type(other),
+        other => RdfFormat::from_media_type(other).filter(|f| GRAPH_FORMATS.contains(f)),
     }
 }
 
 /// Picks the result format for SELECT/ASK; `None` means nothing offered is acceptable (406).
-pub fn results_format(format: Option<&str>, accept: Option<&str>) -> Option<QueryResultsFormat> {
-    if let Some(f) = format {
-        return results_by_name(f);
+/// `names` are the request's `format`/`output`/`results` values in order: the first one that
+/// names a results format wins; when none does, the Accept header decides.
+pub fn results_format(names: &[String], accept: Option<&str>) -> Option<QueryResultsFormat> {
+    if let Some(f) = names.iter().find_map(|n| results_by_name(n)) {
+        return Some(f);
     }
-    negotiate(accept, &RESULTS_FORMATS, QueryResultsFormat::media_type, |m| {
-        if m == "application/json" {
-            return Some(QueryResultsFormat::Json);
-        }
-        QueryResultsFormat::from_media_type(m)
-    })
+    negotiate(accept, &RESULTS_FORMATS, QueryResultsFormat::media_type, results_by_name)
 }
 
 /// Picks the RDF format for CONSTRUCT/DESCRIBE and GSP reads; `None` means 406.
-pub fn graph_format(format: Option<&str>, accept: Option<&str>) -> Option<RdfFormat> {
-    if let Some(f) = format {
-        return graph_by_name(f);
+pub fn graph_format(names: &[String], accept: Option<&str>) -> Option<RdfFormat> {
+    if let Some(f) = names.iter().find_map(|n| graph_by_name(n)) {
+        return Some(f);
     }
-    negotiate(accept, &GRAPH_FORMATS, RdfFormat::media_type, |m| {
-        if m == "application/json" {
-            return Some(GRAPH_FORMATS[2]);
-        }
-        RdfFormat::from_media_type(m)
-    })
+    negotiate(accept, &GRAPH_FORMATS, RdfFormat::media_type, graph_by_name)
 }
 
 /// RDF format of an uploaded body from its Content-Type.
@@ -156,13 +152,43 @@ mod tests {
     #[test]
     fn q_values_and_wildcards_are_honoured() {
         assert_eq!(
-            results_format(None, Some("text/csv;q=0.5, application/sparql-results+xml")),
+            results_format(&[], Some("text/csv;q=0.5, application/sparql-results+xml")),
             Some(QueryResultsFormat::Xml)
         );
-        assert_eq!(results_format(None, Some("text/*")), Some(QueryResultsFormat::Csv));
-        assert_eq!(results_format(None, None), Some(QueryResultsFormat::Json));
-        assert_eq!(results_format(None, Some("image/png")), None);
-        assert_eq!(graph_format(None, Some("text/html,*/*;q=0.1")), Some(RdfFormat::Turtle));
-        assert_eq!(graph_format(Some("nt"), Some("text/turtle")), Some(RdfFormat::NTriples));
+        assert_eq!(results_format(&[], Some("text/*")), Some(QueryResultsFormat::Csv));
+        assert_eq!(results_format(&[], None), Some(QueryResultsFormat::Json));
+        assert_eq!(results_format(&[], Some("image/png")), None);
+        assert_eq!(graph_format(&[], Some("text/html,*/*;q=0.1")), Some(RdfFormat::Turtle));
+        assert_eq!(graph_format(&["nt".into()], Some("text/turtle")), Some(RdfFormat::NTriples));
+    }
+
+    /// What SPARQLWrapper 2.0, rdflib and Jena send in `format=`/`output=`/`results=` and
+    /// Accept, and what each must get.
+    #[test]
+    fn client_format_names_resolve() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let results_cases: &[(&[&str], Option<&str>, Option<QueryResultsFormat>)] = &[
+            (&["json", "json", "json"], None, Some(QueryResultsFormat::Json)),
+            (&["xml"], None, Some(QueryResultsFormat::Xml)),
+            (&["tsv", "text/tab-separated-values"], None, Some(QueryResultsFormat::Tsv)),
+            (&["application/sparql-results+json"], None, Some(QueryResultsFormat::Json)),
+            // Unknown names fall back to the Accept header.
+            (&["n3"], Some("application/sparql-results+xml"), Some(QueryResultsFormat::Xml)),
+            (&["json-ld", "application/ld+json"], Some("text/csv"), Some(QueryResultsFormat::Csv)),
+        ];
+        for (names, accept, want) in results_cases {
+            assert_eq!(results_format(&s(names), *accept), *want, "{names:?} {accept:?}");
+        }
+        let graph_cases: &[(&[&str], Option<&str>, Option<RdfFormat>)] = &[
+            (&["n3", "n3"], None, Some(RdfFormat::Turtle)),
+            (&["json-ld", "application/ld+json"], None, Some(GRAPH_FORMATS[2])),
+            (&["rdf+xml", "application/rdf+xml"], None, Some(RdfFormat::RdfXml)),
+            (&["turtle"], None, Some(RdfFormat::Turtle)),
+            (&[], Some("text/rdf+n3,application/n-triples,text/n3"), Some(RdfFormat::Turtle)),
+            (&["csv"], Some("application/n-triples"), Some(RdfFormat::NTriples)),
+        ];
+        for (names, accept, want) in graph_cases {
+            assert_eq!(graph_format(&s(names), *accept), *want, "{names:?} {accept:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod bind;
 pub mod formats;
+pub mod guard;
 mod watchdog;
 
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
@@ -93,9 +94,10 @@ pub struct QueryOptions {
     pub timeout: Duration,
     /// Error once more rows than this are produced.
     pub max_rows: usize,
-    /// Protocol `default-graph-uri` values; replace the query's FROM.
+    /// Protocol `default-graph-uri` values. With `named_graphs`, they replace the query's
+    /// FROM and FROM NAMED; either alone defines the whole dataset (SPARQL 1.1 Protocol 2.1.4).
     pub default_graphs: Vec<String>,
-    /// Protocol `named-graph-uri` values; replace the query's FROM NAMED.
+    /// Protocol `named-graph-uri` values (see `default_graphs`).
     pub named_graphs: Vec<String>,
     /// Treat the default graph as the union of all graphs.
     pub union_default_graph: bool,
@@ -204,6 +206,20 @@ impl Store {
                 StoreError::Storage(msg)
             }
         })?;
+        // A load killed mid-way leaves its SST files behind; nothing refers to them. The lock
+        // is ours now, so no other process can be writing one.
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with("bulk-") && name.ends_with(".sst") {
+                    match std::fs::remove_file(e.path()) {
+                        Ok(()) => log::info!("removed {name}, left by an interrupted bulk load"),
+                        Err(err) => log::warn!("could not remove {name}: {err}"),
+                    }
+                }
+            }
+        }
         Ok(Self::wrap(inner))
     }
 
@@ -238,29 +254,26 @@ impl Store {
         formats: OutputFormats,
     ) -> Result<QueryOutput, StoreError> {
         let start = Instant::now();
-        let mut parsed =
-            spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let mut parsed = parse_query(text)?;
         if !bindings.is_empty() {
             bind::substitute(&mut parsed, bindings)?;
         }
         let (ev, _guard) = self.cancellable(opts.timeout);
         let mut prepared = ev.for_query(parsed);
         let ds = prepared.dataset_mut();
-        if opts.union_default_graph {
-            ds.set_default_graph_as_union();
-        }
-        if !opts.default_graphs.is_empty() {
+        if !opts.default_graphs.is_empty() || !opts.named_graphs.is_empty() {
             ds.set_default_graph(
                 opts.default_graphs.iter().map(|g| parse_iri(g).map(GraphName::NamedNode)).collect::<Result<_, _>>()?,
             );
-        }
-        if !opts.named_graphs.is_empty() {
             ds.set_available_named_graphs(
                 opts.named_graphs
                     .iter()
                     .map(|g| parse_iri(g).map(NamedOrBlankNode::NamedNode))
                     .collect::<Result<_, _>>()?,
             );
+        }
+        if opts.union_default_graph && opts.default_graphs.is_empty() {
+            ds.set_default_graph_as_union();
         }
         let results = prepared.on_store(&self.inner).execute().map_err(|e| eval_error(e, opts.timeout))?;
         let deadline = start + opts.timeout;
@@ -276,8 +289,7 @@ impl Store {
         vars: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Vec<Option<Term>>>, StoreError> {
-        let mut parsed =
-            spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let mut parsed = parse_query(text)?;
         if !bindings.is_empty() {
             bind::substitute(&mut parsed, bindings)?;
         }
@@ -294,10 +306,50 @@ impl Store {
         Ok(rows)
     }
 
-    /// Runs a SPARQL update in one transaction: it applies whole or not at all.
-    pub fn update(&self, text: &str, timeout: Duration) -> Result<(), StoreError> {
+    /// Runs a SPARQL update in one transaction: it applies whole or not at all. `dataset` holds
+    /// the protocol's `using-graph-uri` / `using-named-graph-uri`; an update that names its own
+    /// dataset (USING, USING NAMED, WITH) as well is refused. LOAD is refused: the server never
+    /// fetches outside documents on a client's behalf.
+    pub fn update(&self, text: &str, dataset: &UpdateDataset, timeout: Duration) -> Result<(), StoreError> {
+        check_sparql_nesting(text)?;
+        let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let mut own_dataset = false;
+        for op in &parsed.operations {
+            match op {
+                spargebra::GraphUpdateOperation::Load { source, .. } => {
+                    return Err(StoreError::Forbidden(format!(
+                        "LOAD <{}> is refused: shopgraph does not fetch documents on a client's behalf; \
+                         send the data with the Graph Store Protocol or `shopgraph load`",
+                        source.as_str()
+                    )));
+                }
+                spargebra::GraphUpdateOperation::DeleteInsert { using, .. } => own_dataset |= using.is_some(),
+                _ => {}
+            }
+        }
+        let protocol_dataset = !dataset.using_graphs.is_empty() || !dataset.using_named_graphs.is_empty();
+        if protocol_dataset && own_dataset {
+            return Err(StoreError::Evaluation(
+                "the update names its dataset (USING, USING NAMED or WITH) and the request gives \
+                 using-graph-uri / using-named-graph-uri: give one of the two"
+                    .into(),
+            ));
+        }
         let (ev, _guard) = self.cancellable(timeout);
-        let prepared = ev.parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let mut prepared = ev.for_update(parsed);
+        if protocol_dataset {
+            let default: Vec<GraphName> =
+                dataset.using_graphs.iter().map(|g| parse_iri(g).map(GraphName::NamedNode)).collect::<Result<_, _>>()?;
+            let named: Vec<NamedOrBlankNode> = dataset
+                .using_named_graphs
+                .iter()
+                .map(|g| parse_iri(g).map(NamedOrBlankNode::NamedNode))
+                .collect::<Result<_, _>>()?;
+            for ds in prepared.using_datasets_mut() {
+                ds.set_default_graph(default.clone());
+                ds.set_available_named_graphs(named.clone());
+            }
+        }
         prepared.on_store(&self.inner).execute().map_err(|e| match e {
             UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
             UpdateEvaluationError::Unexpected(inner) => match inner.downcast::<QueryEvaluationError>() {
@@ -306,6 +358,7 @@ impl Store {
                 Err(other) => StoreError::Storage(other.to_string()),
             },
             UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
+            UpdateEvaluationError::GraphParsing(p) => StoreError::RdfSyntax(p.to_string()),
             other => StoreError::Evaluation(other.to_string()),
         })
     }
@@ -395,6 +448,7 @@ impl Store {
         graph: GraphName,
         base_iri: Option<&str>,
     ) -> Result<Vec<Quad>, StoreError> {
+        check_upload(data, format)?;
         let mut parser = RdfParser::from_format(format).with_default_graph(graph).rename_blank_nodes();
         if let Some(b) = base_iri {
             parser = parser.with_base_iri(b).map_err(|e| StoreError::InvalidIri(e.to_string()))?;
@@ -404,6 +458,33 @@ impl Store {
             parser = parser.without_named_graphs();
         }
         parser.for_slice(data).map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string()))).collect()
+    }
+
+    /// Parses an N-Quads / TriG document for the whole dataset (GSP without a graph).
+    pub fn parse_dataset_document(data: &[u8], format: RdfFormat) -> Result<Vec<Quad>, StoreError> {
+        check_upload(data, format)?;
+        RdfParser::from_format(format)
+            .rename_blank_nodes()
+            .for_slice(data)
+            .map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string())))
+            .collect()
+    }
+
+    /// GSP PUT without a graph: the dataset becomes exactly these quads, in one transaction.
+    pub fn replace_dataset(&self, quads: &[Quad]) -> Result<(), StoreError> {
+        let mut tx = self.inner.start_transaction()?;
+        tx.clear()?;
+        tx.extend(quads.iter());
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// GSP POST without a graph: adds quads to their graphs in one transaction.
+    pub fn add_to_dataset(&self, quads: &[Quad]) -> Result<(), StoreError> {
+        let mut tx = self.inner.start_transaction()?;
+        tx.extend(quads.iter());
+        tx.commit()?;
+        Ok(())
     }
 
     /// GSP PUT: replaces a graph with the given quads in one transaction. Returns whether it existed.
@@ -457,19 +538,33 @@ impl Store {
         })
     }
 
-    /// Serialises one graph.
-    pub fn dump_graph(&self, graph: &GraphName, format: RdfFormat) -> Result<Vec<u8>, StoreError> {
+    /// Serialises one graph (GSP GET), under the same row limit and deadline as a query.
+    pub fn dump_graph(&self, graph: &GraphName, format: RdfFormat, opts: &QueryOptions) -> Result<Vec<u8>, StoreError> {
         if !self.graph_exists(graph)? {
             return Err(StoreError::GraphNotFound(graph.to_string()));
         }
+        let deadline = Instant::now() + opts.timeout;
         let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
-        for q in self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())) {
+        for (n, q) in self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).enumerate() {
+            check_progress(n + 1, opts, deadline)?;
             ser.serialize_triple(q?.as_ref())?;
         }
         Ok(ser.finish()?)
     }
 
-    /// Writes every quad as N-Quads (or another dataset format).
+    /// Serialises the whole dataset as N-Quads or TriG (GSP GET without a graph), under the
+    /// same row limit and deadline as a query.
+    pub fn dump_dataset(&self, format: RdfFormat, opts: &QueryOptions) -> Result<Vec<u8>, StoreError> {
+        let deadline = Instant::now() + opts.timeout;
+        let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
+        for (n, q) in self.inner.iter().enumerate() {
+            check_progress(n + 1, opts, deadline)?;
+            ser.serialize_quad(q?.as_ref())?;
+        }
+        Ok(ser.finish()?)
+    }
+
+    /// Serialises everything (`shopgraph dump`); the operator's own command, so unbounded.
     pub fn dump_all(&self, format: RdfFormat, writer: impl Write) -> Result<(), StoreError> {
         if !format.supports_datasets() {
             return Err(StoreError::Forbidden(format!(
@@ -526,6 +621,63 @@ impl Store {
     }
 }
 
+/// What an update's protocol request says of its dataset.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateDataset {
+    /// `using-graph-uri` values: the default graph of every DELETE/INSERT's WHERE.
+    pub using_graphs: Vec<String>,
+    /// `using-named-graph-uri` values: its named graphs.
+    pub using_named_graphs: Vec<String>,
+}
+
+fn check_sparql_nesting(text: &str) -> Result<(), StoreError> {
+    let depth = guard::sparql_depth(text);
+    if depth > guard::MAX_SPARQL_NESTING {
+        return Err(StoreError::Syntax(format!(
+            "brackets nest {depth} deep; at most {} levels are accepted",
+            guard::MAX_SPARQL_NESTING
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a query after the nesting check.
+fn parse_query(text: &str) -> Result<spargebra::Query, StoreError> {
+    check_sparql_nesting(text)?;
+    spargebra::SparqlParser::new().parse_query(text).map_err(|e| StoreError::Syntax(e.to_string()))
+}
+
+/// Refuses uploads that would make a parser recurse without bound or expand entities.
+fn check_upload(data: &[u8], format: RdfFormat) -> Result<(), StoreError> {
+    match format {
+        RdfFormat::RdfXml if guard::declares_xml_entities(data) => {
+            Err(StoreError::RdfSyntax("RDF/XML with <!ENTITY> declarations is refused".into()))
+        }
+        RdfFormat::JsonLd { .. } => {
+            let depth = guard::json_depth(data);
+            if depth > guard::MAX_JSON_NESTING {
+                return Err(StoreError::RdfSyntax(format!(
+                    "JSON-LD nests {depth} deep; at most {} levels are accepted",
+                    guard::MAX_JSON_NESTING
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Row limit and deadline of a streaming read, checked every row (the clock every 1024).
+fn check_progress(rows: usize, opts: &QueryOptions, deadline: Instant) -> Result<(), StoreError> {
+    if rows > opts.max_rows {
+        return Err(StoreError::TooManyRows(opts.max_rows));
+    }
+    if rows.is_multiple_of(1024) && Instant::now() > deadline {
+        return Err(StoreError::Timeout(opts.timeout));
+    }
+    Ok(())
+}
+
 fn parse_iri(s: &str) -> Result<NamedNode, StoreError> {
     NamedNode::new(s).map_err(|_| StoreError::InvalidIri(s.into()))
 }
@@ -536,16 +688,8 @@ fn serialize(
     formats: OutputFormats,
     deadline: Instant,
 ) -> Result<QueryOutput, StoreError> {
-    let too_many = |rows: usize| -> Result<(), StoreError> {
-        if rows > opts.max_rows {
-            return Err(StoreError::TooManyRows(opts.max_rows));
-        }
-        // The watchdog cancels evaluation; this catches time spent in serialisation itself.
-        if rows.is_multiple_of(1024) && Instant::now() > deadline {
-            return Err(StoreError::Timeout(opts.timeout));
-        }
-        Ok(())
-    };
+    // The watchdog cancels evaluation; this catches time spent in serialisation itself.
+    let too_many = |rows: usize| check_progress(rows, opts, deadline);
     match results {
         QueryResults::Solutions(solutions) => {
             let format = formats

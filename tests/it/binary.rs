@@ -4,7 +4,7 @@ use crate::common::fixture;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shopgraph"));
     c.env("RUST_LOG", "warn");
     c
@@ -16,11 +16,11 @@ fn run_ok(args: &[&str]) -> Output {
     out
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -29,7 +29,7 @@ impl Drop for Server {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -37,7 +37,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn start(args: &[&str], port: u16) -> Server {
+pub(crate) fn start(args: &[&str], port: u16) -> Server {
     let child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -174,7 +174,7 @@ async fn bad_input_gets_a_clear_4xx_and_loses_nothing() {
         ),
         (TestRequest::get().uri("/store?graph=http://ex.org/none"), StatusCode::NOT_FOUND, "graph_not_found"),
         (TestRequest::get().uri("/store?graph=not%20an%20iri"), StatusCode::BAD_REQUEST, "bad_request"),
-        (TestRequest::get().uri("/store"), StatusCode::BAD_REQUEST, "bad_request"),
+        (TestRequest::get().uri("/store?default&graph=http://ex.org/g"), StatusCode::BAD_REQUEST, "bad_request"),
         (TestRequest::delete().uri("/store?graph=http://ex.org/none"), StatusCode::NOT_FOUND, "graph_not_found"),
         (TestRequest::get().uri("/queries/no-such-query"), StatusCode::NOT_FOUND, "unknown_query"),
         (TestRequest::get().uri("/queries/product-reviews"), StatusCode::BAD_REQUEST, "bad_parameter"),

@@ -234,3 +234,27 @@ fn ontology_and_taxonomy_load_into_their_own_graphs_once() {
         0
     );
 }
+
+/// Regression: `reports/*.rejected.csv` kept the raw user ids of rejected interaction rows,
+/// readable by anyone on the machine.
+#[test]
+fn rejected_rows_report_holds_pseudonyms_only_and_is_private() {
+    let e = empty_engine();
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("interactions.csv");
+    let mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
+    let r = e.load_tabular(&path, &mapping, Some(dir.path()), Box::new(|_| {})).unwrap();
+    assert_eq!(r.report.unwrap().rows_rejected, 5);
+    let rejects = std::fs::read_to_string(dir.path().join("interactions.rejected.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 6, "{rejects}");
+    for raw in ["carol@", "dave@", "example.com"] {
+        assert!(!rejects.contains(raw), "raw user id {raw} in the rejects file:\n{rejects}");
+    }
+    assert!(rejects.contains("pseudonym:"), "{rejects}");
+    #[cfg(unix)]
+    for f in ["interactions.rejected.csv", "interactions.report.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}

@@ -2,9 +2,11 @@
 //! process, and the real binary on a port.
 
 mod binary;
+mod clients;
 mod common;
 mod extract;
 mod golden;
 mod http;
 mod load;
+mod protocol;
 mod recommend;

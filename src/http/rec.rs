@@ -1,0 +1,99 @@
+//! Recommendation resources: `/recommend`, `/similar`, `/explain`, `/events`, `/train`, `/model`.
+
+use super::params::{FILTERS, header_str, media_type, parse_bool, parse_filter, parse_k, read_body, rec_params, required};
+use super::{ApiError, AppState};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
+
+pub(super) async fn recommend(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut allowed = vec!["user", "k", "exclude_seen", "cold_start"];
+    allowed.extend(FILTERS);
+    let p = rec_params(&req, &allowed)?;
+    let user = required(&p, "user")?.to_owned();
+    let k = parse_k(&p)?;
+    let filter = parse_filter(&p)?;
+    let exclude = parse_bool(&p, "exclude_seen", true)?;
+    let cold = parse_bool(&p, "cold_start", true)?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.recommend(&user, k, &filter, exclude, cold)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub(super) async fn similar(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut allowed = vec!["item", "k"];
+    allowed.extend(FILTERS);
+    let p = rec_params(&req, &allowed)?;
+    let item = required(&p, "item")?.to_owned();
+    let k = parse_k(&p)?;
+    let filter = parse_filter(&p)?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.similar(&item, k, &filter)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub(super) async fn explain(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(&req, &["user", "item", "format"])?;
+    let user = required(&p, "user")?.to_owned();
+    let item = required(&p, "item")?.to_owned();
+    let turtle = match p.get("format").map(String::as_str) {
+        None | Some("json") => header_str(req.headers(), header::ACCEPT).is_some_and(|a| a.starts_with("text/turtle")),
+        Some("ttl" | "turtle") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("format must be json or turtle, got {other:?}"))),
+    };
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.explain(&user, &item)).await??;
+    Ok(if turtle { HttpResponse::Ok().content_type("text/turtle").body(out.rdf) } else { HttpResponse::Ok().json(out) })
+}
+
+pub(super) async fn post_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let media = media_type(&req);
+    if !matches!(
+        media.as_str(),
+        "application/json" | "application/x-ndjson" | "application/jsonl" | "application/jsonlines"
+    ) {
+        return Err(ApiError::UnsupportedMediaType(format!("{media}; send application/json or application/x-ndjson")));
+    }
+    let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.post_events(&body)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub(super) async fn train(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(
+        &req,
+        &[
+            "algorithm",
+            "factors",
+            "regularization",
+            "alpha",
+            "iterations",
+            "solver",
+            "cg_steps",
+            "lambda",
+            "neighbours",
+            "half_life",
+            "seed",
+        ],
+    )?;
+    let alg = crate::recommend::Algorithm::from_params(&|k| p.get(k).cloned()).map_err(ApiError::BadRequest)?;
+    let engine = Arc::clone(&state.engine);
+    let meta = state.pool.run(move || engine.train(&alg, None, |_, _| {})).await??;
+    Ok(HttpResponse::Ok().json(meta))
+}
+
+pub(super) async fn model_info(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let live = state.engine.recommender().current().map_err(crate::engine::EngineError::from)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "meta": live.trained.meta,
+        "users": live.trained.users.len(),
+        "items": live.trained.items.len(),
+        "pending_events": live.pending_events(),
+    })))
+}
+
