@@ -18,6 +18,9 @@ pub enum ConfigError {
     /// An environment variable holds a value of the wrong type.
     #[error("environment variable {var}={value:?} is invalid: {message}")]
     Env { var: String, value: String, message: String },
+    /// The settings would expose the server without protection.
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 /// Every setting, with its default.
@@ -66,6 +69,42 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Model versions kept under `<data>/models`; older ones are deleted after a new one is saved.
     pub keep_models: usize,
+    /// Who must present an API key (`Authorization: Bearer`). `None` (the default): `off` on a
+    /// loopback bind, `all` on any other.
+    pub auth: Option<AuthMode>,
+    /// Serve on a non-loopback address with `auth = "off"` anyway (refused otherwise).
+    pub allow_unauthenticated_public: bool,
+}
+
+/// Which requests need an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// No keys are asked for.
+    Off,
+    /// Writes (updates, Graph Store writes, events, training, keys) need a key; reads do not.
+    Writes,
+    /// Every request but /health and /openapi.json needs a key.
+    All,
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" => Ok(Self::Off),
+            "writes" => Ok(Self::Writes),
+            "all" => Ok(Self::All),
+            o => Err(format!("auth must be off, writes or all, got {o:?}")),
+        }
+    }
+}
+
+/// Whether a `host:port` bind address is a loopback one.
+pub fn is_loopback_bind(bind: &str) -> bool {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Default for Config {
@@ -91,6 +130,8 @@ impl Default for Config {
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             keep_models: 5,
+            auth: None,
+            allow_unauthenticated_public: false,
         }
     }
 }
@@ -129,6 +170,24 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The auth mode in force: the configured one, else by the bind address.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth.unwrap_or(if is_loopback_bind(&self.bind) { AuthMode::Off } else { AuthMode::All })
+    }
+
+    /// Refuses a setup that would expose an unauthenticated server to the network.
+    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.auth_mode() == AuthMode::Off && !is_loopback_bind(&self.bind) && !self.allow_unauthenticated_public {
+            return Err(ConfigError::Unsafe(format!(
+                "refusing to serve on {} with auth = \"off\": anyone who can reach it could change or delete \
+                 everything. Create keys (`shopgraph keys create`) and set auth = \"all\" or \"writes\", bind \
+                 127.0.0.1, or set allow_unauthenticated_public = true if a proxy in front authenticates",
+                self.bind
+            )));
+        }
+        Ok(())
+    }
+
     /// Query timeout as a duration.
     pub fn query_timeout(&self) -> Duration {
         Duration::from_millis(self.query_timeout_ms)
@@ -212,6 +271,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_ALLOWED_HOSTS") {
             self.allowed_hosts = list(v);
+        }
+        if let Some(v) = env("SHOPGRAPH_AUTH") {
+            self.auth = Some(v.parse().map_err(|m| ConfigError::Env { var: "SHOPGRAPH_AUTH".into(), value: v, message: m })?);
         }
         Ok(())
     }

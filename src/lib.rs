@@ -2,6 +2,8 @@
 //!
 //! See ARCHITECTURE.md for the module map and the rules on what may import what.
 
+pub mod audit;
+pub mod auth;
 pub mod cf;
 pub mod chart;
 pub mod cli;

@@ -48,6 +48,9 @@ pub enum EngineError {
     /// A file to load has a format shopgraph cannot tell, or no mapping.
     #[error("{0}")]
     Input(String),
+    /// From API key management.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// What loading one file did.
@@ -77,6 +80,8 @@ pub struct Engine {
     rec: Arc<Recommender>,
     retraining: std::sync::atomic::AtomicBool,
     semantic: Arc<Semantic>,
+    keys: crate::auth::Keys,
+    audit: crate::audit::AuditLog,
 }
 
 impl Engine {
@@ -108,10 +113,35 @@ impl Engine {
             let ev = crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone());
             crate::sparql_fns::register_semantic(ev, Arc::clone(&semantic))
         });
-        let engine = Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic };
+        let keys =
+            if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
+        let audit =
+            if config.memory { crate::audit::AuditLog::memory() } else { crate::audit::AuditLog::open(&config.data) };
+        let engine = Self {
+            config,
+            store,
+            minter,
+            pseudo,
+            queries,
+            rec,
+            retraining: Default::default(),
+            semantic,
+            keys,
+            audit,
+        };
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         Ok(Arc::new(engine))
+    }
+
+    /// The API keys of this data folder (or of memory).
+    pub fn keys(&self) -> &crate::auth::Keys {
+        &self.keys
+    }
+
+    /// The audit log of applied writes.
+    pub fn audit(&self) -> &crate::audit::AuditLog {
+        &self.audit
     }
 
     /// The store (read access for the HTTP layer's GSP and stats).

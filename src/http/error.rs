@@ -1,5 +1,6 @@
 //! The one mapping from every error shopgraph can raise to an HTTP status and JSON body.
 
+use crate::auth::AuthError;
 use crate::engine::EngineError;
 use crate::extract::ExtractError;
 use crate::ingest::IngestError;
@@ -23,6 +24,12 @@ pub enum ApiError {
     /// The body is larger than `max_body_bytes`.
     #[error("request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// No valid API key was sent where one is needed.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The client accepts no format this endpoint can produce.
     #[error("none of the accepted media types can be produced; offered: {0}")]
     NotAcceptable(String),
@@ -50,6 +57,8 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Self::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "not_acceptable"),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "forbidden_role"),
             Self::Pool(PoolError::Busy(_)) => (S::TOO_MANY_REQUESTS, "busy"),
             Self::Pool(PoolError::Panicked) => (S::INTERNAL_SERVER_ERROR, "internal"),
             Self::Engine(e) => match e {
@@ -103,6 +112,11 @@ impl ApiError {
                     }
                 },
                 EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
+                EngineError::Auth(a) => match a {
+                    AuthError::UnknownKey(_) => (S::NOT_FOUND, "unknown_key"),
+                    AuthError::BadRole(_) | AuthError::BadName => (S::BAD_REQUEST, "bad_key_request"),
+                    AuthError::Io { .. } => (S::INTERNAL_SERVER_ERROR, "key_store"),
+                },
             },
         }
     }
@@ -121,6 +135,9 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(status);
         if status == StatusCode::TOO_MANY_REQUESTS {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer realm=\"shopgraph\""));
         }
         resp.json(serde_json::json!({ "error": code, "message": self.to_string() }))
     }

@@ -4,7 +4,10 @@
 //! before one transaction applies it.
 
 use super::params::{header_str, media_type, pairs, read_body};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, access};
+use crate::audit::Entry;
+use crate::auth::Role;
+use crate::ontology::vocab;
 use crate::store::model::{GraphName, NamedNode};
 use crate::store::{GraphFormat, Store, formats};
 use actix_web::http::header;
@@ -38,6 +41,16 @@ fn target(req: &HttpRequest) -> Result<(Target, Vec<String>), ApiError> {
         }
     }
     Ok((target.map_or(Target::Dataset, Target::Graph), names))
+}
+
+/// Writes to the whole dataset or to a protected graph are an admin's.
+fn require_write(req: &HttpRequest, target: &Target) -> Result<(), ApiError> {
+    let protected = match target {
+        Target::Dataset => true,
+        Target::Graph(GraphName::NamedNode(n)) => vocab::PROTECTED_GRAPHS.contains(&n.as_str()),
+        Target::Graph(_) => false,
+    };
+    access::of(req).require(if protected { Role::Admin } else { Role::Writer })
 }
 
 /// Dataset formats: a graph format here would silently drop the named graphs.
@@ -82,28 +95,33 @@ async fn write(
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (target, _) = target(&req)?;
+    require_write(&req, &target)?;
     let ct = media_type(&req);
     let format = formats::upload_format(&ct).ok_or_else(|| {
         ApiError::UnsupportedMediaType(format!("{ct}; send Turtle, N-Triples, RDF/XML, JSON-LD, N-Quads or TriG"))
     })?;
     let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
     let engine = Arc::clone(&state.engine);
+    let who = access::of(&req).who();
+    let action = if replace { "gsp-put" } else { "gsp-post" };
     let created = match target {
         Target::Graph(graph) => {
             let existed = state
                 .pool
-                .run(move || {
+                .run(move || -> Result<bool, ApiError> {
                     let base = match &graph {
                         GraphName::NamedNode(n) => Some(n.as_str().to_owned()),
                         _ => None,
                     };
                     // Parse everything first: a syntax error leaves the graph as it was.
                     let quads = Store::parse_document(&body, format, graph.clone(), base.as_deref())?;
-                    if replace {
-                        engine.store().replace_graph(&graph, &quads)
+                    let existed = if replace {
+                        engine.store().replace_graph(&graph, &quads)?
                     } else {
-                        engine.store().add_to_graph(&graph, &quads)
-                    }
+                        engine.store().add_to_graph(&graph, &quads)?
+                    };
+                    engine.audit().record(Entry::new(who, action, Some(graph.to_string()), &body, Some(quads.len())));
+                    Ok(existed)
                 })
                 .await??;
             !existed
@@ -111,9 +129,15 @@ async fn write(
         Target::Dataset => {
             state
                 .pool
-                .run(move || {
+                .run(move || -> Result<(), ApiError> {
                     let quads = Store::parse_dataset_document(&body, format)?;
-                    if replace { engine.store().replace_dataset(&quads) } else { engine.store().add_to_dataset(&quads) }
+                    if replace {
+                        engine.store().replace_dataset(&quads)?;
+                    } else {
+                        engine.store().add_to_dataset(&quads)?;
+                    }
+                    engine.audit().record(Entry::new(who, action, Some("dataset".into()), &body, Some(quads.len())));
+                    Ok(())
                 })
                 .await??;
             false
@@ -139,12 +163,22 @@ pub(super) async fn post(
 }
 
 pub(super) async fn delete(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let Target::Graph(graph) = target(&req)?.0 else {
+    let target = target(&req)?.0;
+    require_write(&req, &target)?;
+    let Target::Graph(graph) = target else {
         return Err(ApiError::BadRequest(
             "DELETE needs `?default` or `?graph=IRI`; to empty the store send the update DROP ALL".into(),
         ));
     };
     let engine = Arc::clone(&state.engine);
-    state.pool.run(move || engine.store().delete_graph(&graph)).await??;
+    let who = access::of(&req).who();
+    state
+        .pool
+        .run(move || -> Result<(), ApiError> {
+            engine.store().delete_graph(&graph)?;
+            engine.audit().record(Entry::new(who, "gsp-delete", Some(graph.to_string()), b"", None));
+            Ok(())
+        })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }

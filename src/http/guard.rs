@@ -3,7 +3,7 @@
 //! refusal of cross-site writes, security headers, and the HTTP/2 upgrade offer answered so
 //! that no client reuses a connection the server is about to close.
 
-use crate::config::Config;
+use crate::config::{Config, is_loopback_bind};
 use actix_web::HttpRequest;
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -157,12 +157,6 @@ fn host_name(host: &str) -> &str {
 fn same_origin(origin: &str, h: &HeaderMap) -> bool {
     let Some(host) = header_value(h, header::HOST) else { return false };
     origin.split_once("://").is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
-}
-
-fn is_loopback_bind(bind: &str) -> bool {
-    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn refuse(code: &str, message: &str) -> HttpResponse {

@@ -4,9 +4,11 @@
 //! Handlers parse the request, hand the work to the pool and await it; nothing heavy runs on
 //! an actix worker.
 
+pub mod access;
 mod error;
 mod gsp;
 pub mod guard;
+mod admin;
 pub mod metrics;
 mod params;
 mod rec;
@@ -73,6 +75,8 @@ pub fn app(
 > {
     let metrics = Arc::clone(&state.metrics);
     let guard = Arc::clone(&state.guard);
+    let engine = Arc::clone(&state.engine);
+    let mode = state.engine.config.auth_mode();
     App::new()
         .app_data(web::Data::new(state))
         // Bodies are read by hand with our limit; this only bounds the query-string parser.
@@ -84,7 +88,12 @@ pub fn app(
             let metrics = Arc::clone(&metrics);
             let guard = Arc::clone(&guard);
             let http_req = req.request().clone();
-            let pending: Result<_, ServiceResponse<BoxBody>> = match guard.intercept(&http_req) {
+            let refused = guard.intercept(&http_req).or_else(|| {
+                access::authenticate(engine.keys(), mode, &req)
+                    .err()
+                    .map(|e| actix_web::ResponseError::error_response(&e))
+            });
+            let pending: Result<_, ServiceResponse<BoxBody>> = match refused {
                 Some(answer) => Err(req.into_response(answer)),
                 None => Ok(srv.call(req)),
             };
@@ -126,6 +135,14 @@ pub fn app(
         .route("/openapi.json", web::get().to(openapi))
         .route("/queries", web::get().to(sparql::list_queries))
         .route("/queries/{name}", web::get().to(sparql::run_named_query))
+        .service(
+            web::resource("/keys")
+                .route(web::get().to(admin::list))
+                .route(web::post().to(admin::create))
+                .default_service(web::to(method_not_allowed("GET, POST"))),
+        )
+        .route("/keys/{id}", web::delete().to(admin::revoke))
+        .route("/audit", web::get().to(admin::audit))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({
                 "error": "not_found",
@@ -138,8 +155,13 @@ pub fn app(
 pub async fn serve(engine: Arc<Engine>) -> std::io::Result<()> {
     let bind = engine.config.bind.clone();
     let workers = engine.config.http_workers.max(1);
+    engine.config.check_exposure().map_err(std::io::Error::other)?;
+    let mode = engine.config.auth_mode();
+    if mode != crate::config::AuthMode::Off && !engine.keys().any_active() {
+        log::warn!("auth is {mode:?} but no API key exists yet: create one with `shopgraph keys create --role admin --name ...`");
+    }
     let state = AppState::new(engine);
-    log::info!("shopgraph listening on http://{bind} (SPARQL at /sparql)");
+    log::info!("shopgraph listening on http://{bind} (SPARQL at /sparql, auth {mode:?})");
     actix_web::HttpServer::new(move || app(state.clone())).workers(workers).bind(&bind)?.run().await
 }
 

@@ -1,7 +1,8 @@
 //! Recommendation resources: `/recommend`, `/similar`, `/explain`, `/events`, `/train`, `/model`.
 
 use super::params::{FILTERS, header_str, media_type, parse_bool, parse_filter, parse_k, read_body, rec_params, required};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, access};
+use crate::audit::Entry;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::sync::Arc;
@@ -60,7 +61,15 @@ pub(super) async fn post_events(
     }
     let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
     let engine = Arc::clone(&state.engine);
-    let out = state.pool.run(move || engine.post_events(&body)).await??;
+    let who = access::of(&req).who();
+    let out = state
+        .pool
+        .run(move || -> Result<_, ApiError> {
+            let out = engine.post_events(&body)?;
+            engine.audit().record(Entry::new(who, "events", None, &body, Some(out.accepted)));
+            Ok(out)
+        })
+        .await??;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -83,7 +92,15 @@ pub(super) async fn train(state: web::Data<AppState>, req: HttpRequest) -> Resul
     )?;
     let alg = crate::recommend::Algorithm::from_params(&|k| p.get(k).cloned()).map_err(ApiError::BadRequest)?;
     let engine = Arc::clone(&state.engine);
-    let meta = state.pool.run(move || engine.train(&alg, None, |_, _| {})).await??;
+    let who = access::of(&req).who();
+    let meta = state
+        .pool
+        .run(move || -> Result<_, ApiError> {
+            let meta = engine.train(&alg, None, |_, _| {})?;
+            engine.audit().record(Entry::new(who, "train", Some(meta.version.clone()), b"", Some(meta.interactions)));
+            Ok(meta)
+        })
+        .await??;
     Ok(HttpResponse::Ok().json(meta))
 }
 

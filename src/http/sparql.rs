@@ -6,8 +6,11 @@
 //! /metrics, as the oxigraph server and Fuseki do, instead of failing the request.
 
 use super::params::{header_str, media_type, pairs, read_body, strict_utf8, utf8};
-use super::{ApiError, AppState};
-use crate::store::{OutputFormats, QueryOptions, UpdateDataset, formats};
+use super::{ApiError, AppState, access};
+use crate::audit::Entry;
+use crate::auth::Role;
+use crate::ontology::vocab;
+use crate::store::{self, OutputFormats, QueryOptions, UpdateDataset, formats};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::collections::HashMap;
@@ -77,10 +80,30 @@ async fn run_query(
     Ok(HttpResponse::Ok().content_type(out.content_type).body(out.body))
 }
 
-async fn run_update(state: &AppState, update: String, params: ProtocolParams) -> Result<HttpResponse, ApiError> {
+async fn run_update(
+    state: &AppState,
+    req: &HttpRequest,
+    update: String,
+    params: ProtocolParams,
+) -> Result<HttpResponse, ApiError> {
+    let access = access::of(req);
+    access.require(Role::Writer)?;
+    let who = access.who();
     let engine = Arc::clone(&state.engine);
     let dataset = UpdateDataset { using_graphs: params.using_graphs, using_named_graphs: params.using_named_graphs };
-    state.pool.run(move || engine.update_with(&update, &dataset)).await??;
+    state
+        .pool
+        .run(move || -> Result<(), ApiError> {
+            // The ontology, taxonomy, vocabularies and load records are an admin's: so is any
+            // update that can reach every graph (DROP ALL, a variable GRAPH in DELETE).
+            if store::update_write_scope(&update)?.touches_any_of(&vocab::PROTECTED_GRAPHS) {
+                access.require(Role::Admin)?;
+            }
+            engine.update_with(&update, &dataset)?;
+            engine.audit().record(Entry::new(who, "sparql-update", None, update.as_bytes(), None));
+            Ok(())
+        })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -115,7 +138,7 @@ pub(super) async fn sparql_post(
         "application/sparql-update" => {
             let params = protocol_params(&state, &url_pairs);
             let body = utf8(read_body(&req, payload, limit).await?)?;
-            run_update(&state, body, params).await
+            run_update(&state, &req, body, params).await
         }
         "application/x-www-form-urlencoded" => {
             let body = read_body(&req, payload, limit).await?;
@@ -129,7 +152,7 @@ pub(super) async fn sparql_post(
             let update: Vec<_> = form.iter().filter(|(k, _)| k == "update").collect();
             match (query.as_slice(), update.as_slice()) {
                 ([(_, q)], []) => run_query(&state, &req, q.clone(), params).await,
-                ([], [(_, u)]) => run_update(&state, u.clone(), params).await,
+                ([], [(_, u)]) => run_update(&state, &req, u.clone(), params).await,
                 ([], []) => Err(ApiError::BadRequest("form needs a `query` or an `update` field".into())),
                 _ => Err(ApiError::BadRequest("form must hold exactly one `query` or `update`".into())),
             }

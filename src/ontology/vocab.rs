@@ -25,6 +25,10 @@ pub const GRAPH_SCHEMA_ORG: &str = "http://schema.org/";
 pub const GRAPH_GOODRELATIONS: &str = "http://purl.org/goodrelations/v1#";
 /// RDF Review vocabulary graph.
 pub const GRAPH_REV: &str = "http://purl.org/stuff/rev#";
+/// Graphs only an admin may write: the ontology, the taxonomy, the vendored vocabularies and
+/// the load records.
+pub const PROTECTED_GRAPHS: [&str; 6] =
+    [GRAPH_ONTOLOGY, GRAPH_TAXONOMY, GRAPH_META, GRAPH_SCHEMA_ORG, GRAPH_GOODRELATIONS, GRAPH_REV];
 
 pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 pub const RDFS_LABEL: &str = "http://www.w3.org/2000/01/rdf-schema#label";

@@ -4,6 +4,7 @@
 mod bind;
 pub mod formats;
 pub mod guard;
+mod heartbeat;
 mod watchdog;
 
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
@@ -241,7 +242,18 @@ impl Store {
     fn cancellable(&self, timeout: Duration) -> (SparqlEvaluator, watchdog::Guard) {
         let token = CancellationToken::new();
         let guard = self.watchdog.arm(Instant::now() + timeout, token.clone());
-        (self.evaluator.clone().with_cancellation_token(token), guard)
+        let beat = token.clone();
+        let ev = self
+            .evaluator
+            .clone()
+            .with_cancellation_token(token)
+            .with_custom_function(NamedNode::new_unchecked(heartbeat::HEARTBEAT), move |_| {
+                if beat.is_cancelled() {
+                    std::panic::panic_any(heartbeat::Cancelled);
+                }
+                None
+            });
+        (ev, guard)
     }
 
     /// Runs a query and serialises its answer. Parameters are bound as RDF terms on the algebra
@@ -258,6 +270,7 @@ impl Store {
         if !bindings.is_empty() {
             bind::substitute(&mut parsed, bindings)?;
         }
+        heartbeat::insert(&mut parsed);
         let (ev, _guard) = self.cancellable(opts.timeout);
         let mut prepared = ev.for_query(parsed);
         let ds = prepared.dataset_mut();
@@ -275,9 +288,11 @@ impl Store {
         if opts.union_default_graph && opts.default_graphs.is_empty() {
             ds.set_default_graph_as_union();
         }
-        let results = prepared.on_store(&self.inner).execute().map_err(|e| eval_error(e, opts.timeout))?;
         let deadline = start + opts.timeout;
-        serialize(results, opts, formats, deadline)
+        catch_cancelled(opts.timeout, || {
+            let results = prepared.on_store(&self.inner).execute().map_err(|e| eval_error(e, opts.timeout))?;
+            serialize(results, opts, formats, deadline)
+        })
     }
 
     /// Runs a SELECT for the engine's own use and returns the terms, row by row, in the order
@@ -293,17 +308,20 @@ impl Store {
         if !bindings.is_empty() {
             bind::substitute(&mut parsed, bindings)?;
         }
+        heartbeat::insert(&mut parsed);
         let (ev, _guard) = self.cancellable(timeout);
-        let results = ev.for_query(parsed).on_store(&self.inner).execute().map_err(|e| eval_error(e, timeout))?;
-        let QueryResults::Solutions(solutions) = results else {
-            return Err(StoreError::Evaluation("expected a SELECT query".into()));
-        };
-        let mut rows = Vec::new();
-        for s in solutions {
-            let s = s.map_err(|e| eval_error(e, timeout))?;
-            rows.push(vars.iter().map(|v| s.get(*v).cloned()).collect());
-        }
-        Ok(rows)
+        catch_cancelled(timeout, || {
+            let results = ev.for_query(parsed).on_store(&self.inner).execute().map_err(|e| eval_error(e, timeout))?;
+            let QueryResults::Solutions(solutions) = results else {
+                return Err(StoreError::Evaluation("expected a SELECT query".into()));
+            };
+            let mut rows = Vec::new();
+            for s in solutions {
+                let s = s.map_err(|e| eval_error(e, timeout))?;
+                rows.push(vars.iter().map(|v| s.get(*v).cloned()).collect());
+            }
+            Ok(rows)
+        })
     }
 
     /// Runs a SPARQL update in one transaction: it applies whole or not at all. `dataset` holds
@@ -618,6 +636,86 @@ impl Store {
     /// Flushes RocksDB's memtables to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.inner.flush()?)
+    }
+}
+
+/// The graphs an update can write to, read from its algebra before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Only these graphs (`None` is the default graph).
+    Graphs(std::collections::BTreeSet<Option<String>>),
+    /// Any graph: DROP/CLEAR ALL or NAMED, or a DELETE/INSERT whose graph is a variable.
+    Any,
+}
+
+impl WriteScope {
+    /// Whether the update may write to one of `graphs`.
+    pub fn touches_any_of(&self, graphs: &[&str]) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Graphs(g) => graphs.iter().any(|p| g.contains(&Some((*p).to_owned()))),
+        }
+    }
+}
+
+/// Parses an update (after the nesting check) and says which graphs it can write.
+pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
+    use spargebra::GraphUpdateOperation as Op;
+    use spargebra::algebra::GraphTarget;
+    use spargebra::term::{GraphName as G, GraphNamePattern as P};
+    check_sparql_nesting(text)?;
+    let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+    let mut graphs = std::collections::BTreeSet::new();
+    let named = |g: &G| match g {
+        G::NamedNode(n) => Some(n.as_str().to_owned()),
+        G::DefaultGraph => None,
+    };
+    for op in &parsed.operations {
+        match op {
+            Op::InsertData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
+            Op::DeleteData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
+            Op::DeleteInsert { delete, insert, .. } => {
+                let patterns = delete.iter().map(|q| &q.graph_name).chain(insert.iter().map(|q| &q.graph_name));
+                for g in patterns {
+                    match g {
+                        P::NamedNode(n) => {
+                            graphs.insert(Some(n.as_str().to_owned()));
+                        }
+                        P::DefaultGraph => {
+                            graphs.insert(None);
+                        }
+                        P::Variable(_) => return Ok(WriteScope::Any),
+                    }
+                }
+            }
+            Op::Load { destination, .. } => {
+                graphs.insert(named(destination));
+            }
+            Op::Create { graph, .. } => {
+                graphs.insert(Some(graph.as_str().to_owned()));
+            }
+            Op::Clear { graph, .. } | Op::Drop { graph, .. } => match graph {
+                GraphTarget::NamedNode(n) => {
+                    graphs.insert(Some(n.as_str().to_owned()));
+                }
+                GraphTarget::DefaultGraph => {
+                    graphs.insert(None);
+                }
+                GraphTarget::NamedGraphs | GraphTarget::AllGraphs => return Ok(WriteScope::Any),
+            },
+        }
+    }
+    Ok(WriteScope::Graphs(graphs))
+}
+
+/// Runs an evaluation, turning a cancelled heartbeat's unwinding into [`StoreError::Timeout`];
+/// any other panic goes on unwinding.
+fn catch_cancelled<T>(timeout: Duration, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    heartbeat::quiet_cancellations();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) if payload.is::<heartbeat::Cancelled>() => Err(StoreError::Timeout(timeout)),
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 

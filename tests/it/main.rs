@@ -1,6 +1,7 @@
 //! The one integration-test binary: loading and cleaning, golden queries, the HTTP API in
 //! process, and the real binary on a port.
 
+mod auth;
 mod binary;
 mod clients;
 mod common;

@@ -457,3 +457,42 @@ async fn training_settings_and_event_weights_out_of_range_are_refused_and_the_mo
     }
     assert_eq!(engine.store().len().unwrap(), interactions_before);
 }
+
+/// Regression: an aggregate over a cartesian product ignored its time limit (no answer in
+/// 35 s, the worker busy for minutes): rows computed in memory never looked at the token.
+#[actix_web::test]
+async fn aggregate_and_sort_over_a_cartesian_product_stop_at_the_time_limit_and_free_the_worker() {
+    let limit = std::time::Duration::from_millis(500);
+    let engine = loaded_engine_with(shopgraph::config::Config {
+        query_timeout_ms: limit.as_millis() as u64,
+        query_threads: 1,
+        ..config()
+    });
+    let app = init_service(app(AppState::new(engine))).await;
+    for query in [
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+        "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?c ?f ?i LIMIT 1",
+        "SELECT ?a (COUNT(?d) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } GROUP BY ?a",
+    ] {
+        let start = std::time::Instant::now();
+        let (s, _, body) = call!(app, TestRequest::get().uri(&format!("/sparql?{}", q(&[("query", query)]))));
+        let took = start.elapsed();
+        assert_eq!(s, StatusCode::REQUEST_TIMEOUT, "{query}: {}", String::from_utf8_lossy(&body));
+        assert!(took < 2 * limit + std::time::Duration::from_millis(500), "{query}: answered after {took:?}");
+        // The only worker is free again: a small query answers at once.
+        let start = std::time::Instant::now();
+        let (s, _, _) = call!(app, TestRequest::get().uri(&format!("/sparql?{}", q(&[("query", "ASK { ?s ?p ?o }")]))));
+        assert_eq!(s, StatusCode::OK);
+        assert!(start.elapsed() < limit, "the worker was still busy");
+    }
+    // Aggregates and sorts that finish in time give the same answers as before.
+    let (s, _, body) = call!(
+        app,
+        TestRequest::get().uri(&format!(
+            "/sparql?{}",
+            q(&[("query", "SELECT (COUNT(*) AS ?n) WHERE { ?r a <https://w3id.org/shopgraph/ontology#Review> }")])
+        ))
+    );
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(parse_json_results(&body)[0]["n"], "300");
+}

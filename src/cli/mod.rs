@@ -1,5 +1,7 @@
 //! Command-line interface: parses flags, resolves the config, and calls the engine.
 
+mod keys;
+
 use crate::config::{Config, Overrides};
 use crate::engine::{Engine, FileLoad};
 use crate::ingest::mapping::Mapping;
@@ -261,6 +263,13 @@ enum Command {
         #[arg(long, default_value = "models/heads")]
         out: PathBuf,
     },
+    /// Manage API keys (kept hashed in the data folder; a running server sees changes at once).
+    Keys {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        action: keys::Action,
+    },
     /// Add SYNTHETIC shoppers with planted tastes to the graph (demo only).
     Simulate {
         #[command(flatten)]
@@ -429,6 +438,10 @@ pub fn run() -> Result<()> {
         Command::TrainSentiment { store, sentences, reviews, per_label, holdout, version, out } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             train_sentiment(&config, &sentences, &reviews, per_label, holdout, &version, &out)?;
+        }
+        Command::Keys { store, action } => {
+            let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
+            keys::run(&config, action)?;
         }
         Command::Update { store, update } => {
             store.engine(None)?.update(&update)?;

@@ -1,0 +1,63 @@
+//! Admin resources: API keys (`/keys`: list, create, shown once, revoke) and the audit log
+//! (`/audit`).
+
+use super::{ApiError, AppState, access};
+use crate::audit::Entry;
+use crate::auth::Role;
+use actix_web::{HttpResponse, web};
+
+/// `GET /keys`: every key, revoked ones included, without secrets.
+pub(super) async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let keys = state.engine.keys().list().map_err(crate::engine::EngineError::from)?;
+    Ok(HttpResponse::Ok().json(keys))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewKey {
+    name: String,
+    role: String,
+}
+
+/// `POST /keys` with `{"name": ..., "role": "reader|writer|admin"}`.
+pub(super) async fn create(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let req: NewKey = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("body must be {{\"name\": ..., \"role\": ...}}: {e}")))?;
+    let role: Role = req.role.parse().map_err(crate::engine::EngineError::from)?;
+    let (record, key) = state.engine.keys().create(&req.name, role).map_err(crate::engine::EngineError::from)?;
+    log::info!("created API key {} ({}, {})", record.id, record.name, record.role);
+    state.engine.audit().record(Entry::new(access::of(&req).who(), "key-create", Some(record.id.clone()), b"", None));
+    Ok(HttpResponse::Created().json(serde_json::json!({ "key": key, "record": record })))
+}
+
+/// `DELETE /keys/{id}`.
+pub(super) async fn revoke(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = state.engine.keys().revoke(&id).map_err(crate::engine::EngineError::from)?;
+    log::info!("revoked API key {} ({})", record.id, record.name);
+    state.engine.audit().record(Entry::new(access::of(&req).who(), "key-revoke", Some(record.id.clone()), b"", None));
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// `GET /audit?limit=N`: the newest N entries (default 100, at most 10,000), oldest first.
+pub(super) async fn audit(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = super::params::rec_params(&req, &["limit"])?;
+    let limit = match p.get("limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| ApiError::BadRequest(format!("limit must be 1 to 10000, got {v:?}")))?,
+    };
+    let engine = std::sync::Arc::clone(&state.engine);
+    let entries = state.pool.run(move || engine.audit().tail(limit)).await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
