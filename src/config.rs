@@ -273,7 +273,8 @@ impl Config {
             self.allowed_hosts = list(v);
         }
         if let Some(v) = env("SHOPGRAPH_AUTH") {
-            self.auth = Some(v.parse().map_err(|m| ConfigError::Env { var: "SHOPGRAPH_AUTH".into(), value: v, message: m })?);
+            self.auth =
+                Some(v.parse().map_err(|m| ConfigError::Env { var: "SHOPGRAPH_AUTH".into(), value: v, message: m })?);
         }
         Ok(())
     }

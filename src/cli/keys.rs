@@ -34,7 +34,10 @@ pub(super) fn run(config: &Config, action: Action) -> Result<()> {
         Action::Create { role, name } => {
             let role: Role = role.parse()?;
             let (record, key) = keys.create(&name, role)?;
-            eprintln!("created key {} for {:?} with role {}; it is shown only now:", record.id, record.name, record.role);
+            eprintln!(
+                "created key {} for {:?} with role {}; it is shown only now:",
+                record.id, record.name, record.role
+            );
             println!("{key}");
         }
         Action::List => println!("{}", serde_json::to_string_pretty(&keys.list()?)?),

@@ -461,7 +461,11 @@ pub fn run() -> Result<()> {
                     } else {
                         oxigraph::model::NamedNode::new(g).with_context(|| format!("{g} is not an IRI"))?.into()
                     };
-                    out.write_all(&engine.store().dump_graph(&name, fmt, &crate::engine::Engine::unbounded_options())?)?;
+                    out.write_all(&engine.store().dump_graph(
+                        &name,
+                        fmt,
+                        &crate::engine::Engine::unbounded_options(),
+                    )?)?;
                 }
             }
             out.flush()?;

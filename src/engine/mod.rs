@@ -113,22 +113,11 @@ impl Engine {
             let ev = crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone());
             crate::sparql_fns::register_semantic(ev, Arc::clone(&semantic))
         });
-        let keys =
-            if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
+        let keys = if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
         let audit =
             if config.memory { crate::audit::AuditLog::memory() } else { crate::audit::AuditLog::open(&config.data) };
-        let engine = Self {
-            config,
-            store,
-            minter,
-            pseudo,
-            queries,
-            rec,
-            retraining: Default::default(),
-            semantic,
-            keys,
-            audit,
-        };
+        let engine =
+            Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic, keys, audit };
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         Ok(Arc::new(engine))
@@ -235,7 +224,11 @@ impl Engine {
 
     /// Options for the operator's own reads (`shopgraph dump`): no row limit or deadline.
     pub fn unbounded_options() -> QueryOptions {
-        QueryOptions { timeout: std::time::Duration::from_secs(10 * 365 * 24 * 3600), max_rows: usize::MAX, ..QueryOptions::default() }
+        QueryOptions {
+            timeout: std::time::Duration::from_secs(10 * 365 * 24 * 3600),
+            max_rows: usize::MAX,
+            ..QueryOptions::default()
+        }
     }
 
     /// Loads an RDF file with oxigraph's parsers through the bulk loader (atomic per file).

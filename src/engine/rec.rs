@@ -201,10 +201,7 @@ impl Engine {
             ds.push(user, &item, w, ts);
         }
         if skipped > 0 {
-            log::warn!(
-                "skipped {skipped} interactions whose weight is not a number in (0, {}]",
-                clean::MAX_WEIGHT
-            );
+            log::warn!("skipped {skipped} interactions whose weight is not a number in (0, {}]", clean::MAX_WEIGHT);
         }
         Ok(ds)
     }

@@ -32,10 +32,9 @@ impl Access {
             None => Err(ApiError::Unauthorized(format!(
                 "this needs an API key with the {need} role: send `Authorization: Bearer <key>`"
             ))),
-            Some(c) if c.role < need => Err(ApiError::Forbidden(format!(
-                "key {:?} has the {} role; this needs {need}",
-                c.name, c.role
-            ))),
+            Some(c) if c.role < need => {
+                Err(ApiError::Forbidden(format!("key {:?} has the {} role; this needs {need}", c.name, c.role)))
+            }
             Some(_) => Ok(()),
         }
     }

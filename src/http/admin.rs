@@ -25,10 +25,10 @@ pub(super) async fn create(
     req: actix_web::HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let req: NewKey = serde_json::from_slice(&body)
+    let new: NewKey = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("body must be {{\"name\": ..., \"role\": ...}}: {e}")))?;
-    let role: Role = req.role.parse().map_err(crate::engine::EngineError::from)?;
-    let (record, key) = state.engine.keys().create(&req.name, role).map_err(crate::engine::EngineError::from)?;
+    let role: Role = new.role.parse().map_err(crate::engine::EngineError::from)?;
+    let (record, key) = state.engine.keys().create(&new.name, role).map_err(crate::engine::EngineError::from)?;
     log::info!("created API key {} ({}, {})", record.id, record.name, record.role);
     state.engine.audit().record(Entry::new(access::of(&req).who(), "key-create", Some(record.id.clone()), b"", None));
     Ok(HttpResponse::Created().json(serde_json::json!({ "key": key, "record": record })))

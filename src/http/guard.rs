@@ -22,6 +22,14 @@ pub struct Guard {
     hosts: Vec<String>,
 }
 
+/// The parts of a request its response headers depend on.
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    origin: Option<String>,
+    read: bool,
+    upgrade_offer: bool,
+}
+
 const ALLOWED_REQUEST_HEADERS: &str = "authorization, content-type, accept";
 const ALL_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS";
 const READ_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -29,8 +37,12 @@ const READ_METHODS: &str = "GET, HEAD, OPTIONS";
 impl Guard {
     /// The policy of a config.
     pub fn new(cfg: &Config) -> Self {
-        let origins: Vec<String> =
-            cfg.cors_origins.iter().filter(|o| *o != "*").map(|o| o.trim_end_matches('/').to_ascii_lowercase()).collect();
+        let origins: Vec<String> = cfg
+            .cors_origins
+            .iter()
+            .filter(|o| *o != "*")
+            .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+            .collect();
         Self {
             any_origin_reads: cfg.cors_origins.iter().any(|o| o == "*"),
             origins,
@@ -61,7 +73,10 @@ impl Guard {
             }
             let mut resp = HttpResponse::NoContent();
             resp.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, if explicit { origin } else { "*" }))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, if explicit { ALL_METHODS } else { READ_METHODS }))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    if explicit { ALL_METHODS } else { READ_METHODS },
+                ))
                 .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_REQUEST_HEADERS))
                 .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
                 .insert_header((header::VARY, "Origin"));
@@ -83,14 +98,24 @@ impl Guard {
         None
     }
 
+    /// What `decorate` needs of a request, taken before the handler owns it (actix's router
+    /// needs the request unshared).
+    pub fn facts(req: &HttpRequest) -> RequestFacts {
+        RequestFacts {
+            origin: origin(req.headers()).map(str::to_owned),
+            read: matches!(*req.method(), Method::GET | Method::HEAD),
+            upgrade_offer: req.head().upgrade() && !offers_websocket(req.headers()),
+        }
+    }
+
     /// Headers added to every response: CORS for allowed origins, security headers, and
     /// `Connection: close` for a request that offered an upgrade we do not take.
-    pub fn decorate(&self, req: &HttpRequest, head: &mut actix_web::dev::ResponseHead) {
+    pub fn decorate(&self, req: &RequestFacts, head: &mut actix_web::dev::ResponseHead) {
         let h = &mut head.headers;
-        if let Some(origin) = origin(req.headers()) {
+        if let Some(origin) = req.origin.as_deref() {
             let value = if self.explicit(origin) {
                 Some(origin)
-            } else if self.any_origin_reads && matches!(*req.method(), Method::GET | Method::HEAD) {
+            } else if self.any_origin_reads && req.read {
                 Some("*")
             } else {
                 None
@@ -111,7 +136,7 @@ impl Guard {
         // `connection: upgrade` and closes the connection after the response; the client
         // takes the connection as reusable and its next write is lost. Saying `close` makes
         // the client open a new connection instead.
-        if req.head().upgrade() && !offers_websocket(req.headers()) {
+        if req.upgrade_offer {
             head.set_connection_type(ConnectionType::Close);
         }
     }

@@ -5,10 +5,10 @@
 //! an actix worker.
 
 pub mod access;
+mod admin;
 mod error;
 mod gsp;
 pub mod guard;
-mod admin;
 pub mod metrics;
 mod params;
 mod rec;
@@ -87,8 +87,8 @@ pub fn app(
             let method = req.method().to_string();
             let metrics = Arc::clone(&metrics);
             let guard = Arc::clone(&guard);
-            let http_req = req.request().clone();
-            let refused = guard.intercept(&http_req).or_else(|| {
+            let facts = guard::Guard::facts(req.request());
+            let refused = guard.intercept(req.request()).or_else(|| {
                 access::authenticate(engine.keys(), mode, &req)
                     .err()
                     .map(|e| actix_web::ResponseError::error_response(&e))
@@ -102,7 +102,7 @@ pub fn app(
                     Ok(fut) => fut.await?.map_into_boxed_body(),
                     Err(early) => early,
                 };
-                guard.decorate(&http_req, res.response_mut().head_mut());
+                guard.decorate(&facts, res.response_mut().head_mut());
                 metrics.observe(&route, &method, res.status().as_u16(), start.elapsed());
                 Ok(res)
             }
@@ -158,7 +158,9 @@ pub async fn serve(engine: Arc<Engine>) -> std::io::Result<()> {
     engine.config.check_exposure().map_err(std::io::Error::other)?;
     let mode = engine.config.auth_mode();
     if mode != crate::config::AuthMode::Off && !engine.keys().any_active() {
-        log::warn!("auth is {mode:?} but no API key exists yet: create one with `shopgraph keys create --role admin --name ...`");
+        log::warn!(
+            "auth is {mode:?} but no API key exists yet: create one with `shopgraph keys create --role admin --name ...`"
+        );
     }
     let state = AppState::new(engine);
     log::info!("shopgraph listening on http://{bind} (SPARQL at /sparql, auth {mode:?})");

@@ -147,4 +147,3 @@ pub(super) fn parse_filter(p: &HashMap<String, String>) -> Result<crate::recomme
 }
 
 pub(super) const FILTERS: [&str; 5] = ["category", "brand", "min_price", "max_price", "in_stock"];
-

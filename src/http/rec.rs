@@ -1,6 +1,8 @@
 //! Recommendation resources: `/recommend`, `/similar`, `/explain`, `/events`, `/train`, `/model`.
 
-use super::params::{FILTERS, header_str, media_type, parse_bool, parse_filter, parse_k, read_body, rec_params, required};
+use super::params::{
+    FILTERS, header_str, media_type, parse_bool, parse_filter, parse_k, read_body, rec_params, required,
+};
 use super::{ApiError, AppState, access};
 use crate::audit::Entry;
 use actix_web::http::header;
@@ -113,4 +115,3 @@ pub(super) async fn model_info(state: web::Data<AppState>) -> Result<HttpRespons
         "pending_events": live.pending_events(),
     })))
 }
-

@@ -61,4 +61,3 @@ pub(super) async fn nearest(state: web::Data<AppState>, req: HttpRequest) -> Res
     let out = state.pool.run(move || engine.nearest(query, k)).await??;
     Ok(HttpResponse::Ok().json(out))
 }
-

@@ -73,7 +73,9 @@ impl Reject {
             Self::UnknownEvent(v) => {
                 format!("event type {v:?} is not view, click, add_to_cart, purchase or rating")
             }
-            Self::BadNumber(f, v) => format!("{f} {v:?} is not a number in the accepted range (0 to 1e4 for weights, 1e9 for values)"),
+            Self::BadNumber(f, v) => {
+                format!("{f} {v:?} is not a number in the accepted range (0 to 1e4 for weights, 1e9 for values)")
+            }
             Self::ConflictingDuplicateId(id) => {
                 format!("id {id} appeared before with different content")
             }

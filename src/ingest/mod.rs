@@ -4,6 +4,7 @@
 pub mod clean;
 pub mod mapping;
 pub mod pseudonym;
+pub mod scrub;
 
 use crate::ontology::{self, Minter, vocab};
 use clean::{Reject, normalise_text};
@@ -102,6 +103,9 @@ pub struct Cleaned {
     /// Rows rejected, with reasons.
     pub rejects: Vec<RejectedRow>,
 }
+
+/// Fields people write freely, where personal data turns up and is scrubbed.
+const FREE_TEXT: [&str; 3] = ["title", "text", "description"];
 
 /// One source row: column name to raw value.
 struct Row {
@@ -364,6 +368,13 @@ impl<'a> Cleaner<'a> {
                     self.report.bump(format!("fixed:alias {v} -> {fix}"));
                     v = fix.clone();
                 }
+                if FREE_TEXT.contains(&f) {
+                    let (clean, found) = scrub::scrub(&v);
+                    for rule in found {
+                        self.report.bump(rule);
+                    }
+                    v = clean;
+                }
                 if v.is_empty() {
                     continue;
                 }
@@ -383,6 +394,7 @@ impl<'a> Cleaner<'a> {
         // graph's, so the report never holds what the store itself does not.
         let person_columns: Vec<String> =
             ["user", "author"].iter().flat_map(|f| self.columns(f)).map(|c| c.to_string()).collect();
+        let text_columns: Vec<String> = FREE_TEXT.iter().flat_map(|f| self.columns(f)).map(|c| c.to_string()).collect();
         let raw_json = |this: &Self| {
             let mut values = row.values.clone();
             for c in &person_columns {
@@ -390,6 +402,11 @@ impl<'a> Cleaner<'a> {
                     && !v.is_empty()
                 {
                     *v = format!("pseudonym:{}", this.pseudo.pseudonym(v));
+                }
+            }
+            for c in &text_columns {
+                if let Some(v) = values.get_mut(c) {
+                    *v = scrub::scrub(v).0;
                 }
             }
             serde_json::to_string(&values).unwrap_or_default()

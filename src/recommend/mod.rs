@@ -16,7 +16,7 @@ use crate::cf::{self, Csr, Model, als, baselines, eval};
 use dataset::Dataset;
 use facets::{Facets, Filter};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Errors of the recommendation service.
@@ -56,7 +56,6 @@ pub const MAX_ITERATIONS: usize = 500;
 pub const MAX_CG_STEPS: usize = 100;
 /// Most item-kNN neighbours accepted.
 pub const MAX_NEIGHBOURS: usize = 10_000;
-
 
 /// Which algorithm to train, with its settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

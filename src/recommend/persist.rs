@@ -1,10 +1,10 @@
 //! Model versions on disk: `<data>/models/<version>/` files, `CURRENT` swapped by rename,
 //! loading with fallback to the newest usable version, and pruning of old versions.
 
+use super::RecommendError;
 use super::{Algorithm, Meta, Trained};
 use crate::cf::{Csr, Model, als, baselines};
 use crate::npy;
-use super::RecommendError;
 use std::path::{Path, PathBuf};
 
 impl Trained {
@@ -162,4 +162,3 @@ pub fn prune_versions(dir: &Path, keep: usize) -> usize {
     }
     deleted
 }
-

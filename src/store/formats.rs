@@ -101,7 +101,13 @@ pub fn results_by_name(name: &str) -> Option<QueryResultsFormat> {
 /// Turtle is a subset of N3, so every N3 reader reads what is served.
 pub fn graph_by_name(name: &str) -> Option<RdfFormat> {
     match name.trim().to_ascii_lowercase().as_str() {
-        "ttl" | "turtle" | "n3" | "text/n3" | "text/rdf+n3" | "application/n3" | "application/turtle"
+        "ttl"
+        | "turtle"
+        | "n3"
+        | "text/n3"
+        | "text/rdf+n3"
+        | "application/n3"
+        | "application/turtle"
         | "application/x-turtle" => Some(RdfFormat::Turtle),
         "nt" | "ntriples" | "n-triples" => Some(RdfFormat::NTriples),
         "jsonld" | "json-ld" | "application/json" | "json" => Some(GRAPH_FORMATS[2]),

@@ -61,7 +61,10 @@ fn beat(inner: &mut GraphPattern) {
 fn walk(p: &mut GraphPattern) -> usize {
     match p {
         // SERVICE patterns are read by their handlers (sg:recommend, ...): left as written.
-        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } | GraphPattern::Service { .. } => 0,
+        GraphPattern::Bgp { .. }
+        | GraphPattern::Path { .. }
+        | GraphPattern::Values { .. }
+        | GraphPattern::Service { .. } => 0,
         GraphPattern::Join { left, right }
         | GraphPattern::Lateral { left, right }
         | GraphPattern::Union { left, right }

@@ -243,16 +243,15 @@ impl Store {
         let token = CancellationToken::new();
         let guard = self.watchdog.arm(Instant::now() + timeout, token.clone());
         let beat = token.clone();
-        let ev = self
-            .evaluator
-            .clone()
-            .with_cancellation_token(token)
-            .with_custom_function(NamedNode::new_unchecked(heartbeat::HEARTBEAT), move |_| {
+        let ev = self.evaluator.clone().with_cancellation_token(token).with_custom_function(
+            NamedNode::new_unchecked(heartbeat::HEARTBEAT),
+            move |_| {
                 if beat.is_cancelled() {
                     std::panic::panic_any(heartbeat::Cancelled);
                 }
                 None
-            });
+            },
+        );
         (ev, guard)
     }
 
@@ -330,7 +329,8 @@ impl Store {
     /// fetches outside documents on a client's behalf.
     pub fn update(&self, text: &str, dataset: &UpdateDataset, timeout: Duration) -> Result<(), StoreError> {
         check_sparql_nesting(text)?;
-        let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        let parsed =
+            spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
         let mut own_dataset = false;
         for op in &parsed.operations {
             match op {
@@ -356,8 +356,11 @@ impl Store {
         let (ev, _guard) = self.cancellable(timeout);
         let mut prepared = ev.for_update(parsed);
         if protocol_dataset {
-            let default: Vec<GraphName> =
-                dataset.using_graphs.iter().map(|g| parse_iri(g).map(GraphName::NamedNode)).collect::<Result<_, _>>()?;
+            let default: Vec<GraphName> = dataset
+                .using_graphs
+                .iter()
+                .map(|g| parse_iri(g).map(GraphName::NamedNode))
+                .collect::<Result<_, _>>()?;
             let named: Vec<NamedOrBlankNode> = dataset
                 .using_named_graphs
                 .iter()

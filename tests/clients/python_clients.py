@@ -159,7 +159,7 @@ def _rdflib_service():
     assert len(rows) == 2, rows
 
 
-@case("pyoxigraph/parse-json-xml-csv-tsv")
+@case("pyoxigraph/parse-json-xml-tsv")
 def _pyoxigraph():
     import urllib.parse
     import urllib.request
@@ -170,8 +170,7 @@ def _pyoxigraph():
         ("application/sparql-results+json", QueryResultsFormat.JSON),
         ("application/sparql-results+xml", QueryResultsFormat.XML),
         ("text/tab-separated-values", QueryResultsFormat.TSV),
-        ("text/csv", QueryResultsFormat.CSV),
-    ):
+    ):  # pyoxigraph cannot parse CSV results (lossy by design), so CSV is not asked of it
         url = ENDPOINT + "?" + urllib.parse.urlencode({"query": SELECT})
         req = urllib.request.Request(url, headers={"Accept": accept})
         with urllib.request.urlopen(req) as resp:

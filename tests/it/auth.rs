@@ -21,7 +21,10 @@ fn q(s: &str) -> String {
 }
 
 fn update(u: &str) -> TestRequest {
-    TestRequest::post().uri("/sparql").insert_header(("content-type", "application/sparql-update")).set_payload(u.to_string())
+    TestRequest::post()
+        .uri("/sparql")
+        .insert_header(("content-type", "application/sparql-update"))
+        .set_payload(u.to_string())
 }
 
 const ONTOLOGY_GRAPH: &str = "https://w3id.org/shopgraph/graph/ontology";
@@ -131,7 +134,8 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
         ("keys", Writer, TestRequest::get().uri("/keys"), StatusCode::FORBIDDEN),
         ("keys", Admin, TestRequest::get().uri("/keys"), StatusCode::OK),
     ];
-    let ontology_before = count(&engine, &format!("SELECT (COUNT(*) AS ?n) {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"));
+    let ontology_before =
+        count(&engine, &format!("SELECT (COUNT(*) AS ?n) {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"));
     for (what, who, req, want) in cases {
         let req = match who {
             Nobody => req,
@@ -150,9 +154,13 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
         }
     }
     // Only the admin's insert reached the ontology graph; the taxonomy is still there.
-    let ontology_after = count(&engine, &format!("SELECT (COUNT(*) AS ?n) {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"));
+    let ontology_after =
+        count(&engine, &format!("SELECT (COUNT(*) AS ?n) {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s ?p ?o }} }}"));
     assert_eq!(ontology_after, ontology_before + 1);
-    assert!(count(&engine, "SELECT (COUNT(*) AS ?n) { GRAPH <https://w3id.org/shopgraph/graph/taxonomy> { ?s ?p ?o } }") > 1000);
+    assert!(
+        count(&engine, "SELECT (COUNT(*) AS ?n) { GRAPH <https://w3id.org/shopgraph/graph/taxonomy> { ?s ?p ?o } }")
+            > 1000
+    );
     // Keys over HTTP: an admin creates a reader key that works at once, then revokes it.
     let resp = call_service(
         &app,
@@ -167,11 +175,18 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let v: serde_json::Value = serde_json::from_slice(&read_body(resp).await).unwrap();
     let (new_key, id) = (v["key"].as_str().unwrap().to_owned(), v["record"]["id"].as_str().unwrap().to_owned());
-    let ask = |k: String| TestRequest::get().uri(&format!("/sparql?{}", q("ASK {}"))).insert_header(("authorization", format!("Bearer {k}")));
+    let ask = |k: String| {
+        TestRequest::get()
+            .uri(&format!("/sparql?{}", q("ASK {}")))
+            .insert_header(("authorization", format!("Bearer {k}")))
+    };
     assert_eq!(call_service(&app, ask(new_key.clone()).to_request()).await.status(), StatusCode::OK);
     let resp = call_service(
         &app,
-        TestRequest::delete().uri(&format!("/keys/{id}")).insert_header(("authorization", format!("Bearer {admin}"))).to_request(),
+        TestRequest::delete()
+            .uri(&format!("/keys/{id}"))
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .to_request(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -179,7 +194,10 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
     // Every applied write is in the audit log with who did it; refused ones are not.
     let resp = call_service(
         &app,
-        TestRequest::get().uri("/audit?limit=50").insert_header(("authorization", format!("Bearer {admin}"))).to_request(),
+        TestRequest::get()
+            .uri("/audit?limit=50")
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .to_request(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::OK);

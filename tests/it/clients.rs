@@ -51,7 +51,11 @@ fn writes_offering_an_h2c_upgrade_are_never_lost_on_a_reused_connection() {
     let mut conn: Option<BufReader<TcpStream>> = None;
     for i in 0..writes {
         let (path, ct, body) = if i % 2 == 0 {
-            ("/sparql", "application/sparql-update", format!("INSERT DATA {{ <http://ex.org/u{i}> <http://ex.org/p> {i} }}"))
+            (
+                "/sparql",
+                "application/sparql-update",
+                format!("INSERT DATA {{ <http://ex.org/u{i}> <http://ex.org/p> {i} }}"),
+            )
         } else {
             ("/store?default", "text/turtle", format!("<http://ex.org/g{i}> <http://ex.org/p> {i} ."))
         };
@@ -94,7 +98,8 @@ fn writes_offering_an_h2c_upgrade_are_never_lost_on_a_reused_connection() {
     // A plain keep-alive client is not made to reconnect.
     let mut c = BufReader::new(TcpStream::connect(&bind).unwrap());
     for _ in 0..3 {
-        let (status, close) = exchange(&mut c, format!("GET /health HTTP/1.1\r\nHost: {bind}\r\n\r\n").as_bytes()).unwrap();
+        let (status, close) =
+            exchange(&mut c, format!("GET /health HTTP/1.1\r\nHost: {bind}\r\n\r\n").as_bytes()).unwrap();
         assert_eq!((status, close), (200, false));
     }
 }
@@ -152,7 +157,7 @@ const PYTHON_CASES: &[&str] = &[
     "rdflib/sparqlstore-construct",
     "rdflib/sparqlupdatestore-writes-in-a-row",
     "rdflib/service-from-a-local-graph",
-    "pyoxigraph/parse-json-xml-csv-tsv",
+    "pyoxigraph/parse-json-xml-tsv",
     "graph-store/put-get-post-delete",
 ];
 
@@ -169,12 +174,7 @@ fn python_clients_work_against_the_served_binary() {
     let sample = fixture("reviews-sample.csv");
     let _server = start(&["serve", "--memory", "--bind", &bind, "--load", sample.to_str().unwrap()], port);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_clients.py");
-    let out = std::process::Command::new(&py)
-        .arg(&script)
-        .arg(format!("http://{bind}"))
-        .arg("1000")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(&py).arg(&script).arg(format!("http://{bind}")).arg("1000").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let results: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

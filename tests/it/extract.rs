@@ -213,7 +213,8 @@ fn a_new_model_version_writes_its_own_graph_and_replace_drops_the_old() {
     e2.extract(&ExtractOptions { limit: Some(5), ..Default::default() }, &AtomicBool::new(false), |_, _| {}).unwrap();
     // Move e's v1 facts into e2's store for the comparison: both versions side by side.
     let nt = shopgraph::store::GraphFormat::NTriples;
-    let dump = e.store().dump_graph(&graph_name(&v1.graph), nt, &shopgraph::engine::Engine::unbounded_options()).unwrap();
+    let dump =
+        e.store().dump_graph(&graph_name(&v1.graph), nt, &shopgraph::engine::Engine::unbounded_options()).unwrap();
     let quads = shopgraph::store::Store::parse_document(&dump, nt, graph_name(&v1.graph), None).unwrap();
     e2.store().add_to_graph(&graph_name(&v1.graph), &quads).unwrap();
     let graphs = |e: &shopgraph::engine::Engine| {

@@ -258,3 +258,36 @@ fn rejected_rows_report_holds_pseudonyms_only_and_is_private() {
         assert_eq!(mode, 0o600, "{f}");
     }
 }
+
+/// Desensitisation: personal data in review text is replaced before it is stored, counted in
+/// the report, and absent from every file the load writes (the rejects too).
+#[test]
+fn personal_data_in_review_text_is_scrubbed_before_it_is_stored() {
+    let e = empty_engine();
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("reviews-personal.csv");
+    let mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
+    let r = e.load_tabular(&path, &mapping, Some(dir.path()), Box::new(|_| {})).unwrap();
+    let rep = r.report.unwrap();
+    assert_eq!((rep.rows_kept, rep.rows_rejected), (3, 1));
+    for (rule, n) in [
+        // The rejected row's address is scrubbed too (before it is written to the rejects).
+        ("fixed:scrubbed_email", 2),
+        ("fixed:scrubbed_phone", 1),
+        ("fixed:scrubbed_card_number", 1),
+        ("fixed:scrubbed_address", 1),
+    ] {
+        assert_eq!(rep.rules.get(rule), Some(&n), "{rule}: {:?}", rep.rules);
+    }
+    let mut dump = Vec::new();
+    e.store().dump_all(shopgraph::store::GraphFormat::NQuads, &mut dump).unwrap();
+    let dump = String::from_utf8(dump).unwrap();
+    let rejects = std::fs::read_to_string(dir.path().join("reviews-personal.rejected.csv")).unwrap();
+    for secret in ["mary.smith", "555-201-7788", "4111-1111-1111-1111", "12 Maple Avenue", "bob@mail"] {
+        assert!(!dump.contains(secret), "{secret} reached the store");
+        assert!(!rejects.contains(secret), "{secret} reached the rejects file");
+    }
+    assert!(dump.contains("Write to [email] or call [phone]."), "scrubbed text not stored as expected");
+    // Sizes, measurements and an order number stay as written.
+    assert!(dump.contains("34-26-36, size 10-12 fits, order 1234 5678 9012 3456"));
+}
