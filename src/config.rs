@@ -74,6 +74,10 @@ pub struct Config {
     pub auth: Option<AuthMode>,
     /// Serve on a non-loopback address with `auth = "off"` anyway (refused otherwise).
     pub allow_unauthenticated_public: bool,
+    /// Requests per second one client (API key, else address) may make on average; 0: no limit.
+    pub rate_limit_per_second: f64,
+    /// Requests one client may make at once before the rate applies.
+    pub rate_limit_burst: f64,
 }
 
 /// Which requests need an API key.
@@ -132,6 +136,8 @@ impl Default for Config {
             keep_models: 5,
             auth: None,
             allow_unauthenticated_public: false,
+            rate_limit_per_second: 0.0,
+            rate_limit_burst: 50.0,
         }
     }
 }
@@ -271,6 +277,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_ALLOWED_HOSTS") {
             self.allowed_hosts = list(v);
+        }
+        if let Some(v) = env("SHOPGRAPH_RATE_LIMIT_PER_SECOND") {
+            self.rate_limit_per_second = num("SHOPGRAPH_RATE_LIMIT_PER_SECOND", v)?;
         }
         if let Some(v) = env("SHOPGRAPH_AUTH") {
             self.auth =

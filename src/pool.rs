@@ -23,14 +23,17 @@ pub enum PoolError {
 pub struct Pool {
     tx: Sender<Job>,
     depth: usize,
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Pool {
     /// `threads` workers, at most `depth` jobs waiting.
     pub fn new(threads: usize, depth: usize) -> Self {
         let (tx, rx) = bounded::<Job>(depth);
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
+            let busy = std::sync::Arc::clone(&running);
             std::thread::Builder::new()
                 .name(format!("shopgraph-pool-{i}"))
                 // Parsers and the SPARQL evaluator recurse per nesting level; the input guards
@@ -38,12 +41,24 @@ impl Pool {
                 .stack_size(POOL_STACK_BYTES)
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
+                        busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         job();
+                        busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 })
                 .expect("spawning a pool thread");
         }
-        Self { tx, depth }
+        Self { tx, depth, running }
+    }
+
+    /// Jobs waiting for a thread.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Jobs running now.
+    pub fn running(&self) -> usize {
+        self.running.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` on the pool and awaits its result; answers `Busy` at once when the queue is full.

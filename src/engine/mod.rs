@@ -3,10 +3,12 @@
 //! through [`crate::pool::Pool`].
 
 mod extract;
+mod privacy;
 mod rec;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 
+pub use privacy::Forgotten;
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
 
 use crate::config::Config;

@@ -51,7 +51,7 @@ pub(super) fn route_role(pattern: &str, method: &Method) -> Option<Role> {
     let write = !matches!(*method, Method::GET | Method::HEAD);
     Some(match pattern {
         "/health" | "/openapi.json" => return None,
-        "/train" | "/keys" | "/keys/{id}" | "/audit" => Role::Admin,
+        "/train" | "/keys" | "/keys/{id}" | "/audit" | "/users/{id}" => Role::Admin,
         "/events" => Role::Writer,
         "/store" if write => Role::Writer,
         _ => Role::Reader,
@@ -88,4 +88,18 @@ pub(super) fn authenticate(keys: &Keys, mode: AuthMode, req: &ServiceRequest) ->
 /// The access of a request inside a handler (the middleware always sets it).
 pub(super) fn of(req: &actix_web::HttpRequest) -> Access {
     req.extensions().get::<Access>().cloned().unwrap_or(Access { mode: AuthMode::All, caller: None })
+}
+
+/// Takes a token from the caller's bucket: the key's id when one was verified, else the peer
+/// address. Runs after `authenticate`, so a refused key spends nothing.
+pub(super) fn rate_limit(limiter: &super::limit::Limiter, req: &ServiceRequest) -> Result<(), ApiError> {
+    // Probes must see a busy server as alive.
+    if req.match_pattern().as_deref() == Some("/health") {
+        return Ok(());
+    }
+    let client = match req.extensions().get::<Access>().and_then(|a| a.caller.as_ref()) {
+        Some(c) => format!("key:{}", c.key_id),
+        None => format!("addr:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
+    };
+    limiter.take(&client).map_err(ApiError::RateLimited)
 }

@@ -61,3 +61,24 @@ pub(super) async fn audit(state: web::Data<AppState>, req: actix_web::HttpReques
     let entries = state.pool.run(move || engine.audit().tail(limit)).await?;
     Ok(HttpResponse::Ok().json(entries))
 }
+
+/// `DELETE /users/{id}`: forgets a shop's user id (interactions, events, authorship, model
+/// rows, report lines). Admin only.
+pub(super) async fn forget_user(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let engine = std::sync::Arc::clone(&state.engine);
+    let who = access::of(&req).who();
+    let out = state
+        .pool
+        .run(move || -> Result<_, ApiError> {
+            let out = engine.forget_user(&id)?;
+            // The log says a user was forgotten, never which.
+            engine.audit().record(Entry::new(who, "user-forget", None, b"", Some(out.quads)));
+            Ok(out)
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The key's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// The client used up its rate limit; retry after this many seconds.
+    #[error("rate limit reached; retry in {0} s")]
+    RateLimited(u64),
     /// The client accepts no format this endpoint can produce.
     #[error("none of the accepted media types can be produced; offered: {0}")]
     NotAcceptable(String),
@@ -59,6 +62,7 @@ impl ApiError {
             Self::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "not_acceptable"),
             Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (S::FORBIDDEN, "forbidden_role"),
+            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Pool(PoolError::Busy(_)) => (S::TOO_MANY_REQUESTS, "busy"),
             Self::Pool(PoolError::Panicked) => (S::INTERNAL_SERVER_ERROR, "internal"),
             Self::Engine(e) => match e {
@@ -134,7 +138,8 @@ impl ResponseError for ApiError {
         }
         let mut resp = HttpResponse::build(status);
         if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+            let wait = if let Self::RateLimited(s) = self { *s } else { 1 };
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, wait.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer realm=\"shopgraph\""));

@@ -9,6 +9,7 @@ mod admin;
 mod error;
 mod gsp;
 pub mod guard;
+pub mod limit;
 pub mod metrics;
 mod params;
 mod rec;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Host, origin and CORS policy.
     pub guard: Arc<guard::Guard>,
+    /// Per-client rate limits.
+    pub limiter: Arc<limit::Limiter>,
 }
 
 impl AppState {
@@ -43,7 +46,9 @@ impl AppState {
     pub fn new(engine: Arc<Engine>) -> Self {
         let pool = Pool::new(engine.config.query_threads, engine.config.queue_depth);
         let guard = Arc::new(guard::Guard::new(&engine.config));
-        Self { engine, pool, metrics: Arc::default(), guard }
+        let limiter =
+            Arc::new(limit::Limiter::new(engine.config.rate_limit_per_second, engine.config.rate_limit_burst));
+        Self { engine, pool, metrics: Arc::default(), guard, limiter }
     }
 }
 
@@ -76,6 +81,7 @@ pub fn app(
     let metrics = Arc::clone(&state.metrics);
     let guard = Arc::clone(&state.guard);
     let engine = Arc::clone(&state.engine);
+    let limiter = Arc::clone(&state.limiter);
     let mode = state.engine.config.auth_mode();
     App::new()
         .app_data(web::Data::new(state))
@@ -90,6 +96,7 @@ pub fn app(
             let facts = guard::Guard::facts(req.request());
             let refused = guard.intercept(req.request()).or_else(|| {
                 access::authenticate(engine.keys(), mode, &req)
+                    .and_then(|()| access::rate_limit(&limiter, &req))
                     .err()
                     .map(|e| actix_web::ResponseError::error_response(&e))
             });
@@ -143,6 +150,7 @@ pub fn app(
         )
         .route("/keys/{id}", web::delete().to(admin::revoke))
         .route("/audit", web::get().to(admin::audit))
+        .route("/users/{id}", web::delete().to(admin::forget_user))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({
                 "error": "not_found",
@@ -167,11 +175,21 @@ pub async fn serve(engine: Arc<Engine>) -> std::io::Result<()> {
     actix_web::HttpServer::new(move || app(state.clone())).workers(workers).bind(&bind)?.run().await
 }
 
+/// Liveness and saturation: `status` is `saturated` while the work queue is full (new heavy
+/// requests get 429), so a balancer can steer away; the answer itself is always 200.
 async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let (queued, running) = (state.pool.queued(), state.pool.running());
+    let saturated = queued >= state.engine.config.queue_depth;
     HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok",
+        "status": if saturated { "saturated" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
         "store": if state.engine.config.memory { "memory" } else { "rocksdb" },
+        "pool": {
+            "threads": state.engine.config.query_threads,
+            "running": running,
+            "queued": queued,
+            "queue_depth": state.engine.config.queue_depth,
+        },
     }))
 }
 

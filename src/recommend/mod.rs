@@ -670,6 +670,13 @@ impl Recommender {
         }
     }
 
+    /// Drops the live model (nothing is served until the next training).
+    pub fn clear(&self) {
+        if let Ok(mut l) = self.live.write() {
+            *l = None;
+        }
+    }
+
     /// The current model.
     pub fn current(&self) -> Result<Arc<Live>, RecommendError> {
         self.live.read().ok().and_then(|l| l.clone()).ok_or(RecommendError::NoModel)
@@ -855,7 +862,8 @@ mod tests {
             saved.push(t.meta.version.clone());
         }
         let newest = dir.path().join(&saved[2]);
-        let cases: [(&str, Box<dyn Fn()>); 3] = [
+        type Breakage<'a> = (&'a str, Box<dyn Fn() + 'a>);
+        let cases: [Breakage; 3] = [
             (
                 "NaN written as null",
                 Box::new(|| {

@@ -636,6 +636,34 @@ impl Store {
             .collect()
     }
 
+    /// Every quad, in any graph, whose subject or object is `node`.
+    pub fn quads_touching(&self, node: &NamedNode) -> Result<Vec<Quad>, StoreError> {
+        let mut out: Vec<Quad> =
+            self.inner.quads_for_pattern(Some(node.as_ref().into()), None, None, None).collect::<Result<_, _>>()?;
+        for q in self.inner.quads_for_pattern(None, None, Some(node.as_ref().into()), None) {
+            out.push(q?);
+        }
+        Ok(out)
+    }
+
+    /// Subjects of `?s <predicate> <object>` in any graph.
+    pub fn subjects_with(
+        &self,
+        predicate: &NamedNode,
+        object: &NamedNode,
+    ) -> Result<Vec<NamedOrBlankNode>, StoreError> {
+        self.inner
+            .quads_for_pattern(None, Some(predicate.as_ref()), Some(object.as_ref().into()), None)
+            .map(|q| Ok(q?.subject))
+            .collect()
+    }
+
+    /// Flushes memtables and compacts, so deleted quads leave the files on disk too.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.inner.flush()?;
+        Ok(self.inner.optimize()?)
+    }
+
     /// Flushes RocksDB's memtables to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.inner.flush()?)

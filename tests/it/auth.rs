@@ -256,3 +256,32 @@ fn a_public_bind_without_auth_is_refused_unless_said_explicitly() {
         assert_eq!(c.check_exposure().is_ok(), ok, "{bind} {auth:?} {allow}");
     }
 }
+
+#[actix_web::test]
+async fn each_key_has_its_own_rate_limit_and_a_refusal_says_when_to_retry() {
+    let engine = loaded_engine_with(Config {
+        auth: Some(AuthMode::All),
+        rate_limit_per_second: 0.5,
+        rate_limit_burst: 2.0,
+        ..config()
+    });
+    let a = engine.keys().create("a", Role::Reader).unwrap().1;
+    let b = engine.keys().create("b", Role::Reader).unwrap().1;
+    let app = init_service(app(AppState::new(engine))).await;
+    let ask = |k: &str| {
+        TestRequest::get()
+            .uri(&format!("/sparql?{}", q("ASK {}")))
+            .insert_header(("authorization", format!("Bearer {k}")))
+    };
+    for _ in 0..2 {
+        assert_eq!(call_service(&app, ask(&a).to_request()).await.status(), StatusCode::OK);
+    }
+    let resp = call_service(&app, ask(&a).to_request()).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "2");
+    assert_eq!(call_service(&app, ask(&b).to_request()).await.status(), StatusCode::OK);
+    // Health probes are never limited.
+    for _ in 0..5 {
+        assert_eq!(call_service(&app, TestRequest::get().uri("/health").to_request()).await.status(), StatusCode::OK);
+    }
+}

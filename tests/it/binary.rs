@@ -22,6 +22,14 @@ pub(crate) fn free_port() -> u16 {
 
 pub(crate) struct Server(Child);
 
+impl Server {
+    /// SIGKILL, no chance to flush or clean up.
+    pub(crate) fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();

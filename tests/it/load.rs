@@ -291,3 +291,60 @@ fn personal_data_in_review_text_is_scrubbed_before_it_is_stored() {
     // Sizes, measurements and an order number stay as written.
     assert!(dump.contains("34-26-36, size 10-12 fits, order 1234 5678 9012 3456"));
 }
+
+/// `DELETE /users/{id}`: a forgotten user leaves no interaction, no model row, no report line,
+/// and the recommender no longer knows them; other users are untouched.
+#[actix_web::test]
+async fn a_forgotten_user_is_gone_from_the_graph_the_models_and_every_file() {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = shopgraph::config::Config { memory: false, data: data.clone(), query_threads: 2, ..config() };
+    let e = shopgraph::engine::Engine::open(config).unwrap();
+    let path = fixture("interactions.csv");
+    let mapping = Mapping::from_file(&Mapping::beside(&path).unwrap()).unwrap();
+    e.load_tabular(&path, &mapping, e.report_dir().as_deref(), Box::new(|_| {})).unwrap();
+    load(&e, "products.jsonl");
+    e.train(&shopgraph::recommend::Algorithm::Popularity, None, |_, _| {}).unwrap();
+    e.train(&shopgraph::recommend::Algorithm::Ease { lambda: 10.0, half_life: None }, None, |_, _| {}).unwrap();
+    let forgotten = e.user_key("carol@example.com");
+    let kept = e.user_key("alice@example.com");
+    assert!(e.recommender().current().unwrap().knows_user(&forgotten));
+    let interactions_of = |key: &str| {
+        count(&e, &format!("{SG}SELECT (COUNT(?i) AS ?n) {{ ?i sg:user <https://w3id.org/shopgraph/id/user/{key}> }}"))
+    };
+    assert!(interactions_of(&forgotten) > 0);
+    let alice_before = interactions_of(&kept);
+    let app = init_service(shopgraph::http::app(shopgraph::http::AppState::new(e.clone()))).await;
+    let resp = call_service(&app, TestRequest::delete().uri("/users/carol@example.com").to_request()).await;
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = serde_json::from_slice(&read_body(resp).await).unwrap();
+    assert!(v["interactions"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(interactions_of(&forgotten), 0);
+    assert_eq!(interactions_of(&kept), alice_before);
+    assert!(!e.recommender().current().unwrap().knows_user(&forgotten));
+    assert_eq!(
+        e.recommender().current().unwrap().trained.meta.algorithm,
+        shopgraph::recommend::Algorithm::Ease { lambda: 10.0, half_life: None }
+    );
+    // No file outside RocksDB's own (which compaction rewrote) names the user.
+    let mut stack = vec![data.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                if !p.ends_with("store") {
+                    stack.push(p);
+                }
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(!text.contains(&forgotten), "{} still names the forgotten user", p.display());
+                assert!(!text.contains("carol@"), "{} holds the raw id", p.display());
+            }
+        }
+    }
+    // Forgetting again finds nothing.
+    let resp = call_service(&app, TestRequest::delete().uri("/users/carol@example.com").to_request()).await;
+    let v: serde_json::Value = serde_json::from_slice(&read_body(resp).await).unwrap();
+    assert_eq!(v["quads"], 0);
+}

@@ -40,7 +40,9 @@ const CONSTRUCT: &str =
 #[actix_web::test]
 async fn format_output_and_results_parameters_of_real_clients_are_honoured() {
     let app = init_service(app(AppState::new(loaded_engine()))).await;
-    let cases: &[(&str, &[(&str, &str)], Option<&str>, &str)] = &[
+    // (query, extra parameters, Accept, media type wanted)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a str>, &'a str);
+    let cases: &[Case] = &[
         // SPARQLWrapper 2.0 defaults: format, output and results all set.
         (
             SELECT,
@@ -116,7 +118,9 @@ async fn protocol_dataset_replaces_the_querys_and_each_parameter_alone_is_the_wh
     let default_subjects = "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s";
     let named_subjects = "SELECT ?g ?s WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g";
     let from_named = "SELECT ?s FROM NAMED <http://ex.org/g2> WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?s";
-    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+    // (query, protocol parameters, subjects wanted)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         (default_subjects, &[], &["http://ex.org/d"]),
         (default_subjects, &[("default-graph-uri", "http://ex.org/g1")], &["http://ex.org/a"]),
         (
