@@ -78,6 +78,9 @@ pub struct Config {
     pub rate_limit_per_second: f64,
     /// Requests one client may make at once before the rate applies.
     pub rate_limit_burst: f64,
+    /// Resident memory of the server (MiB) past which running queries are cancelled with an
+    /// error; 0: half of the machine's memory.
+    pub memory_limit_mb: u64,
 }
 
 /// Which requests need an API key.
@@ -138,6 +141,7 @@ impl Default for Config {
             allow_unauthenticated_public: false,
             rate_limit_per_second: 0.0,
             rate_limit_burst: 50.0,
+            memory_limit_mb: 0,
         }
     }
 }
@@ -176,6 +180,17 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The memory limit in bytes: the configured one, else half of physical memory (`None` when
+    /// neither is known).
+    pub fn memory_limit_bytes(&self) -> Option<u64> {
+        if self.memory_limit_mb > 0 {
+            return Some(self.memory_limit_mb << 20);
+        }
+        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let kb: u64 = info.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024 / 2)
+    }
+
     /// The auth mode in force: the configured one, else by the bind address.
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.unwrap_or(if is_loopback_bind(&self.bind) { AuthMode::Off } else { AuthMode::All })
@@ -280,6 +295,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_RATE_LIMIT_PER_SECOND") {
             self.rate_limit_per_second = num("SHOPGRAPH_RATE_LIMIT_PER_SECOND", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_MEMORY_LIMIT_MB") {
+            self.memory_limit_mb = num("SHOPGRAPH_MEMORY_LIMIT_MB", v)?;
         }
         if let Some(v) = env("SHOPGRAPH_AUTH") {
             self.auth =

@@ -111,7 +111,7 @@ impl Engine {
             batch: config.extract_batch,
         };
         let semantic = Arc::new(Semantic::new(settings, (!config.memory).then(|| config.data.join("embeddings"))));
-        let store = store.with_evaluator(|ev| {
+        let store = store.with_memory_limit(config.memory_limit_bytes()).with_evaluator(|ev| {
             let ev = crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone());
             crate::sparql_fns::register_semantic(ev, Arc::clone(&semantic))
         });

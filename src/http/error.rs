@@ -71,6 +71,7 @@ impl ApiError {
                     StoreError::Evaluation(_) => (S::BAD_REQUEST, "sparql_evaluation"),
                     StoreError::Timeout(_) => (S::REQUEST_TIMEOUT, "query_timeout"),
                     StoreError::TooManyRows(_) => (S::UNPROCESSABLE_ENTITY, "result_too_large"),
+                    StoreError::MemoryBudget(_) => (S::UNPROCESSABLE_ENTITY, "query_memory"),
                     StoreError::RdfSyntax(_) => (S::BAD_REQUEST, "rdf_syntax"),
                     StoreError::GraphNotFound(_) => (S::NOT_FOUND, "graph_not_found"),
                     StoreError::InvalidIri(_) => (S::BAD_REQUEST, "invalid_iri"),

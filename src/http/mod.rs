@@ -31,8 +31,11 @@ use std::time::Instant;
 pub struct AppState {
     /// The engine.
     pub engine: Arc<Engine>,
-    /// Where heavy work runs.
+    /// Where heavy work runs (queries, updates, loads, training, analysis).
     pub pool: Pool,
+    /// Where recommendations run: a few slow SPARQL queries filling `pool` must not stall
+    /// `/recommend` and `/similar`, which answer in milliseconds.
+    pub rec_pool: Pool,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
     /// Host, origin and CORS policy.
@@ -48,7 +51,8 @@ impl AppState {
         let guard = Arc::new(guard::Guard::new(&engine.config));
         let limiter =
             Arc::new(limit::Limiter::new(engine.config.rate_limit_per_second, engine.config.rate_limit_burst));
-        Self { engine, pool, metrics: Arc::default(), guard, limiter }
+        let rec_pool = Pool::new(engine.config.query_threads.clamp(1, 4), engine.config.queue_depth);
+        Self { engine, pool, rec_pool, metrics: Arc::default(), guard, limiter }
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) async fn recommend(state: web::Data<AppState>, req: HttpRequest) -> R
     let exclude = parse_bool(&p, "exclude_seen", true)?;
     let cold = parse_bool(&p, "cold_start", true)?;
     let engine = Arc::clone(&state.engine);
-    let out = state.pool.run(move || engine.recommend(&user, k, &filter, exclude, cold)).await??;
+    let out = state.rec_pool.run(move || engine.recommend(&user, k, &filter, exclude, cold)).await??;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -31,7 +31,7 @@ pub(super) async fn similar(state: web::Data<AppState>, req: HttpRequest) -> Res
     let k = parse_k(&p)?;
     let filter = parse_filter(&p)?;
     let engine = Arc::clone(&state.engine);
-    let out = state.pool.run(move || engine.similar(&item, k, &filter)).await??;
+    let out = state.rec_pool.run(move || engine.similar(&item, k, &filter)).await??;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -45,7 +45,7 @@ pub(super) async fn explain(state: web::Data<AppState>, req: HttpRequest) -> Res
         Some(other) => return Err(ApiError::BadRequest(format!("format must be json or turtle, got {other:?}"))),
     };
     let engine = Arc::clone(&state.engine);
-    let out = state.pool.run(move || engine.explain(&user, &item)).await??;
+    let out = state.rec_pool.run(move || engine.explain(&user, &item)).await??;
     Ok(if turtle { HttpResponse::Ok().content_type("text/turtle").body(out.rdf) } else { HttpResponse::Ok().json(out) })
 }
 

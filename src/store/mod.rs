@@ -34,6 +34,11 @@ pub enum StoreError {
     /// The query ran past its time limit and was cancelled.
     #[error("query cancelled after exceeding the {0:?} time limit")]
     Timeout(Duration),
+    /// The server's resident memory passed its limit while the query ran; it was cancelled.
+    #[error(
+        "query cancelled: the server's memory passed its limit of {0} MiB while it ran; narrow the query (property paths with * or +, cartesian products)"
+    )]
+    MemoryBudget(u64),
     /// The query produced more rows than allowed.
     #[error("query result exceeds the limit of {0} rows; add a LIMIT or raise max_result_rows")]
     TooManyRows(usize),
@@ -162,6 +167,7 @@ pub struct Store {
     inner: OxStore,
     evaluator: SparqlEvaluator,
     watchdog: Arc<watchdog::Watchdog>,
+    memory_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -229,6 +235,25 @@ impl Store {
             inner,
             evaluator: SparqlEvaluator::new().with_default_service_handler(RejectOutsideServices),
             watchdog: Arc::new(watchdog::Watchdog::start()),
+            memory_limit: None,
+        }
+    }
+
+    /// Cancels running queries while the process's resident memory is above `bytes`; they
+    /// answer [`StoreError::MemoryBudget`].
+    pub fn with_memory_limit(mut self, bytes: Option<u64>) -> Self {
+        self.watchdog.set_memory_limit(bytes);
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// A timeout caused by the memory watch is reported as such.
+    fn why_cancelled<T>(&self, r: Result<T, StoreError>, guard: &watchdog::Guard) -> Result<T, StoreError> {
+        match r {
+            Err(StoreError::Timeout(_)) if guard.over_memory() => {
+                Err(StoreError::MemoryBudget(self.memory_limit.unwrap_or(0) >> 20))
+            }
+            other => other,
         }
     }
 
@@ -270,7 +295,7 @@ impl Store {
             bind::substitute(&mut parsed, bindings)?;
         }
         heartbeat::insert(&mut parsed);
-        let (ev, _guard) = self.cancellable(opts.timeout);
+        let (ev, guard) = self.cancellable(opts.timeout);
         let mut prepared = ev.for_query(parsed);
         let ds = prepared.dataset_mut();
         if !opts.default_graphs.is_empty() || !opts.named_graphs.is_empty() {
@@ -288,10 +313,11 @@ impl Store {
             ds.set_default_graph_as_union();
         }
         let deadline = start + opts.timeout;
-        catch_cancelled(opts.timeout, || {
+        let r = catch_cancelled(opts.timeout, || {
             let results = prepared.on_store(&self.inner).execute().map_err(|e| eval_error(e, opts.timeout))?;
             serialize(results, opts, formats, deadline)
-        })
+        });
+        self.why_cancelled(r, &guard)
     }
 
     /// Runs a SELECT for the engine's own use and returns the terms, row by row, in the order
@@ -308,8 +334,8 @@ impl Store {
             bind::substitute(&mut parsed, bindings)?;
         }
         heartbeat::insert(&mut parsed);
-        let (ev, _guard) = self.cancellable(timeout);
-        catch_cancelled(timeout, || {
+        let (ev, guard) = self.cancellable(timeout);
+        let r = catch_cancelled(timeout, || {
             let results = ev.for_query(parsed).on_store(&self.inner).execute().map_err(|e| eval_error(e, timeout))?;
             let QueryResults::Solutions(solutions) = results else {
                 return Err(StoreError::Evaluation("expected a SELECT query".into()));
@@ -320,7 +346,8 @@ impl Store {
                 rows.push(vars.iter().map(|v| s.get(*v).cloned()).collect());
             }
             Ok(rows)
-        })
+        });
+        self.why_cancelled(r, &guard)
     }
 
     /// Runs a SPARQL update in one transaction: it applies whole or not at all. `dataset` holds

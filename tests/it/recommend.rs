@@ -445,3 +445,28 @@ async fn train_endpoint_serves_recency_weighted_ease_and_refuses_bad_settings() 
     }
     assert_eq!(e.recommender().current().unwrap().trained.meta.version, served, "a refused train swapped the model");
 }
+
+/// Regression: two slow SPARQL queries filled the work pool and `/recommend` hung behind them
+/// while `/health` said OK.
+#[actix_web::test]
+async fn recommendations_answer_while_slow_queries_fill_the_query_pool() {
+    use actix_web::test::{TestRequest, call_service, init_service};
+    let engine = loaded_engine_with(shopgraph::config::Config { query_threads: 1, query_timeout_ms: 5000, ..config() });
+    engine.train(&shopgraph::recommend::Algorithm::Popularity, None, |_, _| {}).unwrap();
+    let app = init_service(shopgraph::http::app(shopgraph::http::AppState::new(engine))).await;
+    let slow =
+        serde_urlencoded::to_string([("query", "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")])
+            .unwrap();
+    let slow_req = call_service(&app, TestRequest::get().uri(&format!("/sparql?{slow}")).to_request());
+    let fast = async {
+        // Let the slow query take the only query thread first.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let start = std::time::Instant::now();
+        let resp = call_service(&app, TestRequest::get().uri("/recommend?user=u1&k=3").to_request()).await;
+        (resp.status(), start.elapsed())
+    };
+    let (slow_resp, (status, took)) = futures_util::join!(slow_req, fast);
+    assert_eq!(status, 200);
+    assert!(took < std::time::Duration::from_secs(2), "/recommend waited {took:?} behind a slow query");
+    assert_eq!(slow_resp.status(), 408);
+}
