@@ -23,6 +23,11 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) struct Server(Child);
 
 impl Server {
+    /// Owns a spawned server process (killed on drop).
+    pub(crate) fn from_child(child: Child) -> Self {
+        Self(child)
+    }
+
     /// SIGKILL, no chance to flush or clean up.
     pub(crate) fn kill(mut self) {
         let _ = self.0.kill();

@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod browser;
 mod clients;
 mod common;
 mod corpus;

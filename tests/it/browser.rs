@@ -1,0 +1,128 @@
+//! A web page on another origin, in headless Chromium (Debian's `chromium`, installed by
+//! `.ci/setup`), calling the real binary: the origin listed in `cors_origins` reads and writes
+//! (preflights answered), any other origin can neither read the answers nor write.
+
+use crate::binary::{agent, bin, free_port};
+use crate::common::fixture;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const PAGE: &str = r#"<!doctype html><html><body><pre id="out">pending</pre><script>
+const base = "BASE";
+const results = {};
+async function run(name, f) { try { const r = await f(); results[name] = String(r.status); } catch (e) { results[name] = "blocked"; } }
+(async () => {
+  await run("get-query", () => fetch(base + "/sparql?query=" + encodeURIComponent("ASK {}"), {headers: {"Accept": "application/sparql-results+json"}}));
+  await run("post-query", () => fetch(base + "/sparql", {method: "POST", headers: {"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"}, body: "SELECT * { ?s ?p ?o } LIMIT 1"}));
+  await run("form-update", () => fetch(base + "/sparql", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "update=" + encodeURIComponent("INSERT DATA { <http://ex.org/browser/TAG> <http://ex.org/p> 1 }")}));
+  await run("gsp-put", () => fetch(base + "/store?graph=" + encodeURIComponent("http://ex.org/browser-graph/TAG"), {method: "PUT", headers: {"Content-Type": "text/turtle"}, body: "<http://ex.org/a> <http://ex.org/b> 1 ."}));
+  await run("get-with-authorization", () => fetch(base + "/queries", {headers: {"Authorization": "Bearer none"}}));
+  document.getElementById("out").textContent = "RESULTS " + JSON.stringify(results);
+})();
+</script></body></html>"#;
+
+/// Serves one page on its own origin until the test ends.
+fn serve_page(html: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut s = reader.into_inner();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    port
+}
+
+fn chromium() -> Option<&'static str> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists())
+}
+
+/// Loads the page in headless Chromium and returns what its script found.
+fn visit(url: &str) -> serde_json::Value {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium().unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=10000",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            url,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("RESULTS ").unwrap_or_else(|| panic!("the page did not finish: {dom}")) + "RESULTS ".len();
+    let end = dom[start..].find("</pre>").unwrap() + start;
+    serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap()
+}
+
+#[test]
+fn a_page_on_a_listed_origin_reads_and_writes_and_any_other_origin_can_do_neither() {
+    assert!(chromium().is_some(), "chromium is missing: run `bash .ci/setup` (it installs Debian's chromium)");
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let base = format!("http://{bind}");
+    let allowed_port = serve_page(PAGE.replace("BASE", &base).replace("TAG", "allowed"));
+    let other_port = serve_page(PAGE.replace("BASE", &base).replace("TAG", "other"));
+    let sample = fixture("reviews-sample.csv");
+    let child = bin()
+        .args(["serve", "--memory", "--bind", &bind, "--load", sample.to_str().unwrap()])
+        .env("SHOPGRAPH_CORS_ORIGINS", format!("http://127.0.0.1:{allowed_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = crate::binary::Server::from_child(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while agent().get(&format!("{base}/health")).call().map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // (page, operation, what the page's script sees)
+    let cases = [
+        ("allowed", "get-query", "200"),
+        ("allowed", "post-query", "200"),
+        ("allowed", "form-update", "204"),
+        ("allowed", "gsp-put", "201"),
+        ("allowed", "get-with-authorization", "200"),
+        ("other", "get-query", "blocked"),
+        ("other", "post-query", "blocked"),
+        ("other", "form-update", "blocked"),
+        ("other", "gsp-put", "blocked"),
+        ("other", "get-with-authorization", "blocked"),
+    ];
+    let allowed = visit(&format!("http://127.0.0.1:{allowed_port}/"));
+    let other = visit(&format!("http://127.0.0.1:{other_port}/"));
+    for (page, op, want) in cases {
+        let got = if page == "allowed" { &allowed } else { &other };
+        assert_eq!(got[op], want, "{page} page, {op}: {got}");
+    }
+    // Only the listed origin's writes landed.
+    let ask = |q: &str| {
+        let mut r = agent()
+            .get(&format!("{base}/sparql?{}", serde_urlencoded::to_string([("query", q)]).unwrap()))
+            .header("accept", "application/sparql-results+json")
+            .call()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&r.body_mut().read_to_string().unwrap()).unwrap()["boolean"] == true
+    };
+    assert!(ask("ASK { <http://ex.org/browser/allowed> ?p ?o }"));
+    assert!(!ask("ASK { <http://ex.org/browser/other> ?p ?o }"), "a page on another origin wrote by form");
+    assert!(!ask("ASK { GRAPH <http://ex.org/browser-graph/other> { ?s ?p ?o } }"), "a page on another origin wrote by PUT");
+}
