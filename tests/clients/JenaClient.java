@@ -54,8 +54,12 @@ public class JenaClient {
     public static void main(String[] args) {
         String base = args[0];
         int writes = Integer.parseInt(args[1]);
-        String sparql = base + "/sparql";
-        String store = base + "/store";
+        String queryPath = args.length > 2 ? args[2] : "/sparql";
+        String updatePath = args.length > 3 ? args[3] : "/sparql";
+        String storePath = args.length > 4 ? args[4] : "/store";
+        String sparql = base + queryPath;
+        String update = base + updatePath;
+        String store = base + storePath;
         String sg = "https://w3id.org/shopgraph/ontology#";
 
         run("jena/rdfconnection-select", () -> {
@@ -80,7 +84,7 @@ public class JenaClient {
         run("jena/updates-in-a-row", () -> {
             String g = "http://ex.org/clients/jena-updates";
             for (int i = 0; i < writes; i++) {
-                UpdateExecutionHTTP.service(sparql)
+                UpdateExecutionHTTP.service(update)
                         .update("INSERT DATA { GRAPH <" + g + "> { <http://ex.org/s" + i + "> <http://ex.org/p> " + i + " } }")
                         .execute();
             }
@@ -113,10 +117,10 @@ public class JenaClient {
         run("jena/using-graph-uri", () -> {
             String src = "http://ex.org/clients/jena-src";
             String dst = "http://ex.org/clients/jena-dst";
-            UpdateExecutionHTTP.service(sparql)
+            UpdateExecutionHTTP.service(update)
                     .update("INSERT DATA { GRAPH <" + src + "> { <http://ex.org/x> <http://ex.org/p> 1 } }")
                     .execute();
-            UpdateExecutionHTTP.service(sparql)
+            UpdateExecutionHTTP.service(update)
                     .update("INSERT { GRAPH <" + dst + "> { ?s ?p ?o } } WHERE { ?s ?p ?o }")
                     .addUsingGraphURI(src)
                     .execute();
@@ -126,7 +130,11 @@ public class JenaClient {
         });
         run("jena/fetch-and-load-dataset", () -> {
             try (RDFConnection conn = org.apache.jena.rdfconnection.RDFConnectionRemote.newBuilder()
-                    .destination(base).queryEndpoint("sparql").updateEndpoint("sparql").gspEndpoint("store").build()) {
+                    .destination(base)
+                    .queryEndpoint(queryPath.substring(1))
+                    .updateEndpoint(updatePath.substring(1))
+                    .gspEndpoint(storePath.substring(1))
+                    .build()) {
                 Dataset ds = DatasetFactory.create();
                 Model m = ModelFactory.createDefaultModel();
                 m.createResource("http://ex.org/ds").addLiteral(m.createProperty("http://ex.org/p"), 7L);

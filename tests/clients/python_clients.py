@@ -2,7 +2,8 @@
 and setOnlyConneg), rdflib (SPARQLStore, SPARQLUpdateStore, SERVICE from a local graph) and
 pyoxigraph's result parsers.
 
-Usage: python_clients.py BASE_URL WRITES
+Usage: python_clients.py BASE_URL WRITES [QUERY_PATH UPDATE_PATH STORE_PATH]
+(paths default to /sparql /sparql /store; the oxigraph server uses /query /update /store)
 Prints one JSON object per case: {"case": "client/operation", "ok": bool, "detail": str}.
 The Rust test (tests/it/clients.rs) holds the table of cases that must pass; this script only
 runs them and reports. It never exits non-zero for a failing case, so every case reports.
@@ -18,7 +19,9 @@ from SPARQLWrapper import POST, GET, POSTDIRECTLY, URLENCODED
 
 BASE = sys.argv[1].rstrip("/")
 WRITES = int(sys.argv[2])
-ENDPOINT = BASE + "/sparql"
+QUERY_PATH, UPDATE_PATH, STORE_PATH = (sys.argv[3:6] + ["/sparql", "/sparql", "/store"][len(sys.argv[3:6]):])[:3]
+ENDPOINT = BASE + QUERY_PATH
+UPDATE = BASE + UPDATE_PATH
 SG = "https://w3id.org/shopgraph/ontology#"
 SELECT = f"SELECT ?r WHERE {{ ?r a <{SG}Review> }} ORDER BY ?r LIMIT 3"
 ASK = f"ASK {{ ?r a <{SG}Review> }}"
@@ -42,7 +45,7 @@ def case(name):
 
 
 def wrapper(only_conneg=False, method=GET):
-    w = SPARQLWrapper(ENDPOINT, updateEndpoint=ENDPOINT)
+    w = SPARQLWrapper(ENDPOINT, updateEndpoint=UPDATE)
     w.setOnlyConneg(only_conneg)
     w.setMethod(method)
     return w
@@ -139,7 +142,7 @@ def _rdflib_update():
     from rdflib import Graph, Literal, URIRef
     from rdflib.plugins.stores.sparqlstore import SPARQLUpdateStore
 
-    store = SPARQLUpdateStore(ENDPOINT, ENDPOINT)
+    store = SPARQLUpdateStore(ENDPOINT, UPDATE)
     gi = URIRef("http://ex.org/clients/rdflib")
     g = Graph(store=store, identifier=gi)
     for i in range(WRITES):
@@ -182,7 +185,7 @@ def _pyoxigraph():
 def _gsp():
     import urllib.request
 
-    url = BASE + "/store?graph=" + "http%3A%2F%2Fex.org%2Fclients%2Fgsp"
+    url = BASE + STORE_PATH + "?graph=" + "http%3A%2F%2Fex.org%2Fclients%2Fgsp"
     for method, body in (("PUT", b"<http://ex.org/a> <http://ex.org/p> 1 ."), ("POST", b"<http://ex.org/b> <http://ex.org/p> 2 .")):
         req = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "text/turtle"})
         with urllib.request.urlopen(req) as resp:

@@ -124,5 +124,8 @@ fn a_page_on_a_listed_origin_reads_and_writes_and_any_other_origin_can_do_neithe
     };
     assert!(ask("ASK { <http://ex.org/browser/allowed> ?p ?o }"));
     assert!(!ask("ASK { <http://ex.org/browser/other> ?p ?o }"), "a page on another origin wrote by form");
-    assert!(!ask("ASK { GRAPH <http://ex.org/browser-graph/other> { ?s ?p ?o } }"), "a page on another origin wrote by PUT");
+    assert!(
+        !ask("ASK { GRAPH <http://ex.org/browser-graph/other> { ?s ?p ?o } }"),
+        "a page on another origin wrote by PUT"
+    );
 }

@@ -12,5 +12,6 @@ mod faults;
 mod golden;
 mod http;
 mod load;
+mod properties;
 mod protocol;
 mod recommend;

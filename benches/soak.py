@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Soak: mixed load at the default limits for a long time, against the release binary on the
+demo data; errors by status, p50/p99 latency and resident memory over time.
+
+    cargo build --release && python3 benches/soak.py [--minutes 30] [--clients 16]
+
+Each client thread loops over a weighted mix: SPARQL queries (catalogue questions, a few slow
+aggregates), named queries, /recommend and /similar, SPARQL updates, Graph Store PUTs of a small
+graph, event posts. Every minute it prints and records requests, errors by status (429 is the
+pool saying "busy", counted apart), latency percentiles and the server's RSS. Writes
+benches/results/soak.json and benches/results/soak.svg. Goal: no error other than 429, RSS growth
+under 10% from the end of the first minute to the end.
+"""
+import argparse, json, os, pathlib, random, statistics, subprocess, sys, tempfile, threading, time
+import urllib.error, urllib.parse, urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SG = "https://w3id.org/shopgraph/ontology#"
+QUERIES = [
+    f"SELECT (COUNT(?r) AS ?n) WHERE {{ ?r a <{SG}Review> }}",
+    f"PREFIX sg: <{SG}> SELECT ?p (AVG(?x) AS ?m) WHERE {{ ?r sg:reviewOf ?p ; sg:rating ?x }} GROUP BY ?p ORDER BY DESC(?m) LIMIT 20",
+    f"PREFIX sg: <{SG}> SELECT ?r ?x WHERE {{ ?r sg:reviewOf <https://w3id.org/shopgraph/id/product/1078> ; sg:rating ?x }} LIMIT 100",
+    f"PREFIX sg: <{SG}> SELECT ?r WHERE {{ ?r sg:text ?t FILTER(CONTAINS(LCASE(?t), \"linen\")) }} LIMIT 20",
+]
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--shopgraph", default=str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release/shopgraph"))
+    args = ap.parse_args()
+    sg = pathlib.Path(args.shopgraph)
+    if not sg.exists():
+        sys.exit(f"{sg} not found: cargo build --release")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="sg-soak-"))
+    print("preparing the demo data (load, simulate, train; no extraction)...", flush=True)
+    subprocess.run([sg, "demo", "--data", work, "--no-serve", "--extract", "0", "--demo-dir", ROOT / "tests/data/demo"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = 7531
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sg, "serve", "--data", work, "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.1)
+    users = [f"sim-{i:04d}" for i in range(1, 500)]
+    items = ["1078", "862", "1094", "1081", "872", "829", "1110", "868", "895", "936"]
+
+    lock = threading.Lock()
+    window = {"lat": [], "status": {}, "n": 0}
+    stop = time.time() + args.minutes * 60
+
+    def request(method, path, body=None, ct=None):
+        req = urllib.request.Request(base + path, data=body, method=method, headers={"Content-Type": ct} if ct else {})
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                r.read()
+                code = r.status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        except Exception:
+            code = 0  # connection error
+        return code, time.perf_counter() - t
+
+    def client(seed):
+        rng = random.Random(seed)
+        i = 0
+        while time.time() < stop:
+            i += 1
+            r = rng.random()
+            if r < 0.35:
+                code, t = request("GET", "/sparql?" + urllib.parse.urlencode({"query": rng.choice(QUERIES)}))
+            elif r < 0.6:
+                code, t = request("GET", f"/recommend?user={rng.choice(users)}&k=10")
+            elif r < 0.7:
+                code, t = request("GET", f"/similar?item={rng.choice(items)}&k=10")
+            elif r < 0.78:
+                code, t = request("GET", f"/queries/product-reviews?product={rng.choice(items)}")
+            elif r < 0.88:
+                u = f"INSERT DATA {{ <http://ex.org/soak/{seed}/{i}> <http://ex.org/n> {i} }}"
+                code, t = request("POST", "/sparql", u.encode(), "application/sparql-update")
+            elif r < 0.94:
+                ttl = f"<http://ex.org/s{seed}> <http://ex.org/last> {i} .".encode()
+                code, t = request("PUT", f"/store?graph=http://ex.org/soak-graph/{seed}", ttl, "text/turtle")
+            else:
+                ev = json.dumps({"user": rng.choice(users), "item": rng.choice(items), "event": "view",
+                                 "timestamp": f"2026-02-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"})
+                code, t = request("POST", "/events", ev.encode(), "application/json")
+            with lock:
+                window["lat"].append(t)
+                window["status"][code] = window["status"].get(code, 0) + 1
+                window["n"] += 1
+
+    threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in range(args.clients)]
+    for t in threads:
+        t.start()
+    minutes = []
+    start = time.time()
+    try:
+        while time.time() < stop:
+            time.sleep(min(60, max(0.1, stop - time.time())))
+            with lock:
+                lat, status, n = window["lat"], window["status"], window["n"]
+                window.update(lat=[], status={}, n=0)
+            lat.sort()
+            row = {
+                "minute": round((time.time() - start) / 60, 2),
+                "requests": n,
+                "status": {str(k): v for k, v in sorted(status.items())},
+                "errors_other_than_429": sum(v for k, v in status.items() if k >= 500 or k == 0 or k in (400, 404, 408, 409, 422)),
+                "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+                "p99_ms": round(1000 * lat[int(len(lat) * 0.99)], 2) if lat else None,
+                "rss_mib": round(rss_kb(server.pid) / 1024, 1),
+            }
+            minutes.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        for t in threads:
+            t.join(timeout=70)
+        server.terminate()
+        server.wait()
+    first, last = minutes[0]["rss_mib"], minutes[-1]["rss_mib"]
+    summary = {
+        "minutes": args.minutes, "clients": args.clients, "requests": sum(m["requests"] for m in minutes),
+        "errors_other_than_429": sum(m["errors_other_than_429"] for m in minutes),
+        "status": {k: sum(m["status"].get(k, 0) for m in minutes) for k in sorted({k for m in minutes for k in m["status"]})},
+        "rss_first_minute_mib": first, "rss_end_mib": last, "rss_growth": round(last / first - 1, 4) if first else None,
+        "p99_ms_max_minute": max(m["p99_ms"] or 0 for m in minutes), "per_minute": minutes,
+    }
+    out = ROOT / "benches/results/soak.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    svg(minutes, ROOT / "benches/results/soak.svg")
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_minute"}, indent=2))
+
+
+def svg(minutes, path):
+    """RSS and p99 per minute, two stacked line charts."""
+    w, h, pad = 640, 180, 40
+    def line(values, top, color, label):
+        vmax = max(values) or 1
+        pts = " ".join(f"{pad + i * (w - 2 * pad) / max(1, len(values) - 1):.1f},{top + h - pad - v / vmax * (h - 2 * pad):.1f}"
+                       for i, v in enumerate(values))
+        return (f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>'
+                f'<text x="{pad}" y="{top + 16}" font-size="12">{label} (max {vmax:.1f})</text>')
+    body = line([m["rss_mib"] for m in minutes], 0, "#1f77b4", "RSS MiB per minute")
+    body += line([m["p99_ms"] or 0 for m in minutes], h, "#d62728", "p99 ms per minute")
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{2 * h}" font-family="sans-serif">{body}</svg>\n')
+
+
+if __name__ == "__main__":
+    main()
