@@ -88,7 +88,10 @@ fn eval_error(e: QueryEvaluationError, timeout: Duration) -> StoreError {
         QueryEvaluationError::Cancelled => StoreError::Timeout(timeout),
         QueryEvaluationError::Dataset(d) => StoreError::Storage(d.to_string()),
         QueryEvaluationError::Unexpected(d) => StoreError::Storage(d.to_string()),
-        QueryEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
+        // Only the refusal of outside endpoints is a 403; our own services (sg:recommend, ...)
+        // fail on what the query asked of them, which is a bad request.
+        QueryEvaluationError::Service(s) if s.is::<ServiceRefused>() => StoreError::Forbidden(s.to_string()),
+        QueryEvaluationError::Service(s) => StoreError::Evaluation(s.to_string()),
         other => StoreError::Evaluation(other.to_string()),
     }
 }

@@ -461,6 +461,12 @@ async fn nesting_bombs_entity_expansion_and_load_are_refused_without_a_crash() {
             "forbidden",
         ),
         (
+            "a bad k in SERVICE sg:recommend (once a 403)",
+            TestRequest::get().uri(&format!("/sparql?{}", q(&[("query", "PREFIX sg: <https://w3id.org/shopgraph/ontology#> SELECT * { SERVICE sg:recommend { ?i sg:recommendedFor <https://w3id.org/shopgraph/id/user/x> . sg:request sg:k \"many\" } }")]))),
+            StatusCode::BAD_REQUEST,
+            "sparql_evaluation",
+        ),
+        (
             "a method the resource lacks",
             TestRequest::patch().uri("/sparql"),
             StatusCode::METHOD_NOT_ALLOWED,
