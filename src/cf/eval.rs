@@ -115,6 +115,36 @@ pub fn leave_kth_last_out(events: &[Event], users: usize, items: usize, back: us
     build(&train, &test, users, items)
 }
 
+/// One seeded random event of each user with two or more events is held out: validation for
+/// data without timestamps, where "the user's last event" would only be the file's order.
+pub fn leave_one_random_out(events: &[Event], users: usize, items: usize, seed: u64) -> Split {
+    let mut per_user: Vec<Vec<usize>> = vec![Vec::new(); users];
+    for (k, e) in events.iter().enumerate() {
+        per_user[e.user as usize].push(k);
+    }
+    let mut rng = super::als::SplitMix(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for ks in per_user {
+        if ks.len() < 2 {
+            train.extend(ks.iter().map(|&k| events[k]));
+            continue;
+        }
+        let held = ((rng.next_f32() as f64) * ks.len() as f64) as usize % ks.len();
+        for (j, &k) in ks.iter().enumerate() {
+            if j == held { test.push(events[k]) } else { train.push(events[k]) }
+        }
+    }
+    build(&train, &test, users, items)
+}
+
+/// Whether events carry real times: most of them non-zero and not all the same. Recency
+/// weighting and time-ordered validation mean nothing without them.
+pub fn has_timestamps(events: &[Event]) -> bool {
+    let timed = events.iter().filter(|e| e.ts != 0).count();
+    let first = events.iter().find(|e| e.ts != 0).map(|e| e.ts);
+    timed * 2 > events.len() && events.iter().any(|e| e.ts != 0 && Some(e.ts) != first)
+}
+
 /// The latest `test_fraction` of events (by timestamp) are held out.
 pub fn time_split(events: &[Event], users: usize, items: usize, test_fraction: f64) -> Split {
     let mut order: Vec<usize> = (0..events.len()).collect();

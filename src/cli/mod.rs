@@ -206,6 +206,10 @@ enum Command {
         /// Seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Validation folds: next-item (each user's latest events held out; needs timestamps),
+        /// random (one random event per user), or auto (next-item when the events have times).
+        #[arg(long, default_value = "auto")]
+        protocol: String,
     },
     /// Read text lines on stdin; print one JSON analysis per line (sentiment, aspects,
     /// attributes). Uses an in-memory store for the ontology's lexicon unless --data is given.
@@ -538,7 +542,7 @@ pub fn run() -> Result<()> {
         Command::Eval { model, interactions, train, test, split, test_fraction, k, out } => {
             eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &split, test_fraction, k, &out)?;
         }
-        Command::Tune { store, interactions, k, seed } => {
+        Command::Tune { store, interactions, k, seed, protocol } => {
             let (ds, engine) = match interactions {
                 Some(f) => (Dataset::from_file(&f)?, None),
                 None => {
@@ -546,12 +550,15 @@ pub fn run() -> Result<()> {
                     (e.interaction_dataset()?, Some(e))
                 }
             };
-            let (alg, reason, results) = crate::recommend::tune(&ds, k, seed, |name, m| {
+            let protocol: crate::recommend::Protocol = protocol.parse().map_err(anyhow::Error::msg)?;
+            let (alg, reason, results) = crate::recommend::tune(&ds, k, seed, protocol, |name, m| {
                 eprintln!("  {name:<70} nDCG@{} {:.4}  recall {:.4}", m.k, m.ndcg, m.recall);
             })?;
             eprintln!("chose {alg:?}\n  because: {reason}");
-            let candidates: Vec<_> =
-                results.iter().map(|(a, m)| serde_json::json!({"algorithm": a, "metrics": m})).collect();
+            let candidates: Vec<_> = results
+                .iter()
+                .map(|(a, m, folds)| serde_json::json!({"algorithm": a, "metrics": m, "ndcg_per_fold": folds}))
+                .collect();
             println!(
                 "{}",
                 serde_json::to_string_pretty(
