@@ -81,6 +81,8 @@ pub struct Config {
     /// Resident memory of the server (MiB) past which running queries are cancelled with an
     /// error; 0: half of the machine's memory.
     pub memory_limit_mb: u64,
+    /// Requests one client (API key, else address) may have in flight at once; 0: no cap.
+    pub max_in_flight_per_client: usize,
 }
 
 /// Which requests need an API key.
@@ -142,6 +144,7 @@ impl Default for Config {
             rate_limit_per_second: 0.0,
             rate_limit_burst: 50.0,
             memory_limit_mb: 0,
+            max_in_flight_per_client: 0,
         }
     }
 }

@@ -92,14 +92,20 @@ pub(super) fn of(req: &actix_web::HttpRequest) -> Access {
 
 /// Takes a token from the caller's bucket: the key's id when one was verified, else the peer
 /// address. Runs after `authenticate`, so a refused key spends nothing.
-pub(super) fn rate_limit(limiter: &super::limit::Limiter, req: &ServiceRequest) -> Result<(), ApiError> {
+/// Returns the in-flight slot to hold until the response is done.
+pub(super) fn rate_limit(
+    limiter: &super::limit::Limiter,
+    in_flight: &super::limit::InFlight,
+    req: &ServiceRequest,
+) -> Result<Option<super::limit::Slot>, ApiError> {
     // Probes must see a busy server as alive.
     if req.match_pattern().as_deref() == Some("/health") {
-        return Ok(());
+        return Ok(None);
     }
     let client = match req.extensions().get::<Access>().and_then(|a| a.caller.as_ref()) {
         Some(c) => format!("key:{}", c.key_id),
         None => format!("addr:{}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()),
     };
-    limiter.take(&client).map_err(ApiError::RateLimited)
+    limiter.take(&client).map_err(ApiError::RateLimited)?;
+    in_flight.acquire(&client).ok_or(ApiError::RateLimited(1))
 }

@@ -1,5 +1,6 @@
-//! Per-client request rate limits: a token bucket per API key (or per peer address when no key
-//! is sent), answering 429 with `Retry-After` when it runs dry.
+//! Per-client limits: a token bucket per API key (or per peer address when no key is sent),
+//! answering 429 with `Retry-After` when it runs dry, and a cap on the requests one client has
+//! in flight at once, so one client cannot occupy every worker.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -56,6 +57,54 @@ impl Limiter {
     }
 }
 
+/// Requests in flight per client.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    max: usize,
+    counts: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Holds one in-flight slot until dropped (when the response is done).
+#[derive(Debug)]
+pub struct Slot {
+    client: String,
+    counts: std::sync::Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.counts.lock()
+            && let Some(n) = c.get_mut(&self.client)
+        {
+            *n -= 1;
+            if *n == 0 {
+                c.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl InFlight {
+    /// At most `max` requests in flight per client; 0: no cap.
+    pub fn new(max: usize) -> Self {
+        Self { max, counts: std::sync::Arc::default() }
+    }
+
+    /// A slot for `client`, or `None` when it has `max` requests running already.
+    pub fn acquire(&self, client: &str) -> Option<Option<Slot>> {
+        if self.max == 0 {
+            return Some(None);
+        }
+        let mut c = self.counts.lock().ok()?;
+        let n = c.entry(client.to_owned()).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Some(Slot { client: client.to_owned(), counts: std::sync::Arc::clone(&self.counts) }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +120,18 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(600));
         assert!(l.take("key:a").is_ok(), "tokens come back at the rate");
         assert!(Limiter::new(0.0, 1.0).take("x").is_ok());
+    }
+
+    #[test]
+    fn in_flight_slots_are_capped_per_client_and_freed_on_drop() {
+        let f = InFlight::new(2);
+        let a1 = f.acquire("a").unwrap();
+        let a2 = f.acquire("a").unwrap();
+        assert!(f.acquire("a").is_none());
+        assert!(f.acquire("b").is_some());
+        drop(a1);
+        assert!(f.acquire("a").is_some());
+        drop(a2);
+        assert!(InFlight::new(0).acquire("a").is_some());
     }
 }

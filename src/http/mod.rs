@@ -42,6 +42,8 @@ pub struct AppState {
     pub guard: Arc<guard::Guard>,
     /// Per-client rate limits.
     pub limiter: Arc<limit::Limiter>,
+    /// Per-client cap on requests in flight.
+    pub in_flight: Arc<limit::InFlight>,
 }
 
 impl AppState {
@@ -52,7 +54,8 @@ impl AppState {
         let limiter =
             Arc::new(limit::Limiter::new(engine.config.rate_limit_per_second, engine.config.rate_limit_burst));
         let rec_pool = Pool::new(engine.config.query_threads.clamp(1, 4), engine.config.queue_depth);
-        Self { engine, pool, rec_pool, metrics: Arc::default(), guard, limiter }
+        let in_flight = Arc::new(limit::InFlight::new(engine.config.max_in_flight_per_client));
+        Self { engine, pool, rec_pool, metrics: Arc::default(), guard, limiter, in_flight }
     }
 }
 
@@ -86,6 +89,7 @@ pub fn app(
     let guard = Arc::clone(&state.guard);
     let engine = Arc::clone(&state.engine);
     let limiter = Arc::clone(&state.limiter);
+    let in_flight = Arc::clone(&state.in_flight);
     let mode = state.engine.config.auth_mode();
     App::new()
         .app_data(web::Data::new(state))
@@ -98,17 +102,25 @@ pub fn app(
             let metrics = Arc::clone(&metrics);
             let guard = Arc::clone(&guard);
             let facts = guard::Guard::facts(req.request());
+            let mut slot = None;
             let refused = guard.intercept(req.request()).or_else(|| {
-                access::authenticate(engine.keys(), mode, &req)
-                    .and_then(|()| access::rate_limit(&limiter, &req))
-                    .err()
-                    .map(|e| actix_web::ResponseError::error_response(&e))
+                match access::authenticate(engine.keys(), mode, &req)
+                    .and_then(|()| access::rate_limit(&limiter, &in_flight, &req))
+                {
+                    Ok(s) => {
+                        slot = s;
+                        None
+                    }
+                    Err(e) => Some(actix_web::ResponseError::error_response(&e)),
+                }
             });
             let pending: Result<_, ServiceResponse<BoxBody>> = match refused {
                 Some(answer) => Err(req.into_response(answer)),
                 None => Ok(srv.call(req)),
             };
             async move {
+                // Held until the response is ready: the client's in-flight slot.
+                let _slot = slot;
                 let mut res = match pending {
                     Ok(fut) => fut.await?.map_into_boxed_body(),
                     Err(early) => early,

@@ -285,3 +285,33 @@ async fn each_key_has_its_own_rate_limit_and_a_refusal_says_when_to_retry() {
         assert_eq!(call_service(&app, TestRequest::get().uri("/health").to_request()).await.status(), StatusCode::OK);
     }
 }
+
+#[actix_web::test]
+async fn one_key_cannot_hold_more_requests_in_flight_than_its_cap() {
+    let engine = loaded_engine_with(Config {
+        auth: Some(AuthMode::All),
+        max_in_flight_per_client: 1,
+        query_timeout_ms: 2000,
+        ..config()
+    });
+    let a = engine.keys().create("a", Role::Reader).unwrap().1;
+    let b = engine.keys().create("b", Role::Reader).unwrap().1;
+    let app = init_service(app(AppState::new(engine))).await;
+    let with = |k: &str, query: &str| {
+        TestRequest::get().uri(&format!("/sparql?{}", q(query))).insert_header(("authorization", format!("Bearer {k}")))
+    };
+    let slow =
+        call_service(&app, with(&a, "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }").to_request());
+    let others = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        let same = call_service(&app, with(&a, "ASK {}").to_request()).await.status();
+        let other = call_service(&app, with(&b, "ASK {}").to_request()).await.status();
+        (same, other)
+    };
+    let (slow, (same, other)) = futures_util::join!(slow, others);
+    assert_eq!(slow.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(same, StatusCode::TOO_MANY_REQUESTS, "a second request of the same key while one runs");
+    assert_eq!(other, StatusCode::OK);
+    // The slot is free again once the slow answer is out.
+    assert_eq!(call_service(&app, with(&a, "ASK {}").to_request()).await.status(), StatusCode::OK);
+}
