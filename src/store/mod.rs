@@ -5,7 +5,10 @@ mod bind;
 pub mod formats;
 pub mod guard;
 mod heartbeat;
+mod update;
 mod watchdog;
+
+pub use update::{UpdateDataset, WriteScope, update_write_scope};
 
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -700,75 +703,6 @@ impl Store {
     }
 }
 
-/// The graphs an update can write to, read from its algebra before it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteScope {
-    /// Only these graphs (`None` is the default graph).
-    Graphs(std::collections::BTreeSet<Option<String>>),
-    /// Any graph: DROP/CLEAR ALL or NAMED, or a DELETE/INSERT whose graph is a variable.
-    Any,
-}
-
-impl WriteScope {
-    /// Whether the update may write to one of `graphs`.
-    pub fn touches_any_of(&self, graphs: &[&str]) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Graphs(g) => graphs.iter().any(|p| g.contains(&Some((*p).to_owned()))),
-        }
-    }
-}
-
-/// Parses an update (after the nesting check) and says which graphs it can write.
-pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
-    use spargebra::GraphUpdateOperation as Op;
-    use spargebra::algebra::GraphTarget;
-    use spargebra::term::{GraphName as G, GraphNamePattern as P};
-    check_sparql_nesting(text)?;
-    let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
-    let mut graphs = std::collections::BTreeSet::new();
-    let named = |g: &G| match g {
-        G::NamedNode(n) => Some(n.as_str().to_owned()),
-        G::DefaultGraph => None,
-    };
-    for op in &parsed.operations {
-        match op {
-            Op::InsertData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
-            Op::DeleteData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
-            Op::DeleteInsert { delete, insert, .. } => {
-                let patterns = delete.iter().map(|q| &q.graph_name).chain(insert.iter().map(|q| &q.graph_name));
-                for g in patterns {
-                    match g {
-                        P::NamedNode(n) => {
-                            graphs.insert(Some(n.as_str().to_owned()));
-                        }
-                        P::DefaultGraph => {
-                            graphs.insert(None);
-                        }
-                        P::Variable(_) => return Ok(WriteScope::Any),
-                    }
-                }
-            }
-            Op::Load { destination, .. } => {
-                graphs.insert(named(destination));
-            }
-            Op::Create { graph, .. } => {
-                graphs.insert(Some(graph.as_str().to_owned()));
-            }
-            Op::Clear { graph, .. } | Op::Drop { graph, .. } => match graph {
-                GraphTarget::NamedNode(n) => {
-                    graphs.insert(Some(n.as_str().to_owned()));
-                }
-                GraphTarget::DefaultGraph => {
-                    graphs.insert(None);
-                }
-                GraphTarget::NamedGraphs | GraphTarget::AllGraphs => return Ok(WriteScope::Any),
-            },
-        }
-    }
-    Ok(WriteScope::Graphs(graphs))
-}
-
 /// Runs an evaluation, turning a cancelled heartbeat's unwinding into [`StoreError::Timeout`];
 /// any other panic goes on unwinding.
 fn catch_cancelled<T>(timeout: Duration, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -780,16 +714,7 @@ fn catch_cancelled<T>(timeout: Duration, f: impl FnOnce() -> Result<T, StoreErro
     }
 }
 
-/// What an update's protocol request says of its dataset.
-#[derive(Debug, Clone, Default)]
-pub struct UpdateDataset {
-    /// `using-graph-uri` values: the default graph of every DELETE/INSERT's WHERE.
-    pub using_graphs: Vec<String>,
-    /// `using-named-graph-uri` values: its named graphs.
-    pub using_named_graphs: Vec<String>,
-}
-
-fn check_sparql_nesting(text: &str) -> Result<(), StoreError> {
+pub(crate) fn check_sparql_nesting(text: &str) -> Result<(), StoreError> {
     let depth = guard::sparql_depth(text);
     if depth > guard::MAX_SPARQL_NESTING {
         return Err(StoreError::Syntax(format!(

@@ -1,0 +1,166 @@
+//! The recommendation commands' work: training with a progress bar, the demo's recommender,
+//! offline evaluation.
+
+use super::*;
+
+/// Trains with a progress bar; returns the model and the seconds per iteration (ALS: the mean
+/// gap between iteration ends, so matrix building and the transpose are not counted, as
+/// implicit's own per-iteration callback does not count them; other models: the whole fit).
+pub(super) fn train_with_progress(ds: &Dataset, alg: &Algorithm) -> Result<(Trained, f64)> {
+    let iters = match alg {
+        Algorithm::Als(p) => p.iterations as u64,
+        _ => 1,
+    };
+    let bar = ProgressBar::new(iters).with_style(
+        ProgressStyle::with_template("training {msg} [{bar:30}] {pos}/{len} iterations {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("{alg:?}").chars().take(60).collect::<String>());
+    let start = std::time::Instant::now();
+    let b2 = bar.clone();
+    let ends = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let e2 = std::sync::Arc::clone(&ends);
+    let t = Trained::train(ds, alg, None, move |i, _| {
+        b2.set_position(i as u64 + 1);
+        if let Ok(mut e) = e2.lock() {
+            e.push(std::time::Instant::now());
+        }
+    })?;
+    let total = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let ends = ends.lock().map(|e| e.clone()).unwrap_or_default();
+    let per_iter = match (ends.first(), ends.last()) {
+        (Some(a), Some(b)) if ends.len() > 1 => (*b - *a).as_secs_f64() / (ends.len() - 1) as f64,
+        _ => total,
+    };
+    Ok((t, per_iter))
+}
+
+/// Demo shoppers are SYNTHETIC: added once (when the graph has no interactions), then a model.
+pub(super) fn demo_recommender(engine: &Arc<Engine>) -> Result<()> {
+    if engine.interaction_dataset()?.events.is_empty() {
+        let (n, tastes) = engine.simulate(1000, 42)?;
+        eprintln!("added {n} SYNTHETIC events from {} simulated shoppers with planted tastes", tastes.len());
+        if let Some(dir) = engine.report_dir() {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("simulated-tastes.json"), serde_json::to_vec_pretty(&tastes)?)?;
+        }
+    }
+    if engine.recommender().current().is_err() {
+        let ds = engine.interaction_dataset()?;
+        let alg = Algorithm::Als(crate::cf::als::AlsParams {
+            factors: 32,
+            regularization: 0.1,
+            alpha: 10.0,
+            iterations: 15,
+            solver: crate::cf::als::Solver::Cg { steps: 3 },
+            seed: 42,
+        });
+        let start = std::time::Instant::now();
+        let (trained, _) = train_with_progress(&ds, &alg)?;
+        let meta = engine.install(trained)?;
+        eprintln!(
+            "trained ALS model {} on {} interactions in {:.1}s",
+            meta.version,
+            meta.interactions,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn eval(
+    model: &ModelArgs,
+    interactions: Option<&Path>,
+    train: Option<&Path>,
+    test: Option<&Path>,
+    split: &str,
+    test_fraction: f64,
+    k: usize,
+    out: &Path,
+) -> Result<()> {
+    use crate::cf::eval;
+    let (ds, split) = match (interactions, train, test) {
+        (Some(f), None, None) => {
+            let ds = Dataset::from_file(f)?;
+            let s = match split {
+                "leave-last-out" => eval::leave_last_out(&ds.events, ds.users.len(), ds.items.len()),
+                "time" => eval::time_split(&ds.events, ds.users.len(), ds.items.len(), test_fraction),
+                "random" => eval::random_split(
+                    &ds.events,
+                    ds.users.len(),
+                    ds.items.len(),
+                    test_fraction,
+                    model.seed.unwrap_or(0),
+                ),
+                other => bail!("--split must be leave-last-out, time or random, not {other}"),
+            };
+            (ds, s)
+        }
+        (None, Some(tr), Some(te)) => {
+            let (ds, n_train) = Dataset::from_train_test(tr, te)?;
+            let split = eval::build(&ds.events[..n_train], &ds.events[n_train..], ds.users.len(), ds.items.len());
+            (ds, split)
+        }
+        _ => bail!("give --interactions FILE, or --train FILE --test FILE"),
+    };
+    eprintln!(
+        "{} users, {} items, {} training interactions, {} users with held-out items",
+        ds.users.len(),
+        ds.items.len(),
+        split.train.nnz(),
+        split.test.iter().filter(|t| !t.is_empty()).count()
+    );
+    std::fs::create_dir_all(out)?;
+    let names = ["als", "ease", "item_knn", "popularity"];
+    let mut rows = Vec::new();
+    let mut curve = Vec::new();
+    for name in names {
+        let alg = model.algorithm(Some(name))?;
+        let start = std::time::Instant::now();
+        let m = match crate::recommend::fit(&alg, &split.train, |_, als| {
+            let mm = crate::cf::Model::Als(als.clone());
+            curve.push(eval::evaluate(&mm, &split, k).ndcg);
+        }) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("  {name}: skipped ({e})");
+                continue;
+            }
+        };
+        let secs = start.elapsed().as_secs_f64();
+        let metrics = eval::evaluate(&m, &split, k);
+        eprintln!(
+            "  {name:<10} nDCG@{k} {:.4}  P {:.4}  R {:.4}  MAP {:.4}  HR {:.4}  coverage {:.3}  ({secs:.1}s)",
+            metrics.ndcg, metrics.precision, metrics.recall, metrics.map, metrics.hit_rate, metrics.coverage
+        );
+        rows.push((name, alg, metrics, secs));
+    }
+    let json = serde_json::json!({
+        "k": k,
+        "users": ds.users.len(),
+        "items": ds.items.len(),
+        "train_interactions": split.train.nnz(),
+        "models": rows.iter().map(|(n, a, m, s)| serde_json::json!({"model": n, "algorithm": a, "metrics": m, "train_seconds": s})).collect::<Vec<_>>(),
+        "als_ndcg_by_iteration": curve,
+    });
+    std::fs::write(out.join("eval.json"), serde_json::to_vec_pretty(&json)?)?;
+    let labels = ["nDCG", "precision", "recall", "MAP", "hit rate"];
+    let series: Vec<(String, Vec<f64>)> = rows
+        .iter()
+        .map(|(n, _, m, _)| (n.to_string(), vec![m.ndcg, m.precision, m.recall, m.map, m.hit_rate]))
+        .collect();
+    std::fs::write(
+        out.join("metrics.svg"),
+        crate::chart::grouped_bars(&format!("Ranking quality at {k}"), &labels, &series),
+    )?;
+    if !curve.is_empty() {
+        std::fs::write(
+            out.join("als-training.svg"),
+            crate::chart::lines(&format!("ALS nDCG@{k} on the held-out items"), "iteration", &[("als".into(), curve)]),
+        )?;
+    }
+    eprintln!("wrote {}", out.join("eval.json").display());
+    Ok(())
+}

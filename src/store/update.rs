@@ -1,0 +1,82 @@
+//! What an update may touch, read before it runs: the graphs it can write (for the role check)
+//! and the dataset the protocol request gives it.
+
+use super::{StoreError, check_sparql_nesting};
+
+/// The graphs an update can write to, read from its algebra before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteScope {
+    /// Only these graphs (`None` is the default graph).
+    Graphs(std::collections::BTreeSet<Option<String>>),
+    /// Any graph: DROP/CLEAR ALL or NAMED, or a DELETE/INSERT whose graph is a variable.
+    Any,
+}
+
+impl WriteScope {
+    /// Whether the update may write to one of `graphs`.
+    pub fn touches_any_of(&self, graphs: &[&str]) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Graphs(g) => graphs.iter().any(|p| g.contains(&Some((*p).to_owned()))),
+        }
+    }
+}
+
+/// Parses an update (after the nesting check) and says which graphs it can write.
+pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
+    use spargebra::GraphUpdateOperation as Op;
+    use spargebra::algebra::GraphTarget;
+    use spargebra::term::{GraphName as G, GraphNamePattern as P};
+    check_sparql_nesting(text)?;
+    let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+    let mut graphs = std::collections::BTreeSet::new();
+    let named = |g: &G| match g {
+        G::NamedNode(n) => Some(n.as_str().to_owned()),
+        G::DefaultGraph => None,
+    };
+    for op in &parsed.operations {
+        match op {
+            Op::InsertData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
+            Op::DeleteData { data } => graphs.extend(data.iter().map(|q| named(&q.graph_name))),
+            Op::DeleteInsert { delete, insert, .. } => {
+                let patterns = delete.iter().map(|q| &q.graph_name).chain(insert.iter().map(|q| &q.graph_name));
+                for g in patterns {
+                    match g {
+                        P::NamedNode(n) => {
+                            graphs.insert(Some(n.as_str().to_owned()));
+                        }
+                        P::DefaultGraph => {
+                            graphs.insert(None);
+                        }
+                        P::Variable(_) => return Ok(WriteScope::Any),
+                    }
+                }
+            }
+            Op::Load { destination, .. } => {
+                graphs.insert(named(destination));
+            }
+            Op::Create { graph, .. } => {
+                graphs.insert(Some(graph.as_str().to_owned()));
+            }
+            Op::Clear { graph, .. } | Op::Drop { graph, .. } => match graph {
+                GraphTarget::NamedNode(n) => {
+                    graphs.insert(Some(n.as_str().to_owned()));
+                }
+                GraphTarget::DefaultGraph => {
+                    graphs.insert(None);
+                }
+                GraphTarget::NamedGraphs | GraphTarget::AllGraphs => return Ok(WriteScope::Any),
+            },
+        }
+    }
+    Ok(WriteScope::Graphs(graphs))
+}
+
+/// What an update's protocol request says of its dataset.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateDataset {
+    /// `using-graph-uri` values: the default graph of every DELETE/INSERT's WHERE.
+    pub using_graphs: Vec<String>,
+    /// `using-named-graph-uri` values: its named graphs.
+    pub using_named_graphs: Vec<String>,
+}
