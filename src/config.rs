@@ -83,6 +83,9 @@ pub struct Config {
     pub memory_limit_mb: u64,
     /// Requests one client (API key, else address) may have in flight at once; 0: no cap.
     pub max_in_flight_per_client: usize,
+    /// Queries see the inferred graph (`shopgraph reason`) in their default graph unless they
+    /// say `infer=false`.
+    pub infer: bool,
 }
 
 /// Which requests need an API key.
@@ -145,6 +148,7 @@ impl Default for Config {
             rate_limit_burst: 50.0,
             memory_limit_mb: 0,
             max_in_flight_per_client: 0,
+            infer: false,
         }
     }
 }

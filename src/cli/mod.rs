@@ -272,6 +272,12 @@ enum Command {
         #[arg(long, default_value = "models/heads")]
         out: PathBuf,
     },
+    /// Rebuild the inferred graph: what the ontology (subclasses, subproperties, equivalences,
+    /// inverses, transitive properties, domains and ranges, SKOS broader) implies about the data.
+    Reason {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Manage API keys (kept hashed in the data folder; a running server sees changes at once).
     Keys {
         #[command(flatten)]
@@ -447,6 +453,11 @@ pub fn run() -> Result<()> {
         Command::TrainSentiment { store, sentences, reviews, per_label, holdout, version, out } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             train_sentiment(&config, &sentences, &reviews, per_label, holdout, &version, &out)?;
+        }
+        Command::Reason { store } => {
+            let r = store.engine(None)?.reason()?;
+            eprintln!("inferred {} triples in {:.1}s", r.inferred, r.seconds);
+            println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Command::Keys { store, action } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;

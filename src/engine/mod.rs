@@ -4,11 +4,13 @@
 
 mod extract;
 mod privacy;
+mod reason;
 mod rec;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 
 pub use privacy::Forgotten;
+pub use reason::{Derivation, ReasonReport};
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
 
 use crate::config::Config;
@@ -209,9 +211,20 @@ impl Engine {
         params: &HashMap<String, String>,
         formats: OutputFormats,
     ) -> Result<QueryOutput, EngineError> {
+        self.named_query_with(name, params, formats, self.config.infer)
+    }
+
+    /// A named query, with or without the inferred graph in its default graph.
+    pub fn named_query_with(
+        &self,
+        name: &str,
+        params: &HashMap<String, String>,
+        formats: OutputFormats,
+        infer: bool,
+    ) -> Result<QueryOutput, EngineError> {
         let q = self.queries.get(name)?;
         let bindings = q.bind(params, &self.minter)?;
-        Ok(self.store.query(&q.text, &bindings, &self.query_options(), formats)?)
+        Ok(self.store.query(&q.text, &bindings, &QueryOptions { infer, ..self.query_options() }, formats)?)
     }
 
     /// Runs a SPARQL update (atomic).

@@ -82,3 +82,48 @@ pub(super) async fn forget_user(
         .await??;
     Ok(HttpResponse::Ok().json(out))
 }
+
+/// `POST /reason`: rebuilds the inferred graph. Admin only.
+pub(super) async fn reason(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let engine = std::sync::Arc::clone(&state.engine);
+    let who = access::of(&req).who();
+    let report = state
+        .pool
+        .run(move || -> Result<_, ApiError> {
+            let r = engine.reason()?;
+            engine.audit().record(Entry::new(
+                who,
+                "reason",
+                Some(crate::ontology::vocab::GRAPH_INFERRED.into()),
+                b"",
+                Some(r.inferred),
+            ));
+            Ok(r)
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// `GET /inference/explain?subject=IRI&predicate=IRI&object=IRI`: the rule and premises that
+/// give an inferred triple (404 when nothing stored yields it).
+pub(super) async fn explain_inference(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    use crate::store::model::{NamedNode, Term};
+    let p = super::params::rec_params(&req, &["subject", "predicate", "object"])?;
+    let iri = |name: &str| -> Result<NamedNode, ApiError> {
+        let v = super::params::required(&p, name)?;
+        NamedNode::new(v).map_err(|_| ApiError::BadRequest(format!("{name} must be an absolute IRI, got {v:?}")))
+    };
+    let (s, pr, o) = (iri("subject")?, iri("predicate")?, iri("object")?);
+    let engine = std::sync::Arc::clone(&state.engine);
+    let found = state.pool.run(move || engine.explain_inference(&s, &pr, &Term::NamedNode(o))).await??;
+    match found {
+        Some(d) => Ok(HttpResponse::Ok().json(d)),
+        None => Ok(HttpResponse::NotFound().json(serde_json::json!({
+            "error": "not_inferred",
+            "message": "no rule yields this triple from what is stored",
+        }))),
+    }
+}

@@ -167,6 +167,8 @@ pub fn app(
         .route("/keys/{id}", web::delete().to(admin::revoke))
         .route("/audit", web::get().to(admin::audit))
         .route("/users/{id}", web::delete().to(admin::forget_user))
+        .route("/reason", web::post().to(admin::reason))
+        .route("/inference/explain", web::get().to(admin::explain_inference))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({
                 "error": "not_found",

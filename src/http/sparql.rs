@@ -24,6 +24,8 @@ struct ProtocolParams {
     using_graphs: Vec<String>,
     using_named_graphs: Vec<String>,
     union_default_graph: bool,
+    /// `infer=true|false`; `None` takes the config's default.
+    infer: Option<bool>,
     /// `format`, `output` and `results` values in request order.
     formats: Vec<String>,
 }
@@ -40,6 +42,7 @@ fn protocol_params(state: &AppState, pairs: &[(String, String)]) -> ProtocolPara
             "using-graph-uri" => p.using_graphs.push(v.clone()),
             "using-named-graph-uri" => p.using_named_graphs.push(v.clone()),
             "union-default-graph" => p.union_default_graph = !matches!(v.as_str(), "false" | "0"),
+            "infer" => p.infer = Some(!matches!(v.as_str(), "false" | "0" | "no")),
             f if FORMAT_PARAMS.contains(&f) => p.formats.push(v.clone()),
             "query" | "update" | "timeout" => {}
             other => {
@@ -74,6 +77,7 @@ async fn run_query(
         default_graphs: params.default_graphs,
         named_graphs: params.named_graphs,
         union_default_graph: params.union_default_graph,
+        infer: params.infer.unwrap_or(engine.config.infer),
         ..engine.query_options()
     };
     let out = state.pool.run(move || engine.query(&query, &opts, fmts)).await??;
@@ -175,9 +179,12 @@ pub(super) async fn run_named_query(
 ) -> Result<HttpResponse, ApiError> {
     let mut params: HashMap<String, String> = HashMap::new();
     let mut names = Vec::new();
+    let mut infer = state.engine.config.infer;
     for (k, v) in pairs(&req)? {
         if FORMAT_PARAMS.contains(&k.as_str()) {
             names.push(v);
+        } else if k == "infer" {
+            infer = !matches!(v.as_str(), "false" | "0" | "no");
         } else if params.insert(k.clone(), v).is_some() {
             return Err(ApiError::BadRequest(format!("parameter {k:?} given twice")));
         }
@@ -188,6 +195,6 @@ pub(super) async fn run_named_query(
     }
     let engine = Arc::clone(&state.engine);
     let name = name.into_inner();
-    let out = state.pool.run(move || engine.named_query(&name, &params, fmts)).await??;
+    let out = state.pool.run(move || engine.named_query_with(&name, &params, fmts, infer)).await??;
     Ok(HttpResponse::Ok().content_type(out.content_type).body(out.body))
 }

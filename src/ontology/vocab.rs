@@ -27,10 +27,22 @@ pub const GRAPH_GOODRELATIONS: &str = "http://purl.org/goodrelations/v1#";
 pub const GRAPH_REV: &str = "http://purl.org/stuff/rev#";
 /// Graphs only an admin may write: the ontology, the taxonomy, the vendored vocabularies and
 /// the load records.
-pub const PROTECTED_GRAPHS: [&str; 6] =
-    [GRAPH_ONTOLOGY, GRAPH_TAXONOMY, GRAPH_META, GRAPH_SCHEMA_ORG, GRAPH_GOODRELATIONS, GRAPH_REV];
+pub const PROTECTED_GRAPHS: [&str; 7] =
+    [GRAPH_ONTOLOGY, GRAPH_TAXONOMY, GRAPH_META, GRAPH_SCHEMA_ORG, GRAPH_GOODRELATIONS, GRAPH_REV, GRAPH_INFERRED];
 
 pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
+/// Where `shopgraph reason` materialises what the ontology implies about the shop's data.
+pub const GRAPH_INFERRED: &str = "https://w3id.org/shopgraph/graph/inferred";
+pub const RDFS_SUB_CLASS_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subClassOf";
+pub const RDFS_SUB_PROPERTY_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subPropertyOf";
+pub const RDFS_DOMAIN: &str = "http://www.w3.org/2000/01/rdf-schema#domain";
+pub const RDFS_RANGE: &str = "http://www.w3.org/2000/01/rdf-schema#range";
+pub const OWL_EQUIVALENT_CLASS: &str = "http://www.w3.org/2002/07/owl#equivalentClass";
+pub const OWL_EQUIVALENT_PROPERTY: &str = "http://www.w3.org/2002/07/owl#equivalentProperty";
+pub const OWL_INVERSE_OF: &str = "http://www.w3.org/2002/07/owl#inverseOf";
+pub const OWL_TRANSITIVE_PROPERTY: &str = "http://www.w3.org/2002/07/owl#TransitiveProperty";
+pub const SKOS_BROADER_TRANSITIVE: &str = "http://www.w3.org/2004/02/skos/core#broaderTransitive";
+pub const XSD: &str = "http://www.w3.org/2001/XMLSchema#";
 pub const RDFS_LABEL: &str = "http://www.w3.org/2000/01/rdf-schema#label";
 pub const OWL_VERSION_INFO: &str = "http://www.w3.org/2002/07/owl#versionInfo";
 pub const SKOS: &str = "http://www.w3.org/2004/02/skos/core#";

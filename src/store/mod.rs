@@ -99,6 +99,10 @@ fn eval_error(e: QueryEvaluationError, timeout: Duration) -> StoreError {
     }
 }
 
+/// The inferred graph's IRI (kept equal to `ontology::vocab::GRAPH_INFERRED`, which the store
+/// cannot import; a test checks it).
+pub const INFERRED_GRAPH: &str = "https://w3id.org/shopgraph/graph/inferred";
+
 /// Limits and dataset of one query.
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
@@ -113,6 +117,9 @@ pub struct QueryOptions {
     pub named_graphs: Vec<String>,
     /// Treat the default graph as the union of all graphs.
     pub union_default_graph: bool,
+    /// Add the inferred graph to the default graph (`infer=true`), unless the request names
+    /// its own dataset.
+    pub infer: bool,
 }
 
 impl Default for QueryOptions {
@@ -123,6 +130,7 @@ impl Default for QueryOptions {
             default_graphs: Vec::new(),
             named_graphs: Vec::new(),
             union_default_graph: false,
+            infer: false,
         }
     }
 }
@@ -317,6 +325,11 @@ impl Store {
         }
         if opts.union_default_graph && opts.default_graphs.is_empty() {
             ds.set_default_graph_as_union();
+        } else if opts.infer && opts.default_graphs.is_empty() && opts.named_graphs.is_empty() {
+            ds.set_default_graph(vec![
+                GraphName::DefaultGraph,
+                GraphName::NamedNode(NamedNode::new_unchecked(INFERRED_GRAPH)),
+            ]);
         }
         let deadline = start + opts.timeout;
         let r = catch_cancelled(opts.timeout, || {
@@ -667,6 +680,11 @@ impl Store {
             .quads_for_pattern(Some(subject.as_ref().into()), Some(predicate.as_ref()), None, None)
             .map(|q| q.map(|q| q.object).map_err(StoreError::from))
             .collect()
+    }
+
+    /// Every quad of one graph.
+    pub fn graph_quads(&self, graph: &GraphName) -> Result<Vec<Quad>, StoreError> {
+        Ok(self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).collect::<Result<_, _>>()?)
     }
 
     /// Every quad, in any graph, whose subject or object is `node`.

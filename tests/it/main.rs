@@ -14,4 +14,5 @@ mod http;
 mod load;
 mod properties;
 mod protocol;
+mod reason;
 mod recommend;
