@@ -391,8 +391,17 @@ pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Load { store, mapping, graph, files } => {
-            let engine = store.engine(None)?;
-            load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
+            if files.iter().any(|f| is_tabular(f)) {
+                let engine = store.engine(None)?;
+                load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
+            } else {
+                let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
+                let (engine, ontology) = Engine::open_for_rdf_load(config).context("opening the store")?;
+                let loaded = load_files(&engine, &files, mapping.as_deref(), graph.as_deref());
+                let ontology = ontology.join().map_err(|_| anyhow::anyhow!("the ontology loader panicked"))?;
+                loaded?;
+                ontology.context("loading the ontology")?;
+            }
         }
         Command::Serve { store, bind, load } => {
             let engine = store.engine(bind)?;

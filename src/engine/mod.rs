@@ -92,16 +92,46 @@ impl Engine {
     /// Opens the store the config names (RocksDB under `data`, or memory) and makes sure the
     /// current ontology is loaded.
     pub fn open(config: Config) -> Result<Arc<Self>, EngineError> {
-        let (store, pseudo) = if config.memory {
+        let (store, pseudo) = Self::open_parts(&config)?;
+        Self::with_parts(config, store, pseudo)
+    }
+
+    fn open_parts(config: &Config) -> Result<(Store, Pseudonymizer), EngineError> {
+        Ok(if config.memory {
             (Store::memory()?, Pseudonymizer::random()?)
         } else {
             (Store::open(&config.data.join("store"))?, Pseudonymizer::load_or_create(&config.data)?)
-        };
-        Self::with_parts(config, store, pseudo)
+        })
     }
 
     /// An engine over a given store and key (tests).
     pub fn with_parts(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Arc<Self>, EngineError> {
+        let engine = Self::assemble(config, store, pseudo)?;
+        engine.ensure_ontology()?;
+        engine.load_saved_model()?;
+        Ok(Arc::new(engine))
+    }
+
+    /// Opens the store for a load of RDF files: the ontology (on a fresh store, a 30k-quad
+    /// bulk load) goes in on a thread of its own while the caller loads its files, and the
+    /// handle says when it is done. RDF files do not need the ontology to load (tabular files
+    /// do, for their categories) and oxigraph's bulk loaders may run side by side, so on a
+    /// fresh folder the ontology hides behind the file's own load.
+    #[allow(clippy::type_complexity)]
+    pub fn open_for_rdf_load(
+        config: Config,
+    ) -> Result<(Arc<Self>, std::thread::JoinHandle<Result<bool, EngineError>>), EngineError> {
+        let (store, pseudo) = Self::open_parts(&config)?;
+        let engine = Arc::new(Self::assemble(config, store, pseudo)?);
+        let e = Arc::clone(&engine);
+        let ontology = std::thread::Builder::new()
+            .name("shopgraph-ontology".into())
+            .spawn(move || e.ensure_ontology())
+            .map_err(|err| EngineError::Input(format!("cannot start the ontology loader: {err}")))?;
+        Ok((engine, ontology))
+    }
+
+    fn assemble(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Self, EngineError> {
         let minter = Minter::new(&config.base_iri)?;
         let queries = NamedQueries::load(config.queries_dir.as_deref())?;
         let rec = Arc::new(Recommender::default());
@@ -120,11 +150,7 @@ impl Engine {
         let keys = if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
         let audit =
             if config.memory { crate::audit::AuditLog::memory() } else { crate::audit::AuditLog::open(&config.data) };
-        let engine =
-            Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic, keys, audit };
-        engine.ensure_ontology()?;
-        engine.load_saved_model()?;
-        Ok(Arc::new(engine))
+        Ok(Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic, keys, audit })
     }
 
     /// The API keys of this data folder (or of memory).

@@ -225,3 +225,27 @@ fn cli_analyze_answers_every_line_and_reports_bad_ones_in_place() {
     assert_eq!(lines[3]["text"], "Runs small; order a size up.");
     assert_eq!(lines[3]["aspects"][0]["aspect"], "size");
 }
+
+/// `shopgraph load` of RDF files into a fresh folder loads the ontology on a thread beside the
+/// file: both must be complete when the command returns, and a broken file still fails it.
+#[test]
+fn cli_rdf_load_into_a_fresh_folder_has_the_ontology_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let nt = dir.path().join("shop.nt");
+    let lines: String = (0..5000).map(|i| format!("<http://ex.org/s{i}> <http://ex.org/p> \"{i}\" .\n")).collect();
+    std::fs::write(&nt, lines).unwrap();
+    run_ok(&["load", "--data", d, nt.to_str().unwrap()]);
+    let stats: serde_json::Value = serde_json::from_slice(&run_ok(&["stats", "--data", d]).stdout).unwrap();
+    assert_eq!(stats["default_graph"], 5000, "{stats}");
+    let graphs = stats["graphs"].as_array().unwrap();
+    for g in ["<https://w3id.org/shopgraph/graph/ontology>", "<https://w3id.org/shopgraph/graph/taxonomy>"] {
+        assert!(graphs.iter().any(|x| x[0] == g && x[1].as_u64().unwrap() > 100), "{g} missing: {stats}");
+    }
+    let bad = dir.path().join("bad.nt");
+    std::fs::write(&bad, "<http://ex.org/a> <http://ex.org/b> .\n").unwrap();
+    let fresh = dir.path().join("fresh");
+    let out = bin().args(["load", "--data", fresh.to_str().unwrap(), bad.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+}
