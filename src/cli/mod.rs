@@ -396,11 +396,8 @@ pub fn run() -> Result<()> {
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             } else {
                 let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
-                let (engine, ontology) = Engine::open_for_rdf_load(config).context("opening the store")?;
-                let loaded = load_files(&engine, &files, mapping.as_deref(), graph.as_deref());
-                let ontology = ontology.join().map_err(|_| anyhow::anyhow!("the ontology loader panicked"))?;
-                loaded?;
-                ontology.context("loading the ontology")?;
+                let engine = Engine::open_for_rdf_load(config).context("opening the store")?;
+                load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             }
         }
         Command::Serve { store, bind, load } => {

@@ -112,23 +112,13 @@ impl Engine {
         Ok(Arc::new(engine))
     }
 
-    /// Opens the store for a load of RDF files: the ontology (on a fresh store, a 30k-quad
-    /// bulk load) goes in on a thread of its own while the caller loads its files, and the
-    /// handle says when it is done. RDF files do not need the ontology to load (tabular files
-    /// do, for their categories) and oxigraph's bulk loaders may run side by side, so on a
-    /// fresh folder the ontology hides behind the file's own load.
-    #[allow(clippy::type_complexity)]
-    pub fn open_for_rdf_load(
-        config: Config,
-    ) -> Result<(Arc<Self>, std::thread::JoinHandle<Result<bool, EngineError>>), EngineError> {
+    /// Opens the store for a load of RDF files without installing the ontology: RDF files do
+    /// not need it to load (tabular files do, for their categories), and every other command,
+    /// `serve` included, installs it when it opens the store (`ensure_ontology` checks a version
+    /// marker). On a fresh folder the load then costs what the file costs.
+    pub fn open_for_rdf_load(config: Config) -> Result<Arc<Self>, EngineError> {
         let (store, pseudo) = Self::open_parts(&config)?;
-        let engine = Arc::new(Self::assemble(config, store, pseudo)?);
-        let e = Arc::clone(&engine);
-        let ontology = std::thread::Builder::new()
-            .name("shopgraph-ontology".into())
-            .spawn(move || e.ensure_ontology())
-            .map_err(|err| EngineError::Input(format!("cannot start the ontology loader: {err}")))?;
-        Ok((engine, ontology))
+        Ok(Arc::new(Self::assemble(config, store, pseudo)?))
     }
 
     fn assemble(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Self, EngineError> {
@@ -222,6 +212,12 @@ impl Engine {
             }
         }
         self.store.bulk_insert(ontology::ontology_quads()?)?;
+        // Installed after the shop's data (a first open after `shopgraph load`): the ontology's
+        // files overlap the data's in every index, and reads would pay for it until a
+        // compaction. Compact once, now.
+        if !self.store.graph_quads_limited(&GraphName::DefaultGraph, 1)?.is_empty() {
+            self.store.compact()?;
+        }
         Ok(true)
     }
 

@@ -682,6 +682,11 @@ impl Store {
             .collect()
     }
 
+    /// At most `n` quads of one graph.
+    pub fn graph_quads_limited(&self, graph: &GraphName, n: usize) -> Result<Vec<Quad>, StoreError> {
+        Ok(self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).take(n).collect::<Result<_, _>>()?)
+    }
+
     /// Every quad of one graph.
     pub fn graph_quads(&self, graph: &GraphName) -> Result<Vec<Quad>, StoreError> {
         Ok(self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).collect::<Result<_, _>>()?)

@@ -226,8 +226,8 @@ fn cli_analyze_answers_every_line_and_reports_bad_ones_in_place() {
     assert_eq!(lines[3]["aspects"][0]["aspect"], "size");
 }
 
-/// `shopgraph load` of RDF files into a fresh folder loads the ontology on a thread beside the
-/// file: both must be complete when the command returns, and a broken file still fails it.
+/// `shopgraph load` of RDF files into a fresh folder loads only the file; the next command that
+/// opens the store installs the ontology. A broken file still fails the load.
 #[test]
 fn cli_rdf_load_into_a_fresh_folder_has_the_ontology_and_the_file() {
     let dir = tempfile::tempdir().unwrap();
