@@ -259,6 +259,16 @@ impl Engine {
         Ok(self.store.update(text, dataset, self.config.query_timeout())?)
     }
 
+    /// [`Self::update_with`] on an update parsed already (the HTTP layer parses once to check
+    /// which graphs it can write).
+    pub fn update_parsed(
+        &self,
+        parsed: crate::store::ParsedUpdate,
+        dataset: &UpdateDataset,
+    ) -> Result<(), EngineError> {
+        Ok(self.store.update_parsed(parsed, dataset, self.config.query_timeout())?)
+    }
+
     /// Options for the operator's own reads (`shopgraph dump`): no row limit or deadline.
     pub fn unbounded_options() -> QueryOptions {
         QueryOptions {

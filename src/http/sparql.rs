@@ -100,10 +100,11 @@ async fn run_update(
         .run(move || -> Result<(), ApiError> {
             // The ontology, taxonomy, vocabularies and load records are an admin's: so is any
             // update that can reach every graph (DROP ALL, a variable GRAPH in DELETE).
-            if store::update_write_scope(&update)?.touches_any_of(&vocab::PROTECTED_GRAPHS) {
+            let parsed = store::parse_update(&update)?;
+            if store::write_scope(&parsed).touches_any_of(&vocab::PROTECTED_GRAPHS) {
                 access.require(Role::Admin)?;
             }
-            engine.update_with(&update, &dataset)?;
+            engine.update_parsed(parsed, &dataset)?;
             engine.audit().record(Entry::new(who, "sparql-update", None, update.as_bytes(), None));
             Ok(())
         })

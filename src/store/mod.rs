@@ -8,7 +8,8 @@ mod heartbeat;
 mod update;
 mod watchdog;
 
-pub use update::{UpdateDataset, WriteScope, update_write_scope};
+pub use spargebra::Update as ParsedUpdate;
+pub use update::{UpdateDataset, WriteScope, parse_update, write_scope};
 
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -374,9 +375,16 @@ impl Store {
     /// dataset (USING, USING NAMED, WITH) as well is refused. LOAD is refused: the server never
     /// fetches outside documents on a client's behalf.
     pub fn update(&self, text: &str, dataset: &UpdateDataset, timeout: Duration) -> Result<(), StoreError> {
-        check_sparql_nesting(text)?;
-        let parsed =
-            spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
+        self.update_parsed(parse_update(text)?, dataset, timeout)
+    }
+
+    /// [`Self::update`] on an update parsed already (by [`parse_update`]).
+    pub fn update_parsed(
+        &self,
+        parsed: spargebra::Update,
+        dataset: &UpdateDataset,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
         let mut own_dataset = false;
         for op in &parsed.operations {
             match op {

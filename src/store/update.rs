@@ -22,13 +22,18 @@ impl WriteScope {
     }
 }
 
-/// Parses an update (after the nesting check) and says which graphs it can write.
-pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
+/// Parses an update after the nesting check; parse once, then ask [`write_scope`] and run it
+/// with `Store::update_parsed`.
+pub fn parse_update(text: &str) -> Result<spargebra::Update, StoreError> {
+    check_sparql_nesting(text)?;
+    spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))
+}
+
+/// Which graphs a parsed update can write.
+pub fn write_scope(parsed: &spargebra::Update) -> WriteScope {
     use spargebra::GraphUpdateOperation as Op;
     use spargebra::algebra::GraphTarget;
     use spargebra::term::{GraphName as G, GraphNamePattern as P};
-    check_sparql_nesting(text)?;
-    let parsed = spargebra::SparqlParser::new().parse_update(text).map_err(|e| StoreError::Syntax(e.to_string()))?;
     let mut graphs = std::collections::BTreeSet::new();
     let named = |g: &G| match g {
         G::NamedNode(n) => Some(n.as_str().to_owned()),
@@ -48,7 +53,7 @@ pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
                         P::DefaultGraph => {
                             graphs.insert(None);
                         }
-                        P::Variable(_) => return Ok(WriteScope::Any),
+                        P::Variable(_) => return WriteScope::Any,
                     }
                 }
             }
@@ -65,11 +70,11 @@ pub fn update_write_scope(text: &str) -> Result<WriteScope, StoreError> {
                 GraphTarget::DefaultGraph => {
                     graphs.insert(None);
                 }
-                GraphTarget::NamedGraphs | GraphTarget::AllGraphs => return Ok(WriteScope::Any),
+                GraphTarget::NamedGraphs | GraphTarget::AllGraphs => return WriteScope::Any,
             },
         }
     }
-    Ok(WriteScope::Graphs(graphs))
+    WriteScope::Graphs(graphs)
 }
 
 /// What an update's protocol request says of its dataset.
