@@ -154,33 +154,50 @@ fn consequences(s: &Schema, (subj, p, o): &Triple) -> Vec<(&'static str, Triple)
     out
 }
 
+fn triple(q: Quad) -> Triple {
+    (q.subject, q.predicate, q.object)
+}
+
 fn term_string(t: &Term) -> String {
     t.to_string()
 }
 
 impl Engine {
-    fn schema_and_data(&self) -> Result<(Schema, Vec<Triple>), EngineError> {
-        let triples_of = |g: GraphName| -> Result<Vec<Triple>, EngineError> {
-            Ok(self.store.graph_quads(&g)?.into_iter().map(|q| (q.subject, q.predicate, q.object)).collect())
-        };
-        let mut schema_triples = Vec::new();
+    /// The ontology's and vocabularies' schema, plus schema triples the shop declared in its own
+    /// data (read by predicate, so the data is not scanned for them).
+    fn schema(&self) -> Result<Schema, EngineError> {
+        let mut triples: Vec<Triple> = Vec::new();
         for g in [vocab::GRAPH_ONTOLOGY, vocab::GRAPH_SCHEMA_ORG, vocab::GRAPH_GOODRELATIONS, vocab::GRAPH_REV] {
-            schema_triples.extend(triples_of(GraphName::NamedNode(nn(g)))?);
+            triples.extend(self.store.graph_quads(&GraphName::NamedNode(nn(g)))?.into_iter().map(triple));
         }
-        let mut data = triples_of(GraphName::DefaultGraph)?;
-        // The shop may declare schema in its own data too.
-        schema_triples.extend(data.iter().cloned());
-        data.extend(triples_of(GraphName::NamedNode(nn(vocab::GRAPH_TAXONOMY)))?);
-        Ok((Schema::read(&schema_triples), data))
+        for p in [
+            vocab::RDFS_SUB_CLASS_OF,
+            vocab::RDFS_SUB_PROPERTY_OF,
+            vocab::OWL_EQUIVALENT_CLASS,
+            vocab::OWL_EQUIVALENT_PROPERTY,
+            vocab::OWL_INVERSE_OF,
+            vocab::RDFS_DOMAIN,
+            vocab::RDFS_RANGE,
+            vocab::RDF_TYPE,
+        ] {
+            let quads = self.store.graph_quads_with_predicate(&GraphName::DefaultGraph, &nn(p))?;
+            // Of rdf:type, only the declarations of transitive properties are schema.
+            triples.extend(quads.into_iter().map(triple).filter(|t| {
+                p != vocab::RDF_TYPE
+                    || matches!(&t.2, Term::NamedNode(c) if c.as_str() == vocab::OWL_TRANSITIVE_PROPERTY)
+            }));
+        }
+        Ok(Schema::read(&triples))
     }
 
     /// Rebuilds the inferred graph from the ontology, the taxonomy and the shop's data, and
     /// replaces it in one transaction.
     pub fn reason(&self) -> Result<ReasonReport, EngineError> {
         let start = std::time::Instant::now();
-        let (schema, data) = self.schema_and_data()?;
-        let asserted: HashSet<Triple> = data.iter().cloned().collect();
-        let mut known: HashSet<Triple> = asserted.clone();
+        let schema = self.schema()?;
+        let mut data: Vec<Triple> = self.store.graph_quads(&GraphName::DefaultGraph)?.into_iter().map(triple).collect();
+        data.extend(self.store.graph_quads(&GraphName::NamedNode(nn(vocab::GRAPH_TAXONOMY)))?.into_iter().map(triple));
+        let mut known: HashSet<Triple> = data.iter().cloned().collect();
         let mut by_rule: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut inferred: Vec<Triple> = Vec::new();
         // Edges of transitive properties, both ways, for the closure rule.
@@ -231,14 +248,13 @@ impl Engine {
         predicate: &NamedNode,
         object: &Term,
     ) -> Result<Option<Derivation>, EngineError> {
-        let (schema, data) = self.schema_and_data()?;
-        let mut all: Vec<Triple> = data;
-        all.extend(
-            self.store
-                .graph_quads(&GraphName::NamedNode(nn(vocab::GRAPH_INFERRED)))?
-                .into_iter()
-                .map(|q| (q.subject, q.predicate, q.object)),
-        );
+        let schema = self.schema()?;
+        // Every rule's first premise names the subject (as subject, or as object for range and
+        // inverse): the quads touching it, in any graph, asserted or inferred, are all it needs.
+        // Asserted premises are preferred to inferred ones: the explanation then ends sooner.
+        let mut quads = self.store.quads_touching(subject)?;
+        quads.sort_by_key(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if g.as_str() == vocab::GRAPH_INFERRED));
+        let all: Vec<Triple> = quads.into_iter().map(triple).collect();
         let target: Triple = (NamedOrBlankNode::NamedNode(subject.clone()), predicate.clone(), object.clone());
         let show = |t: &Triple| [t.0.to_string(), t.1.to_string(), term_string(&t.2)];
         for t in &all {
@@ -261,11 +277,14 @@ impl Engine {
             // Transitivity: (s p m) and (m p o).
             if schema.transitive.contains(predicate) && &t.1 == predicate && t.0 == target.0 {
                 let m = &t.2;
-                if let Some(mid) = match m {
-                    Term::NamedNode(n) => Some(NamedOrBlankNode::NamedNode(n.clone())),
-                    _ => None,
-                } && all.iter().any(|u| u.0 == mid && &u.1 == predicate && &u.2 == object)
+                if let Term::NamedNode(n) = m
+                    && self.store.quads_touching(n)?.iter().any(|u| {
+                        matches!(&u.subject, NamedOrBlankNode::NamedNode(x) if x == n)
+                            && &u.predicate == predicate
+                            && &u.object == object
+                    })
                 {
+                    let mid = NamedOrBlankNode::NamedNode(n.clone());
                     return Ok(Some(Derivation {
                         rule: "prp-trp (transitive)",
                         premises: vec![show(t), show(&(mid, predicate.clone(), object.clone()))],

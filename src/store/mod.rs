@@ -690,6 +690,18 @@ impl Store {
             .collect()
     }
 
+    /// Quads of one graph with the given predicate (an index lookup, not a scan).
+    pub fn graph_quads_with_predicate(
+        &self,
+        graph: &GraphName,
+        predicate: &NamedNode,
+    ) -> Result<Vec<Quad>, StoreError> {
+        Ok(self
+            .inner
+            .quads_for_pattern(None, Some(predicate.as_ref()), None, Some(graph.as_ref()))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// At most `n` quads of one graph.
     pub fn graph_quads_limited(&self, graph: &GraphName, n: usize) -> Result<Vec<Quad>, StoreError> {
         Ok(self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).take(n).collect::<Result<_, _>>()?)
