@@ -391,20 +391,18 @@ impl<'a> Cleaner<'a> {
     fn row(&mut self, row: Row) {
         let (vals, path) = self.extract(&row);
         // Rejects are written to a report file: people's ids in it are pseudonymised like the
-        // graph's, so the report never holds what the store itself does not.
-        let person_columns: Vec<String> =
-            ["user", "author"].iter().flat_map(|f| self.columns(f)).map(|c| c.to_string()).collect();
-        let text_columns: Vec<String> = FREE_TEXT.iter().flat_map(|f| self.columns(f)).map(|c| c.to_string()).collect();
+        // graph's, so the report never holds what the store itself does not. Only rejected rows
+        // pay for this.
         let raw_json = |this: &Self| {
             let mut values = row.values.clone();
-            for c in &person_columns {
+            for c in ["user", "author"].iter().flat_map(|f| this.columns(f)) {
                 if let Some(v) = values.get_mut(c)
                     && !v.is_empty()
                 {
                     *v = format!("pseudonym:{}", this.pseudo.pseudonym(v));
                 }
             }
-            for c in &text_columns {
+            for c in FREE_TEXT.iter().flat_map(|f| this.columns(f)) {
                 if let Some(v) = values.get_mut(c) {
                     *v = scrub::scrub(v).0;
                 }
