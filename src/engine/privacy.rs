@@ -42,8 +42,8 @@ impl Engine {
         let touching_user = self.store.quads_touching(&user)?;
         let reviews_unlinked = touching_user.iter().filter(|q| q.predicate.as_str() == vocab::AUTHOR).count();
         doomed.extend(touching_user);
-        doomed.sort_by_key(|q| q.to_string());
-        doomed.dedup();
+        let mut seen = std::collections::HashSet::new();
+        doomed.retain(|q| seen.insert(q.clone()));
         self.store.remove(&doomed)?;
 
         // Every saved version holds the user's rows: retrain without them, keep only that one.
