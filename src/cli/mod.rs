@@ -272,6 +272,47 @@ enum Command {
         #[arg(long, default_value = "models/heads")]
         out: PathBuf,
     },
+    /// Fine-tune the review model (aspects with the words that name them, each aspect's
+    /// polarity, the sentence's polarity) from labelled files: low-rank adapters on the
+    /// encoder plus heads, on the CPU. Writes the trained parts, a manifest with test-share
+    /// metrics, and training curves (SVG) to --out.
+    Finetune {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Aspect-labelled TSV (`id, text, aspects, sentiment`; tests/data/aspects/GUIDELINES.md).
+        #[arg(long = "aspects", default_value = "tests/data/aspects/sentences.tsv")]
+        aspects: Vec<PathBuf>,
+        /// Positive/negative sentences (`text<TAB>0|1`).
+        #[arg(long = "sentences", default_value = "tests/data/sentiment-sentences-amazon.tsv")]
+        sentences: Vec<PathBuf>,
+        /// Review CSV whose titles and star ratings are weak sentence labels.
+        #[arg(long, default_value = "tests/data/demo/womens-clothing-reviews.csv")]
+        reviews: PathBuf,
+        /// Review titles taken per polarity (0: none).
+        #[arg(long, default_value_t = 500)]
+        titles_per_label: usize,
+        /// Passes over the training data.
+        #[arg(long, default_value_t = 8)]
+        epochs: usize,
+        /// Adapter rank.
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        /// Peak learning rate.
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
+        /// Encoder-weights manifest to start from.
+        #[arg(long, default_value = "all-minilm-l6-v2")]
+        base: String,
+        /// Id of the model written.
+        #[arg(long, default_value = "review-minilm")]
+        id: String,
+        /// Version written into the manifest.
+        #[arg(long, default_value = "1.0.0")]
+        version: String,
+        /// Output folder.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+    },
     /// Rebuild the inferred graph: what the ontology (subclasses, subproperties, equivalences,
     /// inverses, transitive properties, domains and ranges, SKOS broader) implies about the data.
     Reason {
@@ -459,6 +500,34 @@ pub fn run() -> Result<()> {
         Command::TrainSentiment { store, sentences, reviews, per_label, holdout, version, out } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             train_sentiment(&config, &sentences, &reviews, per_label, holdout, &version, &out)?;
+        }
+        Command::Finetune {
+            store,
+            aspects,
+            sentences,
+            reviews,
+            titles_per_label,
+            epochs,
+            rank,
+            lr,
+            base,
+            id,
+            version,
+            out,
+        } => {
+            let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
+            let job = crate::extract::finetune::job::Job {
+                aspect_files: aspects,
+                binary_files: sentences,
+                reviews: Some(reviews),
+                titles_per_label,
+                base,
+                id,
+                version,
+                out,
+                options: crate::extract::finetune::Options { epochs, rank, lr, ..Default::default() },
+            };
+            text::finetune(&config, &job)?;
         }
         Command::Reason { store } => {
             let r = store.engine(None)?.reason()?;

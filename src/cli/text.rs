@@ -50,7 +50,7 @@ pub(super) fn analyze_stdin(engine: &Arc<Engine>, batch: usize, timing: bool) ->
         Ok(())
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let opts = pipeline::Options { chunk: batch.max(1) * 8, queue: 2 };
+    let opts = pipeline::Options { chunk: batch.max(1) * 8, queue: 2, embed: false };
     // One worker keeps chunks in input order, so results stream out as chunks finish.
     let stats = pipeline::run::<anyhow::Error>(vec![Arc::clone(&ex)], docs, &stop, opts, |chunk| {
         for d in chunk {
@@ -149,5 +149,28 @@ pub(super) fn train_sentiment(
     let info = train::HeadInfo { version, encoder: &enc_m.id, holdout, opts };
     let weights = train::write_head(out, &head, &evals, &losses, &examples, &info)?;
     eprintln!("train-sentiment: wrote {} and its manifest", weights.display());
+    Ok(())
+}
+
+pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job) -> Result<()> {
+    let models = crate::extract::manifest::catalog(&config.models)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("finetune epoch {prefix} {bar:40} {pos}/{len} steps, {msg} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = crate::extract::finetune::job::run(job, &models, &config.model_cache, |p| {
+        bar.set_length(p.steps as u64);
+        bar.set_prefix(format!("{}/{}", p.epoch + 1, job.options.epochs));
+        bar.set_position(p.step as u64);
+        bar.set_message(format!("loss {:.3}", p.loss));
+    })?;
+    bar.finish_and_clear();
+    let t = &report.test;
+    eprintln!(
+        "finetune: test share: aspects P {:.3} R {:.3} F1 {:.3}, aspect polarity {:.3}, sentence 3-way {:.3}, positive/negative {:.3}",
+        t.precision, t.recall, t.f1, t.polarity_accuracy, t.sentence_accuracy, t.binary_accuracy
+    );
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -227,7 +227,7 @@ impl Engine {
         let linker = BrandLinker::new(&brands);
         // One chunk waiting per stage is enough to keep the workers busy (chunks are large), and
         // keeps what Ctrl-C has to finish small.
-        let popts = pipeline::Options { chunk: opts.chunk.max(1), queue: 1 };
+        let popts = pipeline::Options { chunk: opts.chunk.max(1), queue: 1, embed: true };
         let mut done_count = 0;
         let stats = pipeline::run::<EngineError>(workers, docs.into_iter(), stop, popts, |batch: Vec<Done>| {
             let mut quads = Vec::new();
@@ -320,6 +320,7 @@ impl Engine {
             out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), src.clone(), g.clone()));
             out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&m.aspect_iri), g.clone()));
             out.push(Quad::new(node.clone(), nn(vocab::SENTIMENT), Literal::from(m.sentiment.as_str()), g.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::DETECTION_METHOD), Literal::from(m.method), g.clone()));
             sourced(node, &doc.text, m.clause, m.confidence, run, g, out);
         }
         a.aspects.len()

@@ -24,6 +24,11 @@ pub enum Task {
     EmbeddingHead,
     /// The ONNX Runtime library itself (fetched like a model, never run as one).
     Runtime,
+    /// Pre-trained encoder weights (safetensors) that fine-tuning starts from.
+    EncoderWeights,
+    /// The fine-tuned review model: aspects with spans and polarities, sentence polarity
+    /// (`shopgraph finetune`); its ONNX file is built from `base` plus the trained parts.
+    ReviewModel,
 }
 
 /// How token vectors become one text vector.
@@ -95,8 +100,15 @@ pub struct Manifest {
     pub tokenizer: Option<FileRef>,
     /// The runtime library (task `runtime`).
     pub library: Option<FileRef>,
-    /// Head weights (task `embedding-head`).
+    /// Head weights (task `embedding-head`), base weights (`encoder-weights`) or the trained
+    /// parts (`review-model`).
     pub weights: Option<FileRef>,
+    /// For a review model: the id of the encoder-weights manifest it was fine-tuned from.
+    pub base: Option<String>,
+    /// For a review model: rank of its low-rank adapters.
+    pub rank: Option<usize>,
+    /// For a review model: attention heads per layer of the base encoder.
+    pub attention_heads: Option<usize>,
     /// Encoder id a head reads embeddings from.
     pub encoder: Option<String>,
     /// What a head was trained on.
@@ -152,6 +164,11 @@ impl Manifest {
         }
         Ok(path)
     }
+}
+
+/// SHA-256 of bytes in memory, as lowercase hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hex SHA-256 of a file.

@@ -4,11 +4,13 @@
 //!
 //! Imports nothing of ours but [`crate::npy`].
 
+pub mod finetune;
 pub mod head;
 pub mod index;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod review;
 pub mod runtime;
 pub mod semantic;
 pub mod text;
@@ -130,6 +132,11 @@ pub struct AspectMention {
     pub clause: Span,
     /// Char span of the sentence.
     pub sentence: Span,
+    /// `model` (the review model found it) or `lexicon` (a label of the aspect's concept
+    /// matched; aspects the model was not trained on, or no model loaded).
+    pub method: &'static str,
+    /// Probability that the aspect is there (1.0 for a lexicon match).
+    pub detection: f32,
 }
 
 /// An attribute value named in the text.
@@ -184,10 +191,16 @@ pub struct Extractor {
     /// The sentiment head's manifest.
     pub sentiment_manifest: Manifest,
     sentiment: Head,
+    /// The fine-tuned review model; without one, aspects come from the lexicon and sentiment
+    /// from the head on sentence embeddings.
+    pub review: Option<review::ReviewModel>,
     lexicon: std::sync::RwLock<Arc<Lex>>,
     /// Texts per inference batch.
     pub batch: usize,
 }
+
+/// Id of the default review model manifest.
+pub const REVIEW_MODEL: &str = "review-minilm";
 
 /// Id of the sentiment head manifest.
 pub const SENTIMENT_HEAD: &str = "sentiment-minilm";
@@ -195,9 +208,23 @@ pub const SENTIMENT_HEAD: &str = "sentiment-minilm";
 /// Where a unit of text sits in the texts given to [`Extractor::analyze`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unit {
+    /// The whole text, for the encoder (its embedding; its sentiment without a review model).
     Text,
+    /// A sentence, for the sentiment head.
     Sentence(usize),
+    /// A clause naming an aspect, for the sentiment head.
     Clause(Span),
+    /// A window (char span of the text) of sentence `.0`, for the review model.
+    Window(usize, Span),
+}
+
+/// What a model made of one unit.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// The encoder's embedding.
+    Embedding(Vec<f32>),
+    /// The review model's reading.
+    Reading(review::Reading),
 }
 
 impl Extractor {
@@ -226,7 +253,11 @@ impl Extractor {
                 return Err(ExtractError::Manifest(format!("{head_id}: sentiment head lacks label {want}")));
             }
         }
-        Ok(Self::new(encoder, head_m, sentiment, lexicon))
+        let mut ex = Self::new(encoder, head_m, sentiment, lexicon);
+        if let Ok(m) = manifest::find(&all, REVIEW_MODEL) {
+            ex.review = Some(review::ReviewModel::load(m, &all, cache, device, threads)?);
+        }
+        Ok(ex)
     }
 
     /// Assembles an extractor from loaded parts.
@@ -235,6 +266,7 @@ impl Extractor {
             encoder,
             sentiment_manifest,
             sentiment,
+            review: None,
             lexicon: std::sync::RwLock::new(Arc::new(Lex::new(lexicon))),
             batch: 32,
         }
@@ -254,11 +286,13 @@ impl Extractor {
         Arc::clone(&self.lexicon.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Model ids and versions that shape the output, for provenance.
+    /// Model ids and versions that shape the output, for provenance: the encoder (its
+    /// embeddings), then the model that reads sentiment and aspects.
     pub fn models(&self) -> [(String, String); 2] {
+        let reader = self.review.as_ref().map_or(&self.sentiment_manifest, |r| &r.manifest);
         [
             (self.encoder.manifest.id.clone(), self.encoder.manifest.version.clone()),
-            (self.sentiment_manifest.id.clone(), self.sentiment_manifest.version.clone()),
+            (reader.id.clone(), reader.version.clone()),
         ]
     }
 
@@ -279,59 +313,97 @@ impl Extractor {
         Ok(())
     }
 
-    /// Plans and tokenises the units of `texts` (each text, its sentences, the clauses of
-    /// sentences that name an aspect and have several clauses).
-    pub fn prepare(&self, texts: Vec<String>) -> Result<Prepared, ExtractError> {
+    /// Plans and tokenises the units of `texts`. With a review model: each sentence (in
+    /// windows when long) for it, and the whole text for the encoder when `embed`. Without:
+    /// each text, its sentences, and the clauses of sentences that name an aspect and have
+    /// several clauses, all for the encoder and the sentiment head.
+    pub fn prepare(&self, texts: Vec<String>, embed: bool) -> Result<Prepared, ExtractError> {
         let lex = self.lex();
         let mut units = Vec::new();
+        let mut tokens = Vec::new();
         let mut sentences = Vec::with_capacity(texts.len());
         for (t, text) in texts.iter().enumerate() {
             Self::check(text)?;
             let sents = text::sentences(text);
-            units.push((t, Unit::Text));
-            if sents.len() > 1 {
-                units.extend((0..sents.len()).map(|i| (t, Unit::Sentence(i))));
-            }
-            for &s in &sents {
-                let cl = text::clauses(text, s);
-                if cl.len() > 1 && !lex.aspects.find(&text::slice(text, s)).is_empty() {
-                    units.extend(cl.into_iter().map(|c| (t, Unit::Clause(c))));
+            if let Some(r) = &self.review {
+                if embed {
+                    units.push((t, Unit::Text));
+                    tokens.push(self.encoder.tokenize(text)?);
+                }
+                for (i, &s) in sents.iter().enumerate() {
+                    let sentence = text::slice(text, s);
+                    let tok = r.tokenize(&sentence)?;
+                    let windows = r.windows(&sentence, &tok);
+                    if windows.len() == 1 {
+                        units.push((t, Unit::Window(i, s)));
+                        tokens.push(tok);
+                        continue;
+                    }
+                    for (a, b) in windows {
+                        let w = (s.0 + a, s.0 + b);
+                        units.push((t, Unit::Window(i, w)));
+                        tokens.push(r.tokenize(&text::slice(text, w))?);
+                    }
+                }
+            } else {
+                units.push((t, Unit::Text));
+                if sents.len() > 1 {
+                    units.extend((0..sents.len()).map(|i| (t, Unit::Sentence(i))));
+                }
+                for &s in &sents {
+                    let cl = text::clauses(text, s);
+                    if cl.len() > 1 && !lex.aspects.find(&text::slice(text, s)).is_empty() {
+                        units.extend(cl.into_iter().map(|c| (t, Unit::Clause(c))));
+                    }
+                }
+                for &(_, u) in &units[tokens.len()..] {
+                    tokens.push(match u {
+                        Unit::Text => self.encoder.tokenize(text)?,
+                        Unit::Sentence(i) => self.encoder.tokenize(&text::slice(text, sents[i]))?,
+                        Unit::Clause(c) | Unit::Window(_, c) => self.encoder.tokenize(&text::slice(text, c))?,
+                    });
                 }
             }
             sentences.push(sents);
         }
-        let tokens = units
-            .iter()
-            .map(|&(t, u)| {
-                let span = match u {
-                    Unit::Text => None,
-                    Unit::Sentence(i) => Some(sentences[t][i]),
-                    Unit::Clause(c) => Some(c),
-                };
-                match span {
-                    None => self.encoder.tokenize(&texts[t]),
-                    Some(s) => self.encoder.tokenize(&text::slice(&texts[t], s)),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Prepared { texts, sentences, units, tokens })
     }
 
-    /// Runs the encoder over prepared units in length-sorted batches, so each batch pads to a
-    /// length close to all its members'.
-    pub fn embed_prepared(&self, p: &Prepared) -> Result<Vec<Vec<f32>>, ExtractError> {
-        embed_bucketed(&self.encoder, &p.tokens, self.batch)
+    /// Runs the models over prepared units in length-sorted batches, so each batch pads to a
+    /// length close to all its members'. Outputs come back in unit order.
+    pub fn embed_prepared(&self, p: &Prepared) -> Result<Vec<Output>, ExtractError> {
+        let (win, enc): (Vec<usize>, Vec<usize>) =
+            (0..p.units.len()).partition(|&i| matches!(p.units[i].1, Unit::Window(..)));
+        let mut out: Vec<Option<Output>> = vec![None; p.units.len()];
+        for (i, e) in bucketed(&enc, &p.tokens, self.batch, |b| self.encoder.embed(b))? {
+            out[i] = Some(Output::Embedding(e));
+        }
+        if let Some(r) = &self.review {
+            let texts: Vec<String> = p
+                .units
+                .iter()
+                .map(|&(t, u)| match u {
+                    Unit::Window(_, w) => text::slice(&p.texts[t], w),
+                    _ => String::new(),
+                })
+                .collect();
+            let runs = bucketed_with(&win, &p.tokens, self.batch, |idx, b| {
+                let t: Vec<&str> = idx.iter().map(|&i| texts[i].as_str()).collect();
+                r.read(b, &t)
+            })?;
+            for (i, reading) in runs {
+                out[i] = Some(Output::Reading(reading));
+            }
+        }
+        out.into_iter()
+            .map(|o| o.ok_or_else(|| ExtractError::Model("a unit was left unread (no review model loaded)".into())))
+            .collect()
     }
 
-    /// Turns embedded units into analyses.
-    pub fn assemble(&self, p: &Prepared, emb: &[Vec<f32>]) -> Vec<Analysis> {
+    /// Turns model outputs into analyses.
+    pub fn assemble(&self, p: &Prepared, out: &[Output]) -> Vec<Analysis> {
         let lex = self.lex();
-        let senti = |v: &[f32]| {
-            let probs = self.sentiment.predict(v);
-            let k = model::argmax(&probs);
-            Sentiment { label: self.sentiment.labels[k].clone(), score: probs[k] }
-        };
-        let mut out: Vec<Analysis> = p
+        let mut res: Vec<Analysis> = p
             .texts
             .iter()
             .map(|t| Analysis {
@@ -344,9 +416,122 @@ impl Extractor {
                 embedding: Vec::new(),
             })
             .collect();
+        match &self.review {
+            Some(r) => self.assemble_read(r, &lex, p, out, &mut res),
+            None => self.assemble_head(&lex, p, out, &mut res),
+        }
+        for (t, a) in res.iter_mut().enumerate() {
+            for hit in lex.attributes.find(&p.texts[t]) {
+                let e = &lex.lexicon.attributes[hit.entry];
+                a.attributes.push(AttributeMention {
+                    attribute: e.kind.clone(),
+                    value: e.label.clone(),
+                    value_iri: e.iri.clone(),
+                    span: hit.span,
+                    confidence: 1.0,
+                });
+            }
+        }
+        res
+    }
+
+    /// Sentences, their aspects and polarities from the review model; aspects the model does
+    /// not know (added to the ontology since it was trained) from the lexicon.
+    fn assemble_read(&self, r: &review::ReviewModel, lex: &Lex, p: &Prepared, out: &[Output], res: &mut [Analysis]) {
+        // Per text, per sentence: summed sentence probabilities, windows, and the best reading
+        // of each aspect with its span in text chars.
+        let mut acc: Vec<Vec<([f32; 3], usize, Vec<(review::Found, Span)>)>> =
+            p.sentences.iter().map(|s| vec![([0.0; 3], 0, Vec::new()); s.len()]).collect();
+        for (&(t, unit), o) in p.units.iter().zip(out) {
+            match (unit, o) {
+                (Unit::Text, Output::Embedding(e)) => res[t].embedding = e.clone(),
+                (Unit::Window(i, w), Output::Reading(rd)) => {
+                    let a = &mut acc[t][i];
+                    a.0.iter_mut().zip(rd.sentence).for_each(|(x, y)| *x += y);
+                    a.1 += 1;
+                    for f in &rd.aspects {
+                        let span = (w.0 + f.span.0, w.0 + f.span.1);
+                        match a.2.iter_mut().find(|(g, _)| g.aspect == f.aspect) {
+                            Some(g) if g.0.detection >= f.detection => {}
+                            Some(g) => *g = (f.clone(), span),
+                            None => a.2.push((f.clone(), span)),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let by_label = |name: &str| lex.lexicon.aspects.iter().find(|e| e.label.eq_ignore_ascii_case(name));
+        let known: Vec<bool> =
+            lex.lexicon.aspects.iter().map(|e| r.aspects.iter().any(|a| a.eq_ignore_ascii_case(&e.label))).collect();
+        let label = |probs: &[f32; 3]| {
+            let k = model::argmax(probs);
+            Sentiment { label: finetune::data::POLARITIES[k].to_string(), score: probs[k] }
+        };
+        for (t, a) in res.iter_mut().enumerate() {
+            let text = &p.texts[t];
+            let mut whole = [0f32; 3];
+            let mut weight = 0f32;
+            for (i, &s) in p.sentences[t].iter().enumerate() {
+                let (sum, n, found) = &acc[t][i];
+                let probs = sum.map(|x| x / (*n).max(1) as f32);
+                let len = (s.1 - s.0).max(1) as f32;
+                whole.iter_mut().zip(probs).for_each(|(x, y)| *x += y * len);
+                weight += len;
+                let ss = SentenceSentiment { span: s, sentiment: label(&probs) };
+                for (f, span) in found {
+                    let Some(entry) = by_label(&r.aspects[f.aspect]) else { continue };
+                    let pol = label(&f.polarity);
+                    a.aspects.push(AspectMention {
+                        aspect: entry.label.clone(),
+                        aspect_iri: entry.iri.clone(),
+                        sentiment: pol.label,
+                        confidence: pol.score,
+                        span: *span,
+                        clause: s,
+                        sentence: s,
+                        method: "model",
+                        detection: f.detection,
+                    });
+                }
+                for hit in lex.aspects.find(&text::slice(text, s)) {
+                    if known[hit.entry] {
+                        continue;
+                    }
+                    let entry = &lex.lexicon.aspects[hit.entry];
+                    if a.aspects.iter().any(|m| m.aspect_iri == entry.iri && m.sentence == s) {
+                        continue;
+                    }
+                    a.aspects.push(AspectMention {
+                        aspect: entry.label.clone(),
+                        aspect_iri: entry.iri.clone(),
+                        sentiment: ss.sentiment.label.clone(),
+                        confidence: ss.sentiment.score,
+                        span: (hit.span.0 + s.0, hit.span.1 + s.0),
+                        clause: s,
+                        sentence: s,
+                        method: "lexicon",
+                        detection: 1.0,
+                    });
+                }
+                a.sentences.push(ss);
+            }
+            a.sentiment = label(&whole.map(|x| x / weight.max(1.0)));
+        }
+    }
+
+    /// The path without a review model: the head on sentence and clause embeddings, aspects
+    /// from the lexicon.
+    fn assemble_head(&self, lex: &Lex, p: &Prepared, out: &[Output], res: &mut [Analysis]) {
+        let senti = |v: &[f32]| {
+            let probs = self.sentiment.predict(v);
+            let k = model::argmax(&probs);
+            Sentiment { label: self.sentiment.labels[k].clone(), score: probs[k] }
+        };
         let mut clause_sent: Vec<Vec<(Span, Sentiment)>> = vec![Vec::new(); p.texts.len()];
-        for ((&(t, unit), e), tok) in p.units.iter().zip(emb).zip(&p.tokens) {
-            let a = &mut out[t];
+        for ((&(t, unit), o), tok) in p.units.iter().zip(out).zip(&p.tokens) {
+            let Output::Embedding(e) = o else { continue };
+            let a = &mut res[t];
             // Any unit cut at the encoder's window means part of the text went unread there.
             a.truncated |= tok.truncated;
             match unit {
@@ -361,9 +546,10 @@ impl Extractor {
                     a.sentences.push(SentenceSentiment { span: p.sentences[t][i], sentiment: senti(e) })
                 }
                 Unit::Clause(c) => clause_sent[t].push((c, senti(e))),
+                Unit::Window(..) => {}
             }
         }
-        for (t, a) in out.iter_mut().enumerate() {
+        for (t, a) in res.iter_mut().enumerate() {
             let text = &p.texts[t];
             for ss in a.sentences.clone() {
                 let sentence = text::slice(text, ss.span);
@@ -387,26 +573,17 @@ impl Extractor {
                         span,
                         clause,
                         sentence: ss.span,
+                        method: "lexicon",
+                        detection: 1.0,
                     });
                 }
             }
-            for hit in lex.attributes.find(text) {
-                let e = &lex.lexicon.attributes[hit.entry];
-                a.attributes.push(AttributeMention {
-                    attribute: e.kind.clone(),
-                    value: e.label.clone(),
-                    value_iri: e.iri.clone(),
-                    span: hit.span,
-                    confidence: 1.0,
-                });
-            }
         }
-        out
     }
 
     /// Analyses a batch of texts.
     pub fn analyze(&self, texts: &[String]) -> Result<Vec<Analysis>, ExtractError> {
-        let p = self.prepare(texts.to_vec())?;
+        let p = self.prepare(texts.to_vec(), false)?;
         let emb = self.embed_prepared(&p)?;
         Ok(self.assemble(&p, &emb))
     }
@@ -438,6 +615,37 @@ impl Prepared {
     pub fn units(&self) -> usize {
         self.units.len()
     }
+}
+
+/// Runs `f` over the units `idx` in batches of similar token length; returns (unit, result).
+fn bucketed<T>(
+    idx: &[usize],
+    tokens: &[Tokens],
+    batch: usize,
+    f: impl Fn(&[&Tokens]) -> Result<Vec<T>, ExtractError>,
+) -> Result<Vec<(usize, T)>, ExtractError> {
+    bucketed_with(idx, tokens, batch, |_, b| f(b))
+}
+
+/// [`bucketed`], with the batch's unit indices passed along.
+fn bucketed_with<T>(
+    idx: &[usize],
+    tokens: &[Tokens],
+    batch: usize,
+    f: impl Fn(&[usize], &[&Tokens]) -> Result<Vec<T>, ExtractError>,
+) -> Result<Vec<(usize, T)>, ExtractError> {
+    let mut order = idx.to_vec();
+    order.sort_by_key(|&i| tokens[i].ids.len());
+    let mut out = Vec::with_capacity(order.len());
+    for chunk in order.chunks(batch.max(1)) {
+        let refs: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+        let got = f(chunk, &refs)?;
+        if got.len() != chunk.len() {
+            return Err(ExtractError::Model(format!("{} results for a batch of {}", got.len(), chunk.len())));
+        }
+        out.extend(chunk.iter().copied().zip(got));
+    }
+    Ok(out)
 }
 
 /// Embeds tokenised texts in batches of similar length; results come back in input order.

@@ -26,7 +26,7 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    fn from_encoding(e: &Encoding) -> Self {
+    pub(super) fn from_encoding(e: &Encoding) -> Self {
         Self {
             ids: e.get_ids().to_vec(),
             type_ids: e.get_type_ids().to_vec(),

@@ -33,11 +33,13 @@ pub struct Options {
     pub chunk: usize,
     /// Chunks that may wait between two stages.
     pub queue: usize,
+    /// Whether each text's embedding is wanted (the encoder runs over whole texts).
+    pub embed: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { chunk: 64, queue: 2 }
+        Self { chunk: 64, queue: 2, embed: true }
     }
 }
 
@@ -98,7 +100,7 @@ pub fn run<E: From<ExtractError> + Send>(
         s.spawn(move || {
             for chunk in raw_rx {
                 let texts: Vec<String> = chunk.iter().map(|d| d.text.clone()).collect();
-                match planner.prepare(texts) {
+                match planner.prepare(texts, opts.embed) {
                     Ok(p) => {
                         if prep_tx.send((chunk, p)).is_err() {
                             return;

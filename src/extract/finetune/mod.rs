@@ -1,0 +1,438 @@
+//! Fine-tuning the review model on the CPU with candle: low-rank adapters on every layer of the
+//! pre-trained encoder plus aspect, polarity and sentence heads, trained together on labelled
+//! sentences; evaluation on the untouched test share; the trained parts written as safetensors
+//! with a manifest, and the whole model exported as ONNX for serving through ort.
+//!
+//! candle trains, ort serves: candle has autograd on the CPU, ort is the faster runtime and
+//! already serves the encoder, so training ends in an ONNX file (written in Rust by
+//! [`onnx`], no Python), built from the fetched base weights plus the committed trained parts.
+
+pub mod bert;
+pub mod data;
+pub mod job;
+pub mod onnx;
+pub mod tagger;
+
+use super::ExtractError;
+use bert::Adaptation;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use data::Example;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use tagger::Tagger;
+
+fn cerr(e: candle_core::Error) -> ExtractError {
+    ExtractError::Training(e.to_string())
+}
+
+/// Training settings.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Options {
+    /// Passes over the training examples.
+    pub epochs: usize,
+    /// Adapter rank.
+    pub rank: usize,
+    /// Peak learning rate (linear warm-up, then linear decay).
+    pub lr: f64,
+    /// Examples per step.
+    pub batch: usize,
+    /// Dropout while training.
+    pub dropout: f32,
+    /// Longest input in tokens while training.
+    pub max_tokens: usize,
+    /// Seed of the initialisation and the shuffles.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { epochs: 8, rank: 8, lr: 2e-3, batch: 16, dropout: 0.1, max_tokens: 128, seed: 7 }
+    }
+}
+
+/// A tokenised example.
+#[derive(Debug, Clone)]
+struct Item {
+    ids: Vec<u32>,
+    ex: usize,
+}
+
+/// Per-aspect counts on an evaluation set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AspectScore {
+    /// Aspect name.
+    pub aspect: String,
+    /// Found and labelled.
+    pub tp: usize,
+    /// Found, not labelled.
+    pub fp: usize,
+    /// Labelled, not found.
+    pub fn_: usize,
+    /// Found ones whose polarity is right.
+    pub polarity_right: usize,
+}
+
+/// Scores of the model on a set of examples.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Evaluation {
+    /// Examples with aspect labels.
+    pub aspect_examples: usize,
+    /// Aspect detection precision, recall and F1 over (sentence, aspect) pairs.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+    /// Polarity accuracy on correctly found aspects.
+    pub polarity_accuracy: f64,
+    /// Polarity confusion on correctly found aspects, `[true][predicted]`.
+    pub polarity_confusion: [[usize; 3]; 3],
+    /// Examples with a 3-way sentence label.
+    pub sentence_examples: usize,
+    /// 3-way sentence accuracy.
+    pub sentence_accuracy: f64,
+    /// Sentence confusion `[true][predicted]`.
+    pub sentence_confusion: [[usize; 3]; 3],
+    /// Examples labelled only positive or negative (another shop's sentences).
+    pub binary_examples: usize,
+    /// Positive vs negative accuracy on them (p(positive) against p(negative)).
+    pub binary_accuracy: f64,
+    /// Per aspect.
+    pub per_aspect: Vec<AspectScore>,
+}
+
+/// One epoch's figures, for the training curves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Epoch {
+    /// Mean training loss.
+    pub loss: f64,
+    /// Scores on the development share (part of the training share, never the test share).
+    pub dev: Evaluation,
+    /// Seconds the epoch took.
+    pub seconds: f64,
+}
+
+/// A trained model and how it got there.
+#[derive(Debug)]
+pub struct Trained {
+    /// The model (its best epoch on the development share).
+    pub model: Tagger,
+    /// Per epoch.
+    pub curve: Vec<Epoch>,
+    /// The epoch kept (0-based).
+    pub best_epoch: usize,
+}
+
+/// Progress of training, for a bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Steps done in this epoch.
+    pub step: usize,
+    /// Steps in an epoch.
+    pub steps: usize,
+    /// Running mean loss of this epoch.
+    pub loss: f64,
+}
+
+/// Tokenises texts the way training and evaluation see them (special tokens, cut at `max`).
+pub fn tokenise(tok: &tokenizers::Tokenizer, texts: &[&str], max: usize) -> Result<Vec<Vec<u32>>, ExtractError> {
+    let mut tok = tok.clone();
+    tok.with_padding(None);
+    tok.with_truncation(Some(tokenizers::TruncationParams { max_length: max, ..Default::default() }))
+        .map_err(|e| ExtractError::Model(e.to_string()))?;
+    texts
+        .iter()
+        .map(|t| tok.encode(*t, true).map(|e| e.get_ids().to_vec()).map_err(|e| ExtractError::Model(e.to_string())))
+        .collect()
+}
+
+fn pad(items: &[&Item]) -> candle_core::Result<(Tensor, Tensor)> {
+    let t = items.iter().map(|e| e.ids.len()).max().unwrap_or(1).max(1);
+    let mut ids = vec![0u32; items.len() * t];
+    let mut mask = vec![0f32; items.len() * t];
+    for (r, e) in items.iter().enumerate() {
+        ids[r * t..r * t + e.ids.len()].copy_from_slice(&e.ids);
+        mask[r * t..r * t + e.ids.len()].iter_mut().for_each(|m| *m = 1.0);
+    }
+    Ok((
+        Tensor::from_vec(ids, (items.len(), t), &Device::Cpu)?,
+        Tensor::from_vec(mask, (items.len(), t), &Device::Cpu)?,
+    ))
+}
+
+/// The joint loss of a batch: detection (binary cross-entropy per aspect), polarity
+/// (cross-entropy at labelled aspects) and sentence polarity (cross-entropy where labelled);
+/// sources without aspect labels add only the sentence term.
+fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -> candle_core::Result<Tensor> {
+    let (ids, mask) = pad(items)?;
+    let o = m.forward(&ids, &mask, dropout)?;
+    let (b, a) = (items.len(), m.aspects.len());
+    let dev = Device::Cpu;
+    let mut det_t = vec![0f32; b * a];
+    let mut det_m = vec![0f32; b * a];
+    let mut pol_t = vec![0f32; b * a * 3];
+    let mut sent_t = vec![0f32; b * 3];
+    let (mut nd, mut np, mut ns) = (0f32, 0f32, 0f32);
+    for (r, it) in items.iter().enumerate() {
+        let e = &examples[it.ex];
+        if let Some(asp) = &e.aspects {
+            for (k, p) in asp.iter().enumerate().take(a) {
+                det_m[r * a + k] = e.weight;
+                nd += e.weight;
+                if let Some(p) = p {
+                    det_t[r * a + k] = 1.0;
+                    pol_t[(r * a + k) * 3 + p] = e.weight;
+                    np += e.weight;
+                }
+            }
+        }
+        if let Some(s) = e.sentence {
+            sent_t[r * 3 + s] = e.weight;
+            ns += e.weight;
+        }
+    }
+    let x = &o.detect;
+    let y = Tensor::from_vec(det_t, (b, a), &dev)?;
+    let dm = Tensor::from_vec(det_m, (b, a), &dev)?;
+    // log(1 + e^x) - x y, written to stay finite for large |x|.
+    let bce = ((x.relu()? - (x * &y)?)? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+    let mut loss = Tensor::zeros((), DType::F32, &dev)?;
+    if nd > 0.0 {
+        // Per sentence rather than per (sentence, aspect): the nine terms sum, so detection
+        // weighs about as much as the other two tasks.
+        loss = (loss + ((bce * dm)?.sum_all()? / f64::from(nd / a as f32))?)?;
+    }
+    if np > 0.0 {
+        let lp = candle_nn::ops::log_softmax(&o.polarity, candle_core::D::Minus1)?;
+        let pt = Tensor::from_vec(pol_t, (b, a, 3), &dev)?;
+        loss = (loss - ((lp * pt)?.sum_all()? / f64::from(np))?)?;
+    }
+    if ns > 0.0 {
+        let lp = candle_nn::ops::log_softmax(&o.sentence, candle_core::D::Minus1)?;
+        let st = Tensor::from_vec(sent_t, (b, 3), &dev)?;
+        loss = (loss - ((lp * st)?.sum_all()? / f64::from(ns))?)?;
+    }
+    Ok(loss)
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0)
+}
+
+/// Scores `model` on examples (a detection is a positive logit, a probability over 0.5).
+pub fn evaluate(
+    model: &Tagger,
+    tok: &tokenizers::Tokenizer,
+    examples: &[Example],
+    max_tokens: usize,
+) -> Result<Evaluation, ExtractError> {
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let ids = tokenise(tok, &texts, max_tokens)?;
+    let mut items: Vec<Item> = ids.into_iter().enumerate().map(|(ex, ids)| Item { ids, ex }).collect();
+    items.sort_by_key(|i| i.ids.len());
+    let a = model.aspects.len();
+    let mut ev = Evaluation {
+        per_aspect: model.aspects.iter().map(|n| AspectScore { aspect: n.clone(), ..Default::default() }).collect(),
+        ..Default::default()
+    };
+    let (mut pol_right, mut pol_n, mut sent_right, mut bin_right) = (0, 0, 0, 0);
+    for chunk in items.chunks(32) {
+        let refs: Vec<&Item> = chunk.iter().collect();
+        let (ids, mask) = pad(&refs).map_err(cerr)?;
+        let o = model.forward(&ids, &mask, 0.0).map_err(cerr)?;
+        let det: Vec<Vec<f32>> = o.detect.to_vec2().map_err(cerr)?;
+        let pol: Vec<Vec<Vec<f32>>> = o.polarity.to_vec3().map_err(cerr)?;
+        let sen: Vec<Vec<f32>> = o.sentence.to_vec2().map_err(cerr)?;
+        for (r, it) in chunk.iter().enumerate() {
+            let e = &examples[it.ex];
+            if let Some(asp) = &e.aspects {
+                ev.aspect_examples += 1;
+                for k in 0..a {
+                    let s = &mut ev.per_aspect[k];
+                    match (det[r][k] > 0.0, asp.get(k).copied().flatten()) {
+                        (true, Some(p)) => {
+                            s.tp += 1;
+                            let got = argmax(&pol[r][k]);
+                            ev.polarity_confusion[p][got] += 1;
+                            pol_n += 1;
+                            if got == p {
+                                s.polarity_right += 1;
+                                pol_right += 1;
+                            }
+                        }
+                        (true, None) => s.fp += 1,
+                        (false, Some(_)) => s.fn_ += 1,
+                        (false, None) => {}
+                    }
+                }
+            }
+            match (e.sentence, &e.aspects) {
+                (Some(s), Some(_)) => {
+                    let got = argmax(&sen[r]);
+                    ev.sentence_examples += 1;
+                    ev.sentence_confusion[s][got] += 1;
+                    sent_right += usize::from(got == s);
+                }
+                (Some(s), None) => {
+                    ev.binary_examples += 1;
+                    let got = if sen[r][2] > sen[r][0] { 2 } else { 0 };
+                    bin_right += usize::from(got == s);
+                }
+                _ => {}
+            }
+        }
+    }
+    let (tp, fp, fn_) = ev.per_aspect.iter().fold((0, 0, 0), |(a, b, c), s| (a + s.tp, b + s.fp, c + s.fn_));
+    let div = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    ev.precision = div(tp, tp + fp);
+    ev.recall = div(tp, tp + fn_);
+    ev.f1 =
+        if ev.precision + ev.recall > 0.0 { 2.0 * ev.precision * ev.recall / (ev.precision + ev.recall) } else { 0.0 };
+    ev.polarity_accuracy = div(pol_right, pol_n);
+    ev.sentence_accuracy = div(sent_right, ev.sentence_examples);
+    ev.binary_accuracy = div(bin_right, ev.binary_examples);
+    Ok(ev)
+}
+
+/// The score that picks the epoch to keep: the mean of the three tasks' figures.
+fn dev_score(e: &Evaluation) -> f64 {
+    let bin = if e.binary_examples > 0 { e.binary_accuracy } else { e.sentence_accuracy };
+    (e.f1 + e.polarity_accuracy + e.sentence_accuracy + bin) / 4.0
+}
+
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *seed >> 33
+}
+
+/// Trains the review model on `train` (never on examples marked `test`), keeping the epoch
+/// that scores best on `dev`.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    base: HashMap<String, Tensor>,
+    heads: usize,
+    tok: &tokenizers::Tokenizer,
+    aspects: Vec<String>,
+    train: &[Example],
+    dev: &[Example],
+    opts: Options,
+    mut progress: impl FnMut(Progress),
+) -> Result<Trained, ExtractError> {
+    if train.iter().any(|e| e.test) {
+        return Err(ExtractError::Training("a test-share example reached the training set".into()));
+    }
+    if train.is_empty() {
+        return Err(ExtractError::Training("no training examples".into()));
+    }
+    let adapt = Adaptation { rank: opts.rank, alpha: 2.0 * opts.rank as f64 };
+    let model = Tagger::new(base, &HashMap::new(), aspects, heads, adapt, opts.seed).map_err(cerr)?;
+    let texts: Vec<&str> = train.iter().map(|e| e.text.as_str()).collect();
+    let items: Vec<Item> =
+        tokenise(tok, &texts, opts.max_tokens)?.into_iter().enumerate().map(|(ex, ids)| Item { ids, ex }).collect();
+    let vars: Vec<_> = model.variables().into_iter().map(|(_, v)| v).collect();
+    let mut opt =
+        AdamW::new(vars, ParamsAdamW { lr: opts.lr, weight_decay: 0.01, ..Default::default() }).map_err(cerr)?;
+    let bs = opts.batch.max(1);
+    let steps = items.len().div_ceil(bs);
+    let total = steps * opts.epochs.max(1);
+    let warm = (total / 10).clamp(1, 30);
+    let mut seed = opts.seed;
+    let mut step = 0;
+    let mut curve = Vec::new();
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    for epoch in 0..opts.epochs.max(1) {
+        let t0 = std::time::Instant::now();
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, lcg(&mut seed) as usize % (i + 1));
+        }
+        // Batches of similar length pad little; groups of 50 batches keep the order random.
+        for ch in order.chunks_mut(bs * 50) {
+            ch.sort_by_key(|&i| items[i].ids.len());
+        }
+        let mut batches: Vec<&[usize]> = order.chunks(bs).collect();
+        for i in (1..batches.len()).rev() {
+            batches.swap(i, lcg(&mut seed) as usize % (i + 1));
+        }
+        let mut sum = 0.0;
+        for (bi, b) in batches.iter().enumerate() {
+            let refs: Vec<&Item> = b.iter().map(|&i| &items[i]).collect();
+            let f = if step < warm {
+                (step + 1) as f64 / warm as f64
+            } else {
+                1.0 - (step - warm) as f64 / (total - warm).max(1) as f64
+            };
+            opt.set_learning_rate(opts.lr * f.max(0.02));
+            let loss = batch_loss(&model, &refs, train, opts.dropout).map_err(cerr)?;
+            opt.backward_step(&loss).map_err(cerr)?;
+            let l = f64::from(loss.to_scalar::<f32>().map_err(cerr)?);
+            if !l.is_finite() {
+                return Err(ExtractError::Training(format!("loss became {l} at epoch {epoch} step {bi}")));
+            }
+            sum += l;
+            step += 1;
+            progress(Progress { epoch, step: bi + 1, steps, loss: sum / (bi + 1) as f64 });
+        }
+        let dev_eval = evaluate(&model, tok, dev, opts.max_tokens)?;
+        let score = dev_score(&dev_eval);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            let snap = model
+                .variables()
+                .into_iter()
+                .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
+                .collect::<candle_core::Result<_>>()
+                .map_err(cerr)?;
+            best = Some((score, epoch, snap));
+        }
+        curve.push(Epoch { loss: sum / steps as f64, dev: dev_eval, seconds: t0.elapsed().as_secs_f64() });
+    }
+    let (_, best_epoch, snap) = best.ok_or_else(|| ExtractError::Training("no epoch ran".into()))?;
+    for (n, v) in model.variables() {
+        if let Some(t) = snap.get(&n) {
+            v.set(t).map_err(cerr)?;
+        }
+    }
+    Ok(Trained { model, curve, best_epoch })
+}
+
+/// The trained parts of a model (adapters, norms, heads) by name.
+pub fn trained_parts(model: &Tagger) -> HashMap<String, Tensor> {
+    model.variables().into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect()
+}
+
+/// Writes the trained parts as safetensors.
+pub fn save_parts(model: &Tagger, path: &Path) -> Result<(), ExtractError> {
+    candle_core::safetensors::save(&trained_parts(model), path).map_err(cerr)
+}
+
+/// Rebuilds a model from base weights and saved parts.
+pub fn load(
+    base: HashMap<String, Tensor>,
+    parts: &Path,
+    heads: usize,
+    aspects: Vec<String>,
+    rank: usize,
+) -> Result<Tagger, ExtractError> {
+    let trained = candle_core::safetensors::load(parts, &Device::Cpu)
+        .map_err(|e| ExtractError::Model(format!("{}: {e}", parts.display())))?;
+    let model =
+        Tagger::new(base, &trained, aspects, heads, Adaptation { rank, alpha: 2.0 * rank as f64 }, 0).map_err(cerr)?;
+    // A part missing from the file would start from its random initialisation: refuse instead.
+    if let Some((n, _)) = model.variables().into_iter().find(|(n, _)| !trained.contains_key(n)) {
+        return Err(ExtractError::Model(format!(
+            "{}: lacks {n} (trained with another rank or aspect list?)",
+            parts.display()
+        )));
+    }
+    Ok(model)
+}
+
+/// Reads base encoder weights from a safetensors file.
+pub fn read_base(path: &Path) -> Result<HashMap<String, Tensor>, ExtractError> {
+    candle_core::safetensors::load(path, &Device::Cpu)
+        .map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,252 @@
+//! The fine-tuned review model served through ort: per sentence, which aspects it talks about
+//! (with the words each aspect's attention points at), each aspect's own polarity and the
+//! sentence's polarity. The ONNX file is built once from the base weights and the committed
+//! trained parts ([`super::finetune`]) and checked against the manifest's checksum.
+
+use super::ExtractError;
+use super::finetune;
+use super::manifest::{self, Manifest, Task};
+use super::model::{Tokens, softmax};
+use super::runtime::{self, Device};
+use ort::session::Session;
+use ort::value::Tensor;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tokenizers::Tokenizer;
+
+/// An aspect the model found in one unit of text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Index into [`ReviewModel::aspects`].
+    pub aspect: usize,
+    /// Probability that the aspect is there.
+    pub detection: f32,
+    /// Polarity probabilities (negative, neutral, positive).
+    pub polarity: [f32; 3],
+    /// Char span, within the unit, of the words the aspect's attention points at.
+    pub span: (usize, usize),
+}
+
+/// What the model reads in one unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Aspects found.
+    pub aspects: Vec<Found>,
+    /// Sentence polarity probabilities (negative, neutral, positive).
+    pub sentence: [f32; 3],
+}
+
+/// The loaded model.
+#[derive(Debug)]
+pub struct ReviewModel {
+    /// Its manifest.
+    pub manifest: Manifest,
+    tokenizer: Tokenizer,
+    session: Mutex<Session>,
+    /// Aspect names in output order.
+    pub aspects: Vec<String>,
+    /// Where it runs.
+    pub device: Device,
+    /// Longest unit in tokens (specials included); longer text is read in windows.
+    pub max_tokens: usize,
+}
+
+/// Builds (once) and returns the path of the model's ONNX file: base weights plus trained
+/// parts, exported, and checked against the manifest's checksum, so every machine serves the
+/// same bytes.
+pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathBuf, ExtractError> {
+    let onnx = m.onnx.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [onnx] table", m.id)))?;
+    if let Ok(p) = m.verified(&onnx, cache) {
+        return Ok(p);
+    }
+    let base_id = m.base.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
+    let base_m = manifest::find(all, &base_id)?;
+    let base_file =
+        base_m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{base_id}: no [weights] table")))?;
+    let base = finetune::read_base(&base_m.verified(&base_file, cache)?)?;
+    let parts_ref = m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [weights] table", m.id)))?;
+    let parts = m.verified(&parts_ref, cache)?;
+    let heads = m.attention_heads.unwrap_or(12);
+    let model = finetune::load(base, &parts, heads, m.inference.labels.clone(), m.rank.unwrap_or(0))?;
+    let bytes = model.to_onnx(&m.version).map_err(|e| ExtractError::Model(e.to_string()))?;
+    let got = manifest::sha256_bytes(&bytes);
+    if let Some(want) = &onnx.sha256
+        && !got.eq_ignore_ascii_case(want)
+    {
+        return Err(ExtractError::Model(format!(
+            "{}: the ONNX file built from {} and {} has sha256 {got}, the manifest says {want}",
+            m.id,
+            base_id,
+            parts.display()
+        )));
+    }
+    let dest = cache.join(&m.id).join(&onnx.file);
+    let dir = dest.parent().unwrap_or(cache);
+    std::fs::create_dir_all(dir).map_err(|e| ExtractError::io(dir, e))?;
+    let tmp = dest.with_extension("onnx.part");
+    std::fs::write(&tmp, &bytes).map_err(|e| ExtractError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &dest).map_err(|e| ExtractError::io(&dest, e))?;
+    log::info!("{}: built {} ({} MB) from {base_id} and the trained parts", m.id, dest.display(), bytes.len() >> 20);
+    Ok(dest)
+}
+
+impl ReviewModel {
+    /// Loads the model a `review-model` manifest names, building its ONNX file if needed.
+    pub fn load(
+        m: &Manifest,
+        all: &[Manifest],
+        cache: &Path,
+        device: &str,
+        threads: usize,
+    ) -> Result<Self, ExtractError> {
+        if m.task != Task::ReviewModel {
+            return Err(ExtractError::Manifest(format!("{} is a {:?}, not a review model", m.id, m.task)));
+        }
+        if m.inference.labels.is_empty() {
+            return Err(ExtractError::Manifest(format!("{}: [inference] labels (the aspects) are empty", m.id)));
+        }
+        let onnx = ensure_onnx(m, all, cache)?;
+        let tok_ref = m.tokenizer.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [tokenizer]", m.id)))?;
+        let tok_path = m.verified(&tok_ref, cache)?;
+        let mut tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| ExtractError::Model(format!("tokenizer {}: {e}", tok_path.display())))?;
+        // Units are cut into windows here, so the tokenizer itself neither pads nor truncates.
+        tokenizer.with_padding(None);
+        tokenizer.with_truncation(None).map_err(|e| ExtractError::Model(e.to_string()))?;
+        let (session, device) = runtime::session(cache, &onnx, device, threads)?;
+        Ok(Self {
+            manifest: m.clone(),
+            tokenizer,
+            session: Mutex::new(session),
+            aspects: m.inference.labels.clone(),
+            device,
+            max_tokens: m.inference.max_length.clamp(8, 512),
+        })
+    }
+
+    /// Tokenises one unit (char offsets, specials marked), uncut.
+    pub fn tokenize(&self, text: &str) -> Result<Tokens, ExtractError> {
+        let e = self.tokenizer.encode_char_offsets(text, true).map_err(|e| ExtractError::Model(e.to_string()))?;
+        Ok(Tokens::from_encoding(&e))
+    }
+
+    /// Char windows of `text` of at most `max_tokens` tokens each, overlapping by a quarter, so
+    /// a long sentence is read whole rather than cut.
+    pub fn windows(&self, text: &str, tokens: &Tokens) -> Vec<(usize, usize)> {
+        let inner: Vec<(usize, usize)> =
+            tokens.offsets.iter().zip(&tokens.special).filter(|(_, s)| !**s).map(|(o, _)| *o).collect();
+        let room = self.max_tokens.saturating_sub(2).max(4);
+        if inner.len() <= room {
+            return vec![(0, text.chars().count())];
+        }
+        let step = (room * 3 / 4).max(1);
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let end = (start + room).min(inner.len());
+            out.push((inner[start].0, inner[end - 1].1));
+            if end == inner.len() {
+                break;
+            }
+            start += step;
+        }
+        out
+    }
+
+    /// Runs a batch of units (each at most `max_tokens` tokens).
+    /// `texts[i]` is the unit `batch[i]` was tokenised from.
+    pub fn read(&self, batch: &[&Tokens], texts: &[&str]) -> Result<Vec<Reading>, ExtractError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = batch.len();
+        let cols = batch.iter().map(|t| t.ids.len()).max().unwrap_or(1).max(1);
+        if cols > self.max_tokens {
+            return Err(ExtractError::Input(format!(
+                "a unit of {cols} tokens is over the window of {}",
+                self.max_tokens
+            )));
+        }
+        let mut ids = vec![0i64; rows * cols];
+        let mut mask = vec![0i64; rows * cols];
+        for (r, t) in batch.iter().enumerate() {
+            for (c, &id) in t.ids.iter().enumerate() {
+                ids[r * cols + c] = i64::from(id);
+                mask[r * cols + c] = 1;
+            }
+        }
+        let err = |e: ort::Error| ExtractError::Model(e.to_string());
+        let feeds = vec![
+            ("input_ids".to_string(), Tensor::from_array(([rows, cols], ids)).map_err(err)?),
+            ("attention_mask".to_string(), Tensor::from_array(([rows, cols], mask)).map_err(err)?),
+        ];
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let out = session.run(feeds).map_err(err)?;
+        let get = |name: &str| -> Result<Vec<f32>, ExtractError> {
+            let (_, v) = out[name].try_extract_tensor::<f32>().map_err(err)?;
+            Ok(v.to_vec())
+        };
+        let (detect, polarity, sentence, attention) =
+            (get("detect")?, get("polarity")?, get("sentence")?, get("attention")?);
+        let a = self.aspects.len();
+        if detect.len() != rows * a || attention.len() != rows * cols * a {
+            return Err(ExtractError::Model(format!("{}: output sizes do not match {a} aspects", self.manifest.id)));
+        }
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(r, t)| {
+                let chars: Vec<char> = texts.get(r).map_or_else(Vec::new, |x| x.chars().collect());
+                let s = softmax(&sentence[r * 3..r * 3 + 3]);
+                let aspects = (0..a)
+                    .filter_map(|k| {
+                        let p = 1.0 / (1.0 + (-detect[r * a + k]).exp());
+                        if p <= 0.5 {
+                            return None;
+                        }
+                        let pol = softmax(&polarity[(r * a + k) * 3..(r * a + k) * 3 + 3]);
+                        let att: Vec<f32> = (0..t.ids.len()).map(|i| attention[(r * cols + i) * a + k]).collect();
+                        Some(Found {
+                            aspect: k,
+                            detection: p,
+                            polarity: [pol[0], pol[1], pol[2]],
+                            span: span_of(&chars, t, &att),
+                        })
+                    })
+                    .collect();
+                Reading { aspects, sentence: [s[0], s[1], s[2]] }
+            })
+            .collect())
+    }
+}
+
+/// The words an aspect's attention points at: the most attended token, widened over
+/// neighbours with at least half its weight, then out to whole words. `text` is the unit's
+/// chars (the offsets index it).
+pub fn span_of(text: &[char], t: &Tokens, att: &[f32]) -> (usize, usize) {
+    let ok = |i: usize| i < t.ids.len() && i < att.len() && !t.special[i];
+    let Some(top) = (0..att.len()).filter(|&i| ok(i)).max_by(|&x, &y| att[x].total_cmp(&att[y])) else {
+        return (0, 0);
+    };
+    let keep = att[top] * 0.5;
+    let (mut lo, mut hi) = (top, top);
+    while lo > 0 && ok(lo - 1) && att[lo - 1] >= keep {
+        lo -= 1;
+    }
+    while ok(hi + 1) && att[hi + 1] >= keep {
+        hi += 1;
+    }
+    // Word pieces: widen while the boundary falls inside a run of letters or digits.
+    let inside = |at: usize| {
+        at > 0
+            && text.get(at - 1).is_some_and(|c| c.is_alphanumeric())
+            && text.get(at).is_some_and(|c| c.is_alphanumeric())
+    };
+    while lo > 0 && ok(lo - 1) && t.offsets[lo - 1].1 == t.offsets[lo].0 && inside(t.offsets[lo].0) {
+        lo -= 1;
+    }
+    while ok(hi + 1) && t.offsets[hi].1 == t.offsets[hi + 1].0 && inside(t.offsets[hi].1) {
+        hi += 1;
+    }
+    (t.offsets[lo].0, t.offsets[hi].1)
+}
