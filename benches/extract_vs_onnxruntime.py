@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: sentences per second of `shopgraph analyze` (Rust: ort + tokenizers,
 length-bucketed batches, tokenising on its own thread) against Python onnxruntime 1.31 on the same
-model (all-MiniLM-L6-v2 int8), the same batch size, the same sentences and the same head, in one
-run. The Python side is the usual loop: batches in input order, padded to the longest member.
+ONNX file (the fine-tuned review model: aspects, polarities, sentence sentiment), the same batch
+size and the same sentences, in one run. The Python side is the usual loop: batches in input
+order, padded to the longest member. SHOPGRAPH_BIN points at another build.
 
     cargo build --release && python3 benches/extract_vs_onnxruntime.py [--sentences 2000] [--batch 32]
 
@@ -42,23 +43,31 @@ def sentences(n):
     return out
 
 
+def review_model():
+    """The review model's ONNX file as shopgraph builds it into the model cache (id and file from
+    models/review-minilm.toml)."""
+    import tomllib
+    m = tomllib.loads((ROOT / "models" / "review-minilm.toml").read_text())
+    path = MODELS / m["id"] / m["onnx"]["file"]
+    if not path.exists():
+        sys.exit(f"{path} is missing: run `shopgraph analyze` once so it is built")
+    return path, m["inference"]["max_length"]
+
+
 def python_side(sents, batch, threads, device):
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(MODELS / "all-minilm-l6-v2-int8" / "tokenizer.json"))
+    path, max_len = review_model()
+    tok = Tokenizer.from_file(str(MODELS / "all-minilm-l6-v2" / "tokenizer.json"))
     tok.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the longest of each batch
-    tok.enable_truncation(max_length=256)
+    tok.enable_truncation(max_length=max_len)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(str(MODELS / "all-minilm-l6-v2-int8" / "model.onnx"), opts, providers=providers)
-    head = json.load(open(ROOT / "models/heads/sentiment-minilm.json"))
-    W = np.array(head["weights"], dtype=np.float32).reshape(len(head["labels"]), head["dim"])
-    b = np.array(head["bias"], dtype=np.float32)
-    mean, scale = np.array(head["mean"], dtype=np.float32), np.array(head["scale"], dtype=np.float32)
-    names = [i.name for i in sess.get_inputs()]
+    sess = ort.InferenceSession(str(path), opts, providers=providers)
+    polarities = ["negative", "neutral", "positive"]
     labels = []
     padded = real = 0
     t0 = time.perf_counter()
@@ -66,13 +75,8 @@ def python_side(sents, batch, threads, device):
         enc = tok.encode_batch(sents[i:i + batch])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        h = sess.run(None, {k: v for k, v in feeds.items() if k in names})[0]
-        m = mask[:, :, None].astype(np.float32)
-        e = (h * m).sum(1) / m.sum(1)
-        e /= np.linalg.norm(e, axis=1, keepdims=True)
-        logits = ((e - mean) / scale) @ W.T + b
-        labels.extend(head["labels"][k] for k in logits.argmax(1))
+        detect, polarity, sentence = sess.run(["detect", "polarity", "sentence"], {"input_ids": ids, "attention_mask": mask})
+        labels.extend(polarities[k] for k in sentence.argmax(1))
         padded += ids.size
         real += int(mask.sum())
     dt = time.perf_counter() - t0
@@ -80,7 +84,7 @@ def python_side(sents, batch, threads, device):
 
 
 def rust_side(sents, batch, device):
-    exe = ROOT / "target" / "release" / "shopgraph"
+    exe = pathlib.Path(os.environ.get("SHOPGRAPH_BIN") or ROOT / "target" / "release" / "shopgraph")
     if not exe.exists():
         sys.exit("build first: cargo build --release")
     env = {**os.environ, "RUST_LOG": "info"}

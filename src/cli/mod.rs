@@ -280,7 +280,7 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
         /// Aspect-labelled TSV (`id, text, aspects, sentiment`; tests/data/aspects/GUIDELINES.md).
-        #[arg(long = "aspects", default_value = "tests/data/aspects/sentences.tsv")]
+        #[arg(long = "aspects", default_values = ["tests/data/aspects/sentences.tsv", "tests/data/aspects/own-sentences.tsv"])]
         aspects: Vec<PathBuf>,
         /// Positive/negative sentences (`text<TAB>0|1`).
         #[arg(long = "sentences", default_value = "tests/data/sentiment-sentences-amazon.tsv")]
@@ -288,8 +288,9 @@ enum Command {
         /// Review CSV whose titles and star ratings are weak sentence labels.
         #[arg(long, default_value = "tests/data/demo/womens-clothing-reviews.csv")]
         reviews: PathBuf,
-        /// Review titles taken per polarity (0: none).
-        #[arg(long, default_value_t = 500)]
+        /// Review titles taken per polarity as weak sentence labels (0: none; 500 did not help
+        /// on the development share, see benches/REPORT.md).
+        #[arg(long, default_value_t = 0)]
         titles_per_label: usize,
         /// Passes over the training data.
         #[arg(long, default_value_t = 8)]

@@ -119,7 +119,7 @@ pub(super) fn train_sentiment(
         examples.iter().filter(|e| e.source == train::SENTENCES).count(),
         taken
     );
-    let all = crate::extract::manifest::catalog(&config.models)?;
+    let all = crate::extract::manifest::catalog(&config.models, &config.model_cache)?;
     let enc_m = crate::extract::manifest::find(&all, "all-minilm-l6-v2-int8")?;
     let encoder =
         crate::extract::model::OnnxModel::load(enc_m, &config.model_cache, &config.device, config.query_threads)?;
@@ -153,7 +153,7 @@ pub(super) fn train_sentiment(
 }
 
 pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job) -> Result<()> {
-    let models = crate::extract::manifest::catalog(&config.models)?;
+    let models = crate::extract::manifest::catalog(&config.models, &config.model_cache)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("finetune epoch {prefix} {bar:40} {pos}/{len} steps, {msg} eta {eta}")
@@ -164,6 +164,10 @@ pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job
         bar.set_prefix(format!("{}/{}", p.epoch + 1, job.options.epochs));
         bar.set_position(p.step as u64);
         bar.set_message(format!("loss {:.3}", p.loss));
+        // Without a terminal the bar is hidden: a line per epoch still shows progress in logs.
+        if bar.is_hidden() && p.step == p.steps {
+            eprintln!("finetune: epoch {}/{}: training loss {:.4}", p.epoch + 1, job.options.epochs, p.loss);
+        }
     })?;
     bar.finish_and_clear();
     let t = &report.test;

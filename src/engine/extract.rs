@@ -277,6 +277,25 @@ impl Engine {
             index.save(dir)?;
         }
         self.semantic.set_index(index);
+        if !stats.interrupted {
+            // The run finished: readers that want one complete version (product-aspects) pick
+            // the newest finished run's graph.
+            let ended = nn(vocab::PROV_ENDED_AT_TIME);
+            let old: Vec<Quad> = self
+                .store()
+                .objects(&run_node, &ended)?
+                .into_iter()
+                .map(|o| Quad::new(run_node.clone(), ended.clone(), o, g.clone()))
+                .collect();
+            self.store().remove(&old)?;
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            self.store().insert(&[Quad::new(
+                run_node.clone(),
+                ended,
+                Literal::new_typed_literal(now, nn(vocab::XSD_DATE_TIME)),
+                g.clone(),
+            )])?;
+        }
         if opts.replace && !stop.load(std::sync::atomic::Ordering::Relaxed) {
             report.replaced_graphs = self.drop_other_versions(&models, &graph)?;
         }

@@ -186,8 +186,21 @@ pub fn sha256_file(path: &Path) -> Result<String, ExtractError> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Every manifest under `dir` (and its `heads/` subfolder), sorted by id.
-pub fn catalog(dir: &Path) -> Result<Vec<Manifest>, ExtractError> {
+/// Every manifest under `dir` (and its `heads/` subfolder), sorted by id. When `dir` is the
+/// default relative `models` and holds no manifests (running outside the repository), the
+/// built-in defaults are used, written under `cache`.
+pub fn catalog(dir: &Path, cache: &Path) -> Result<Vec<Manifest>, ExtractError> {
+    let has_manifests = |d: &Path| {
+        std::fs::read_dir(d)
+            .is_ok_and(|mut it| it.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))))
+    };
+    let builtin;
+    let dir = if dir == Path::new("models") && !has_manifests(dir) {
+        builtin = super::builtin::dir(cache)?;
+        builtin.as_path()
+    } else {
+        dir
+    };
     let mut out = Vec::new();
     for sub in [dir.to_path_buf(), dir.join("heads")] {
         let Ok(entries) = std::fs::read_dir(&sub) else { continue };

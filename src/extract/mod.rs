@@ -4,6 +4,7 @@
 //!
 //! Imports nothing of ours but [`crate::npy`].
 
+pub mod builtin;
 pub mod finetune;
 pub mod head;
 pub mod index;
@@ -237,7 +238,7 @@ impl Extractor {
         lexicon: Lexicon,
         head_id: &str,
     ) -> Result<Self, ExtractError> {
-        let all = manifest::catalog(models)?;
+        let all = manifest::catalog(models, cache)?;
         let head_m = manifest::find(&all, head_id)?.clone();
         if head_m.task != Task::EmbeddingHead {
             return Err(ExtractError::Manifest(format!("{head_id} is not an embedding head")));

@@ -106,8 +106,19 @@ impl ReviewModel {
             return Err(ExtractError::Manifest(format!("{}: [inference] labels (the aspects) are empty", m.id)));
         }
         let onnx = ensure_onnx(m, all, cache)?;
-        let tok_ref = m.tokenizer.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [tokenizer]", m.id)))?;
-        let tok_path = m.verified(&tok_ref, cache)?;
+        // The tokenizer is the base encoder's unless the manifest names its own.
+        let tok_path = match &m.tokenizer {
+            Some(t) => m.verified(t, cache)?,
+            None => {
+                let base_id = m.base.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
+                let base = manifest::find(all, &base_id)?;
+                let t = base
+                    .tokenizer
+                    .clone()
+                    .ok_or_else(|| ExtractError::Manifest(format!("{base_id}: no [tokenizer]")))?;
+                base.verified(&t, cache)?
+            }
+        };
         let mut tokenizer = Tokenizer::from_file(&tok_path)
             .map_err(|e| ExtractError::Model(format!("tokenizer {}: {e}", tok_path.display())))?;
         // Units are cut into windows here, so the tokenizer itself neither pads nor truncates.

@@ -51,7 +51,7 @@ impl Semantic {
     /// Encoder id and embedding dimension of the default head, from its manifest and weights
     /// (no ONNX session needed).
     pub fn encoder_shape(&self) -> Result<(String, usize), ExtractError> {
-        let all = super::manifest::catalog(&self.settings.models)?;
+        let all = super::manifest::catalog(&self.settings.models, &self.settings.cache)?;
         let head = super::manifest::find(&all, SENTIMENT_HEAD)?;
         let enc =
             head.encoder.clone().ok_or_else(|| ExtractError::Manifest(format!("{SENTIMENT_HEAD}: no encoder")))?;

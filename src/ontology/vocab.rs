@@ -138,5 +138,8 @@ sg! {
 /// `prov:startedAtTime`.
 pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime";
 
+/// `prov:endedAtTime`: set on an extraction run each time it finishes uninterrupted.
+pub const PROV_ENDED_AT_TIME: &str = "http://www.w3.org/ns/prov#endedAtTime";
+
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
 pub const ONTOLOGY_VERSION: &str = "1.3.0";

@@ -195,11 +195,14 @@ fn cli_simulate_train_serve_and_eval() {
     assert_eq!(ev["als_ndcg_by_iteration"].as_array().unwrap().len(), 5);
 }
 
+/// Run from a folder that is not the repository: the default models are built into the binary.
 #[test]
 fn cli_analyze_answers_every_line_and_reports_bad_ones_in_place() {
     use std::io::Write;
+    let elsewhere = tempfile::tempdir().unwrap();
     let mut child = bin()
         .args(["analyze", "--batch", "2"])
+        .current_dir(elsewhere.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -208,22 +211,43 @@ fn cli_analyze_answers_every_line_and_reports_bad_ones_in_place() {
     let mut input = b"Love the colour, but the fabric is thin.\n\n".to_vec();
     input.extend_from_slice(b"caf\xe9 fits\n");
     input.extend_from_slice(b"Runs small; order a size up.\r\n");
+    // A long review (about 12,000 chars, one run-on sentence) is read in windows, not cut.
+    let long = "the fabric is soft and the colour is lovely and ".repeat(250) + "but it runs small";
+    input.extend_from_slice(long.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice("x".repeat(50_000).as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice("Das Kleid ist sehr sch\u{f6}n 😍\u{7}\u{1b}[31m und bequem\n".as_bytes());
     child.stdin.take().unwrap().write_all(&input).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 7);
     assert_eq!(lines[0]["text"], "Love the colour, but the fabric is thin.");
-    let aspects: Vec<&str> =
-        lines[0]["aspects"].as_array().unwrap().iter().map(|a| a["aspect"].as_str().unwrap()).collect();
-    assert_eq!(aspects, ["colour", "fabric"]);
-    // The two aspects sit in different clauses, each with its own sentiment and span.
-    assert_ne!(lines[0]["aspects"][0]["clause"], lines[0]["aspects"][1]["clause"]);
+    let aspects: Vec<(&str, &str, &str)> = lines[0]["aspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["aspect"].as_str().unwrap(), a["sentiment"].as_str().unwrap(), a["method"].as_str().unwrap()))
+        .collect();
+    // Each aspect gets its own polarity from the words around it, not the sentence's.
+    assert!(aspects.contains(&("colour", "positive", "model")), "{aspects:?}");
+    assert!(aspects.contains(&("fabric", "negative", "model")), "{aspects:?}");
     assert_eq!((lines[1]["line"].as_u64(), lines[1]["error"].as_str().unwrap().contains("empty")), (Some(2), true));
     assert!(lines[2]["error"].as_str().unwrap().contains("UTF-8"));
     assert_eq!(lines[3]["text"], "Runs small; order a size up.");
     assert_eq!(lines[3]["aspects"][0]["aspect"], "size");
+    assert_eq!(lines[3]["aspects"][0]["sentiment"], "negative");
+    // The end of the long text was read: its last words name size.
+    let long_aspects = lines[4]["aspects"].as_array().unwrap();
+    assert!(
+        long_aspects.iter().any(|a| a["aspect"] == "size" && a["span"][0].as_u64().unwrap() > 11_000),
+        "{long_aspects:?}"
+    );
+    assert_eq!(lines[4]["truncated"], false);
+    assert!(lines[5]["error"].as_str().unwrap().contains("longer than the limit"), "{}", lines[5]);
+    assert!(lines[6]["sentiment"]["label"].is_string(), "{}", lines[6]);
 }
 
 /// `shopgraph load` of RDF files into a fresh folder loads only the file; the next command that

@@ -126,6 +126,9 @@ pub fn read_binary_file(path: &Path) -> Result<Vec<Example>, ExtractError> {
     let mut out = Vec::new();
     for (n, line) in text.lines().skip(1).enumerate() {
         let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
+        if t.trim().is_empty() {
+            continue;
+        }
         let sentence = match l.trim() {
             "0" => 0,
             "1" => 2,

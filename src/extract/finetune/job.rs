@@ -164,7 +164,7 @@ pub fn run(
         .aspect_files
         .iter()
         .chain(&job.binary_files)
-        .chain(job.reviews.iter())
+        .chain(job.reviews.iter().filter(|_| job.titles_per_label > 0))
         .map(|p| p.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string()))
         .collect();
     m.insert(
@@ -189,18 +189,6 @@ pub fn run(
     let parts_name = parts.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string());
     m.insert("weights".into(), file(&parts_name, &manifest::sha256_file(&parts)?));
     m.insert("onnx".into(), file(&onnx_file, &manifest::sha256_bytes(&onnx)));
-    let mut tokref = toml::Table::new();
-    tokref.insert("file".into(), s(&tref.file));
-    if let Some(x) = &tref.sha256 {
-        tokref.insert("sha256".into(), s(x));
-    }
-    if let Some(x) = &tref.pypi {
-        tokref.insert("pypi".into(), s(x));
-    }
-    if let Some(x) = &tref.member {
-        tokref.insert("member".into(), s(x));
-    }
-    m.insert("tokenizer".into(), toml::Value::Table(tokref));
     let mut inf = toml::Table::new();
     inf.insert("max_length".into(), toml::Value::Integer(job.options.max_tokens as i64));
     inf.insert("labels".into(), toml::Value::Array(aspects.iter().map(|a| s(a)).collect()));
