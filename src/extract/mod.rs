@@ -219,6 +219,10 @@ enum Unit {
     Window(usize, Span),
 }
 
+/// A sentence's readings summed over its windows: sentence probabilities, windows, and the best
+/// reading of each aspect with its span in text chars.
+type SentenceAcc = ([f32; 3], usize, Vec<(review::Found, Span)>);
+
 /// What a model made of one unit.
 #[derive(Debug, Clone)]
 pub enum Output {
@@ -441,7 +445,7 @@ impl Extractor {
     fn assemble_read(&self, r: &review::ReviewModel, lex: &Lex, p: &Prepared, out: &[Output], res: &mut [Analysis]) {
         // Per text, per sentence: summed sentence probabilities, windows, and the best reading
         // of each aspect with its span in text chars.
-        let mut acc: Vec<Vec<([f32; 3], usize, Vec<(review::Found, Span)>)>> =
+        let mut acc: Vec<Vec<SentenceAcc>> =
             p.sentences.iter().map(|s| vec![([0.0; 3], 0, Vec::new()); s.len()]).collect();
         for (&(t, unit), o) in p.units.iter().zip(out) {
             match (unit, o) {

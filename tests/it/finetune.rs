@@ -205,9 +205,9 @@ fn review_model_holds_its_scores_on_the_untouched_test_share() {
     );
     // Floors a little under what the trained model scores in its manifest, so a broken export,
     // a span or polarity decoding bug, or a model that silently fell back fails here.
-    assert!(f1 >= 0.79, "aspect F1 {f1:.3}");
-    assert!(pol >= 0.82, "aspect polarity {pol:.3}");
-    assert!(sent >= 0.77, "sentence 3-way {sent:.3}");
+    assert!(f1 >= 0.82, "aspect F1 {f1:.3}");
+    assert!(pol >= 0.83, "aspect polarity {pol:.3}");
+    assert!(sent >= 0.78, "sentence 3-way {sent:.3}");
     // Every model mention's span is real text inside its sentence.
     for (t, a) in texts.iter().zip(&got) {
         for m in &a.aspects {

@@ -253,6 +253,19 @@ impl Mat {
     }
 }
 
+/// The embedding weights for export.
+#[derive(Debug)]
+pub struct ExportEmbeddings {
+    /// Word vectors `[vocab, hidden]`.
+    pub word: Mat,
+    /// Position vectors `[positions, hidden]`.
+    pub position: Mat,
+    /// The token-type-0 vector (every input is one segment).
+    pub token_type: Vec<f32>,
+    /// Embedding layer norm (gamma, beta).
+    pub norm: (Vec<f32>, Vec<f32>),
+}
+
 /// One layer's weights for export, adapters folded in: `(name, weight [out, in], bias)` for
 /// the linear maps and `(name, gamma, beta)` for the norms.
 #[derive(Debug)]
@@ -291,9 +304,14 @@ impl LayerNorm {
 }
 
 impl Bert {
-    /// Embedding tables (word, position, token type 0) and the embedding norm.
-    pub fn export_embeddings(&self) -> Result<(Mat, Mat, Vec<f32>, (Vec<f32>, Vec<f32>))> {
-        Ok((Mat::of(&self.word)?, Mat::of(&self.position)?, self.token_type.to_vec1()?, self.ln.values()?))
+    /// Embedding tables and the embedding norm.
+    pub fn export_embeddings(&self) -> Result<ExportEmbeddings> {
+        Ok(ExportEmbeddings {
+            word: Mat::of(&self.word)?,
+            position: Mat::of(&self.position)?,
+            token_type: self.token_type.to_vec1()?,
+            norm: self.ln.values()?,
+        })
     }
 
     /// Every layer with adapters folded in.

@@ -40,7 +40,7 @@ pub fn polarity(s: &str) -> Option<usize> {
 /// Whether a group key (a review id) is in the test share: 20% of keys by a fixed hash, so the
 /// share never moves when files grow and a review's sentences stay together.
 pub fn in_test_share(key: &str) -> bool {
-    blake3::hash(key.as_bytes()).as_bytes()[0] % 5 == 0
+    blake3::hash(key.as_bytes()).as_bytes()[0].is_multiple_of(5)
 }
 
 /// The review an aspect-file id (`t-r<review>s<sentence>`) belongs to; the whole id otherwise.

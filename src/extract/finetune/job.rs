@@ -52,11 +52,22 @@ pub struct Report {
 
 /// Whether a training-share example goes to the development share (about 1 in 9).
 fn in_dev_share(e: &Example) -> bool {
-    blake3::hash(format!("dev:{}", e.id).as_bytes()).as_bytes()[0] % 9 == 0
+    blake3::hash(format!("dev:{}", e.id).as_bytes()).as_bytes()[0].is_multiple_of(9)
 }
 
-/// Reads every source and splits it into (train, dev, test).
-pub fn split(job: &Job, aspects: &[String]) -> Result<(Vec<Example>, Vec<Example>, Vec<Example>), ExtractError> {
+/// The three shares of the data.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// Trained on.
+    pub train: Vec<Example>,
+    /// Chooses the epoch.
+    pub dev: Vec<Example>,
+    /// Untouched: scored once at the end.
+    pub test: Vec<Example>,
+}
+
+/// Reads every source and splits it.
+pub fn split(job: &Job, aspects: &[String]) -> Result<Split, ExtractError> {
     let mut all = Vec::new();
     for f in &job.aspect_files {
         all.extend(data::read_aspect_file(f, aspects)?);
@@ -79,7 +90,7 @@ pub fn split(job: &Job, aspects: &[String]) -> Result<(Vec<Example>, Vec<Example
     let (test, rest): (Vec<Example>, Vec<Example>) = all.into_iter().partition(|e| e.test);
     let (dev, train): (Vec<Example>, Vec<Example>) =
         rest.into_iter().partition(|e| !e.id.starts_with("title:") && in_dev_share(e));
-    Ok((train, dev, test))
+    Ok(Split { train, dev, test })
 }
 
 fn table(e: &Evaluation) -> toml::Table {
@@ -114,7 +125,7 @@ pub fn run(
             }
         }
     }
-    let (train, dev, test) = split(job, &aspects)?;
+    let Split { train, dev, test } = split(job, &aspects)?;
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
     let Trained { model, curve, best_epoch } =
@@ -133,19 +144,26 @@ pub fn run(
     }
     std::fs::write(&dest, &onnx).map_err(|e| ExtractError::io(&dest, e))?;
 
-    let svg = crate::chart::lines(
-        &format!("{} {}: training loss and development-share scores per epoch", job.id, job.version),
+    // Two charts: the loss falls by orders of magnitude, the scores move in [0, 1].
+    let loss_svg = crate::chart::lines(
+        &format!("{} {}: training loss per epoch", job.id, job.version),
+        "epoch",
+        &[("training loss".into(), curve.iter().map(|e| e.loss).collect())],
+    );
+    let dev_svg = crate::chart::lines(
+        &format!("{} {}: development-share scores per epoch (the best epoch is kept)", job.id, job.version),
         "epoch",
         &[
-            ("training loss".into(), curve.iter().map(|e| e.loss).collect()),
-            ("dev aspect F1".into(), curve.iter().map(|e| e.dev.f1).collect()),
-            ("dev aspect polarity".into(), curve.iter().map(|e| e.dev.polarity_accuracy).collect()),
-            ("dev sentence 3-way".into(), curve.iter().map(|e| e.dev.sentence_accuracy).collect()),
-            ("dev positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
+            ("aspect F1".into(), curve.iter().map(|e| e.dev.f1).collect()),
+            ("aspect polarity".into(), curve.iter().map(|e| e.dev.polarity_accuracy).collect()),
+            ("sentence 3-way".into(), curve.iter().map(|e| e.dev.sentence_accuracy).collect()),
+            ("positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
         ],
     );
-    let svg_path = job.out.join(format!("{}-training.svg", job.id));
-    std::fs::write(&svg_path, svg).map_err(|e| ExtractError::io(&svg_path, e))?;
+    for (name, svg) in [("training", loss_svg), ("dev", dev_svg)] {
+        let path = job.out.join(format!("{}-{name}.svg", job.id));
+        std::fs::write(&path, svg).map_err(|e| ExtractError::io(&path, e))?;
+    }
 
     let mut m = toml::Table::new();
     let s = |v: &str| toml::Value::String(v.to_string());
@@ -204,6 +222,15 @@ pub fn run(
         t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
     }
     metrics.insert("training".into(), opts);
+    let mut c = toml::Table::new();
+    let series =
+        |f: &dyn Fn(&super::Epoch) -> f64| toml::Value::Array(curve.iter().map(|e| toml::Value::Float(f(e))).collect());
+    c.insert("loss".into(), series(&|e| e.loss));
+    c.insert("dev_f1".into(), series(&|e| e.dev.f1));
+    c.insert("dev_polarity".into(), series(&|e| e.dev.polarity_accuracy));
+    c.insert("dev_sentence".into(), series(&|e| e.dev.sentence_accuracy));
+    c.insert("seconds".into(), series(&|e| e.seconds));
+    metrics.insert("curve".into(), toml::Value::Table(c));
     m.insert("metrics".into(), toml::Value::Table(metrics));
     let text = format!(
         "# Written by `shopgraph finetune`; train again to change. Metrics under [metrics.test] are on\n# the untouched test share (never trained on, never used to choose anything).\n{}",

@@ -125,7 +125,8 @@ impl Tagger {
         g.input("attention_mask", Elem::I64, &["batch", "tokens"]);
         let cfg = self.bert.config;
         let h = cfg.hidden;
-        let (word, pos, tt, eln) = self.bert.export_embeddings()?;
+        let super::bert::ExportEmbeddings { word, position: pos, token_type: tt, norm: eln } =
+            self.bert.export_embeddings()?;
         let word = g.f32s("word_embeddings", &[word.rows, word.cols], &word.data);
         let pos = g.f32s("position_embeddings", &[pos.rows, pos.cols], &pos.data);
         let tt = g.f32s("token_type_embedding", &[h], &tt);
