@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Scores `shopgraph analyze` as a shop would use it (whole sentences in, aspects and sentiment
+out, through the served path) on the untouched test share: the fifth of reviews that
+`shopgraph finetune` never trains on (BLAKE3 of "sentences:<review id>", first byte % 5 == 0)
+of tests/data/aspects/sentences.tsv, and the same share of the Amazon sentences. Run it against
+any models folder to compare paths side by side, e.g. the review model against the older
+lexicon + sentiment-head path (a folder without models/review-minilm.*):
+
+    python3 benches/aspects_eval.py [--bin target/release/shopgraph] [--models DIR] [--label NAME]
+
+Writes benches/results/aspects_eval-<label>.json. Needs `blake3` (pip) in the interpreter."""
+import argparse, json, os, pathlib, subprocess, sys
+from blake3 import blake3
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+POL = ["negative", "neutral", "positive"]
+
+
+def in_test(key):
+    return blake3(key.encode()).digest()[0] % 5 == 0
+
+
+def load():
+    rows = []
+    lines = [l for l in (ROOT / "tests/data/aspects/sentences.tsv").read_text().splitlines() if not l.startswith("#")]
+    head = lines[0].split("\t")
+    for l in lines[1:]:
+        c = dict(zip(head, l.split("\t")))
+        review = c["id"][3:].split("s")[0]
+        if in_test(f"sentences:{review}"):
+            asp = dict(a.split(":") for a in c["aspects"].split(";") if a)
+            rows.append((c["text"], asp, c["sentiment"]))
+    amazon = []
+    for n, l in enumerate((ROOT / "tests/data/sentiment-sentences-amazon.tsv").read_text().splitlines()[1:]):
+        t, _, lab = l.rstrip("\r").rpartition("\t")
+        if t.strip() and in_test(f"sentiment-sentences-amazon:{n}"):
+            amazon.append((t, "positive" if lab == "1" else "negative"))
+    return rows, amazon
+
+
+def analyze(exe, models, texts):
+    cmd = [exe, "analyze", "--memory"] + (["--models", models] if models else [])
+    p = subprocess.run(cmd, input="\n".join(texts) + "\n", capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        sys.exit(p.stderr)
+    return [json.loads(l) for l in p.stdout.splitlines()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=str(ROOT / "target/release/shopgraph"))
+    ap.add_argument("--models", default=None)
+    ap.add_argument("--label", default="default")
+    a = ap.parse_args()
+    rows, amazon = load()
+    got = analyze(a.bin, a.models, [r[0] for r in rows])
+    tp = fp = fn = pol_right = sent_right = 0
+    conf = [[0] * 3 for _ in range(3)]
+    for (text, gold, sent), out in zip(rows, got):
+        found = {}
+        for m in out["aspects"]:
+            found.setdefault(m["aspect"], m["sentiment"])
+        for k, v in found.items():
+            if k in gold:
+                tp += 1
+                pol_right += v == gold[k]
+            else:
+                fp += 1
+        fn += sum(1 for k in gold if k not in found)
+        sent_right += out["sentiment"]["label"] == sent
+        conf[POL.index(sent)][POL.index(out["sentiment"]["label"])] += 1
+    got_a = analyze(a.bin, a.models, [t for t, _ in amazon])
+    bin_right = 0
+    for (t, lab), out in zip(amazon, got_a):
+        # Positive vs negative: which pole the text's sentiment leans to (neutral counts as the
+        # pole of the sentence probabilities' larger side is not exposed, so neutral is wrong).
+        bin_right += out["sentiment"]["label"] == lab
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    res = {"label": a.label, "sentences": len(rows), "aspect_precision": p, "aspect_recall": r,
+           "aspect_f1": 2 * p * r / max(p + r, 1e-9), "aspect_polarity": pol_right / max(tp, 1),
+           "sentence_3way": sent_right / len(rows), "sentence_confusion": conf,
+           "amazon_sentences": len(amazon), "amazon_label_accuracy": bin_right / len(amazon)}
+    (ROOT / "benches/results").mkdir(exist_ok=True)
+    (ROOT / f"benches/results/aspects_eval-{a.label}.json").write_text(json.dumps(res, indent=2))
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
