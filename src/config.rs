@@ -86,6 +86,9 @@ pub struct Config {
     /// Queries see the inferred graph (`shopgraph reason`) in their default graph unless they
     /// say `infer=false`.
     pub infer: bool,
+    /// Extracted aspect mentions whose confidence (the lower of detection and polarity
+    /// probability) is under this go to the review queue, not the served graph; 0: none held.
+    pub review_threshold_aspect: f32,
 }
 
 /// Which requests need an API key.
@@ -149,6 +152,7 @@ impl Default for Config {
             memory_limit_mb: 0,
             max_in_flight_per_client: 0,
             infer: false,
+            review_threshold_aspect: 0.6,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: parses flags, resolves the config, and calls the engine.
 
 mod keys;
+mod queue;
 mod rec;
 mod text;
 
@@ -320,6 +321,14 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The review queue: machine facts held for a person (list, accept, reject, export the
+    /// decisions as training data).
+    Queue {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        action: queue::Action,
+    },
     /// Manage API keys (kept hashed in the data folder; a running server sees changes at once).
     Keys {
         #[command(flatten)]
@@ -535,6 +544,7 @@ pub fn run() -> Result<()> {
             eprintln!("inferred {} triples in {:.1}s", r.inferred, r.seconds);
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
+        Command::Queue { store, action } => queue::run(&*store.engine(None)?, action)?,
         Command::Keys { store, action } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             keys::run(&config, action)?;

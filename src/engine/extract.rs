@@ -47,6 +47,8 @@ pub struct ExtractReport {
     pub attribute_mentions: usize,
     /// Links marked for review instead of merged.
     pub needs_review: usize,
+    /// Aspect mentions held in the review queue (confidence under the threshold), not served.
+    pub held_for_review: usize,
     /// Sources left out (empty or too long text) with the reason.
     pub skipped: Vec<(String, String)>,
     /// Whether Ctrl-C stopped it early (run again to resume).
@@ -218,6 +220,7 @@ impl Engine {
             aspect_mentions: 0,
             attribute_mentions: 0,
             needs_review: 0,
+            held_for_review: 0,
             skipped: Vec::new(),
             interrupted: false,
             replaced_graphs: Vec::new(),
@@ -241,7 +244,9 @@ impl Engine {
                     report.attribute_mentions += n;
                     report.needs_review += review;
                 } else {
-                    report.aspect_mentions += self.review_quads(&d.doc, &d.analysis, &run_node, &g, &mut quads);
+                    let (served, held) = self.review_quads(&d.doc, &d.analysis, &run_node, &g, &mut quads);
+                    report.aspect_mentions += served;
+                    report.held_for_review += held;
                 }
             }
             // Vectors reach the disk before the facts that mark their sources done.
@@ -320,7 +325,17 @@ impl Engine {
         Ok(dropped)
     }
 
-    fn review_quads(&self, doc: &Doc, a: &Analysis, run: &NamedNode, g: &GraphName, out: &mut Vec<Quad>) -> usize {
+    /// Sentiment judgement and aspect mentions of a review. Returns (mentions served, mentions
+    /// held for review): a mention whose confidence is under the threshold goes to the queue
+    /// graph with why it was held and where it belongs, not to the served graph.
+    fn review_quads(
+        &self,
+        doc: &Doc,
+        a: &Analysis,
+        run: &NamedNode,
+        g: &GraphName,
+        out: &mut Vec<Quad>,
+    ) -> (usize, usize) {
         let src = nn(&doc.key);
         let j = nn(&format!("{}judgement/{}", self.minter().base(), hash_id(&[run.as_str(), &doc.key])));
         out.push(Quad::new(j.clone(), nn(vocab::RDF_TYPE), nn(vocab::SENTIMENT_JUDGEMENT), g.clone()));
@@ -328,6 +343,9 @@ impl Engine {
         out.push(Quad::new(j.clone(), nn(vocab::SENTIMENT), Literal::from(a.sentiment.label.as_str()), g.clone()));
         out.push(Quad::new(j.clone(), nn(vocab::CONFIDENCE), Literal::from(f64::from(a.sentiment.score)), g.clone()));
         out.push(Quad::new(j, nn(vocab::GENERATED_BY), run.clone(), g.clone()));
+        let threshold = self.config.review_threshold_aspect;
+        let queue = GraphName::NamedNode(nn(vocab::GRAPH_QUEUE));
+        let mut held = 0;
         for m in &a.aspects {
             let span = format!("{}-{}", m.span.0, m.span.1);
             let node = nn(&format!(
@@ -335,14 +353,28 @@ impl Engine {
                 self.minter().base(),
                 hash_id(&[run.as_str(), &doc.key, &m.aspect_iri, &span])
             ));
-            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), nn(vocab::ASPECT_MENTION), g.clone()));
-            out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), src.clone(), g.clone()));
-            out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&m.aspect_iri), g.clone()));
-            out.push(Quad::new(node.clone(), nn(vocab::SENTIMENT), Literal::from(m.sentiment.as_str()), g.clone()));
-            out.push(Quad::new(node.clone(), nn(vocab::DETECTION_METHOD), Literal::from(m.method), g.clone()));
-            sourced(node, &doc.text, m.clause, m.confidence, run, g, out);
+            let score = m.confidence.min(m.detection);
+            let hold = score < threshold;
+            let graph = if hold { &queue } else { g };
+            out.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), nn(vocab::ASPECT_MENTION), graph.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), src.clone(), graph.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&m.aspect_iri), graph.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::SENTIMENT), Literal::from(m.sentiment.as_str()), graph.clone()));
+            out.push(Quad::new(node.clone(), nn(vocab::DETECTION_METHOD), Literal::from(m.method), graph.clone()));
+            if hold {
+                held += 1;
+                let why = format!("confidence {score:.2} under the aspect threshold {threshold:.2}");
+                out.push(Quad::new(node.clone(), nn(vocab::HELD_BECAUSE), Literal::from(why), queue.clone()));
+                if let GraphName::NamedNode(target) = g {
+                    out.push(Quad::new(node.clone(), nn(vocab::TARGET_GRAPH), target.clone(), queue.clone()));
+                }
+                // The sentence, so a reviewer (and the training data decisions make) has the context.
+                let sentence = text::slice(&doc.text, m.sentence);
+                out.push(Quad::new(node.clone(), nn(vocab::CONTEXT_TEXT), Literal::from(sentence), queue.clone()));
+            }
+            sourced(node, &doc.text, m.clause, score, run, graph, out);
         }
-        a.aspects.len()
+        (a.aspects.len() - held, held)
     }
 
     /// Attribute values and brand mentions of a product's own text. Returns (mentions, links

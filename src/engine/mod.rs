@@ -4,10 +4,12 @@
 
 mod extract;
 mod privacy;
+mod queue;
 mod reason;
 mod rec;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
+pub use queue::{Decision, Edit, QueueFilter, QueueItem};
 
 pub use privacy::Forgotten;
 pub use reason::{Derivation, ReasonReport};
@@ -55,6 +57,9 @@ pub enum EngineError {
     /// From API key management.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    /// A thing named in the request does not exist (a review-queue item).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// What loading one file did.

@@ -52,7 +52,7 @@ pub(super) fn route_role(pattern: &str, method: &Method) -> Option<Role> {
     Some(match pattern {
         "/health" | "/openapi.json" => return None,
         "/train" | "/keys" | "/keys/{id}" | "/audit" | "/users/{id}" | "/reason" => Role::Admin,
-        "/events" => Role::Writer,
+        "/events" | "/queue/{id}/{decision}" => Role::Writer,
         "/store" if write => Role::Writer,
         _ => Role::Reader,
     })

@@ -117,6 +117,7 @@ impl ApiError {
                     }
                 },
                 EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
+                EngineError::NotFound(_) => (S::NOT_FOUND, "not_found"),
                 EngineError::Auth(a) => match a {
                     AuthError::UnknownKey(_) => (S::NOT_FOUND, "unknown_key"),
                     AuthError::BadRole(_) | AuthError::BadName => (S::BAD_REQUEST, "bad_key_request"),

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod limit;
 pub mod metrics;
 mod params;
+mod queue;
 mod rec;
 mod sparql;
 mod text;
@@ -168,6 +169,8 @@ pub fn app(
         .route("/audit", web::get().to(admin::audit))
         .route("/users/{id}", web::delete().to(admin::forget_user))
         .route("/reason", web::post().to(admin::reason))
+        .route("/queue", web::get().to(queue::list))
+        .route("/queue/{id}/{decision}", web::post().to(queue::decide))
         .route("/inference/explain", web::get().to(admin::explain_inference))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({

@@ -33,6 +33,12 @@ pub const PROTECTED_GRAPHS: [&str; 7] =
 pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 /// Where `shopgraph reason` materialises what the ontology implies about the shop's data.
 pub const GRAPH_INFERRED: &str = "https://w3id.org/shopgraph/graph/inferred";
+
+/// Machine facts held for review (confidence under their kind's threshold).
+pub const GRAPH_QUEUE: &str = "https://w3id.org/shopgraph/graph/queue";
+
+/// Review decisions (accepted and rejected facts, who and when): the labelled data they make.
+pub const GRAPH_DECISIONS: &str = "https://w3id.org/shopgraph/graph/decisions";
 pub const RDFS_SUB_CLASS_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subClassOf";
 pub const RDFS_SUB_PROPERTY_OF: &str = "http://www.w3.org/2000/01/rdf-schema#subPropertyOf";
 pub const RDFS_DOMAIN: &str = "http://www.w3.org/2000/01/rdf-schema#domain";
@@ -130,6 +136,12 @@ sg! {
     SENTIMENT = "sentiment";
     CONFIDENCE = "confidence";
     DETECTION_METHOD = "detectionMethod";
+    HELD_BECAUSE = "heldBecause";
+    TARGET_GRAPH = "targetGraph";
+    CONTEXT_TEXT = "contextText";
+    DECISION = "decision";
+    DECIDED_BY = "decidedBy";
+    DECIDED_AT = "decidedAt";
     SOURCE_TEXT = "sourceText";
     SPAN_START = "spanStart";
     SPAN_END = "spanEnd";

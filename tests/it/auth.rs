@@ -131,6 +131,10 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
         ),
         ("train", Writer, TestRequest::post().uri("/train?algorithm=popularity"), StatusCode::FORBIDDEN),
         ("train", Admin, TestRequest::post().uri("/train?algorithm=popularity"), StatusCode::OK),
+        ("review queue list", Reader, TestRequest::get().uri("/queue"), StatusCode::OK),
+        ("review queue decision", Reader, TestRequest::post().uri("/queue/abc/reject"), StatusCode::FORBIDDEN),
+        // A writer passes the role check; the item does not exist.
+        ("review queue decision", Writer, TestRequest::post().uri("/queue/abc/reject"), StatusCode::NOT_FOUND),
         ("keys", Writer, TestRequest::get().uri("/keys"), StatusCode::FORBIDDEN),
         ("keys", Admin, TestRequest::get().uri("/keys"), StatusCode::OK),
     ];

@@ -15,5 +15,6 @@ mod http;
 mod load;
 mod properties;
 mod protocol;
+mod queue;
 mod reason;
 mod recommend;

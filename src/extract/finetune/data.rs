@@ -19,6 +19,9 @@ pub struct Example {
     /// Per aspect (in the model's aspect order): `None` absent, `Some(polarity)` present;
     /// `None` as a whole when the source labels no aspects.
     pub aspects: Option<Vec<Option<usize>>>,
+    /// Which aspects the labels speak for (all of them when empty): rows from review
+    /// decisions know only the aspects decided, and training leaves the others alone.
+    pub known: Vec<bool>,
     /// Sentence polarity, when labelled.
     pub sentence: Option<usize>,
     /// Loss weight (weak labels count less).
@@ -87,6 +90,7 @@ pub fn read_aspect_file(path: &Path, aspects: &[String]) -> Result<Vec<Example>,
             .ok_or_else(|| ExtractError::Training(format!("{}: no {n:?} column (header {header:?})", path.display())))
     };
     let (ci, ct, ca, cs) = (col("id")?, col("text")?, col("aspects")?, col("sentiment")?);
+    let cl = header.iter().position(|h| *h == "labels");
     let mut out = Vec::new();
     for (n, line) in lines.enumerate() {
         let c: Vec<&str> = line.trim_end_matches('\r').split('\t').collect();
@@ -94,14 +98,24 @@ pub fn read_aspect_file(path: &Path, aspects: &[String]) -> Result<Vec<Example>,
         if c.len() < header.len() {
             return Err(bad(format!("{} columns, the header has {}", c.len(), header.len())));
         }
+        let partial = match cl.map(|i| c[i].trim()) {
+            None | Some("" | "full") => false,
+            Some("partial") => true,
+            Some(other) => return Err(bad(format!("labels {other:?} is not full or partial"))),
+        };
         let mut per = vec![None; aspects.len()];
+        let mut known = vec![!partial; aspects.len()];
         for a in c[ca].split(';').filter(|s| !s.trim().is_empty()) {
             let (name, pol) = a.split_once(':').ok_or_else(|| bad(format!("aspect {a:?} is not aspect:polarity")))?;
             let k = aspects
                 .iter()
                 .position(|x| x == name.trim())
                 .ok_or_else(|| bad(format!("unknown aspect {name:?} (known: {aspects:?})")))?;
-            per[k] = Some(polarity(pol).ok_or_else(|| bad(format!("unknown polarity {pol:?}")))?);
+            known[k] = true;
+            // `absent`: a reviewer rejected this aspect here (a negative example).
+            if pol.trim() != "absent" {
+                per[k] = Some(polarity(pol).ok_or_else(|| bad(format!("unknown polarity {pol:?}")))?);
+            }
         }
         let sentence = match c[cs].trim() {
             "" => None,
@@ -111,6 +125,7 @@ pub fn read_aspect_file(path: &Path, aspects: &[String]) -> Result<Vec<Example>,
             id: format!("{stem}:{}", c[ci]),
             text: c[ct].to_string(),
             aspects: Some(per),
+            known: if partial { known } else { Vec::new() },
             sentence,
             weight: 1.0,
             test: in_test_share(&format!("{stem}:{}", group_of(c[ci]))),
@@ -146,6 +161,7 @@ pub fn read_binary_file(path: &Path) -> Result<Vec<Example>, ExtractError> {
             id,
             text: t.to_string(),
             aspects: None,
+            known: Vec::new(),
             sentence: Some(sentence),
             weight: 1.0,
         });
@@ -192,6 +208,7 @@ pub fn read_titles(
             id: format!("title:{}", &r[ci]),
             text: t.to_string(),
             aspects: None,
+            known: Vec::new(),
             sentence: Some(l),
             weight: 0.5,
             test: false,

@@ -181,6 +181,9 @@ fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -
         let e = &examples[it.ex];
         if let Some(asp) = &e.aspects {
             for (k, p) in asp.iter().enumerate().take(a) {
+                if !e.known.is_empty() && !e.known[k] {
+                    continue;
+                }
                 det_m[r * a + k] = e.weight;
                 nd += e.weight;
                 if let Some(p) = p {
@@ -252,6 +255,9 @@ pub fn evaluate(
             if let Some(asp) = &e.aspects {
                 ev.aspect_examples += 1;
                 for k in 0..a {
+                    if !e.known.is_empty() && !e.known.get(k).copied().unwrap_or(false) {
+                        continue;
+                    }
                     let s = &mut ev.per_aspect[k];
                     match (det[r][k] > 0.0, asp.get(k).copied().flatten()) {
                         (true, Some(p)) => {

@@ -1,0 +1,279 @@
+//! The review queue: machine facts held back from the served graph (their confidence under the
+//! kind's threshold), listed with their source text, span, model and reason; accepted (moved
+//! into the graph they belong to, marked with who and when, optionally edited first) or
+//! rejected (kept as a negative example). Decisions are exported as labelled sentences that
+//! `shopgraph finetune` reads, closing the loop from curation back to the model.
+
+use super::rec::lexical;
+use super::{Engine, EngineError};
+use crate::ontology::vocab;
+use crate::store::model::{GraphName, Literal, NamedNode, Quad, Term};
+use serde::Serialize;
+
+fn nn(s: &str) -> NamedNode {
+    NamedNode::new_unchecked(s)
+}
+
+/// One held fact.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueItem {
+    /// Its id (the last path segment of its IRI).
+    pub id: String,
+    /// Its IRI.
+    pub iri: String,
+    /// Fact kind (`aspect`).
+    pub kind: String,
+    /// The review it was read from.
+    pub source: String,
+    /// Product of that review, when known.
+    pub product: Option<String>,
+    /// Aspect concept IRI.
+    pub aspect: String,
+    /// Polarity the model gave it.
+    pub sentiment: String,
+    /// The fact's confidence.
+    pub confidence: f64,
+    /// The words it was read from.
+    pub source_text: String,
+    /// The sentence around them.
+    pub context: String,
+    /// Char span in the review text.
+    pub span: (i64, i64),
+    /// `model` or `lexicon`.
+    pub method: String,
+    /// Why it was held.
+    pub reason: String,
+    /// The extraction run (names the models and versions).
+    pub run: String,
+    /// The graph it goes to when accepted.
+    pub target_graph: String,
+}
+
+/// Which items to list.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only items from reviews of this product (IRI).
+    pub product: Option<String>,
+    /// Only items whose reason contains this.
+    pub reason: Option<String>,
+    /// Only items from runs whose IRI contains this (a model id or version appears there).
+    pub model: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Changes a reviewer makes before accepting.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    /// Another aspect concept (IRI or label).
+    pub aspect: Option<String>,
+    /// Another polarity.
+    pub sentiment: Option<String>,
+}
+
+/// A decision taken.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// `accepted` or `rejected`.
+    pub decision: String,
+    /// The item as decided (edits applied).
+    pub item: QueueItem,
+}
+
+impl Engine {
+    fn queue_items(&self, only: Option<&NamedNode>) -> Result<Vec<QueueItem>, EngineError> {
+        let filter = only.map_or_else(String::new, |n| format!("FILTER(?m = <{}>)", n.as_str()));
+        let q = format!(
+            "PREFIX sg: <{sg}> SELECT ?m ?src ?product ?aspect ?s ?c ?text ?ctx ?start ?end ?method ?why ?run ?target WHERE {{
+               GRAPH <{queue}> {{ ?m a sg:AspectMention ; sg:mentionIn ?src ; sg:aspect ?aspect ; sg:sentiment ?s ;
+                 sg:confidence ?c ; sg:sourceText ?text ; sg:contextText ?ctx ; sg:spanStart ?start ; sg:spanEnd ?end ;
+                 sg:detectionMethod ?method ; sg:heldBecause ?why ; sg:generatedBy ?run ; sg:targetGraph ?target }}
+               OPTIONAL {{ ?src sg:reviewOf ?product }} {filter} }} ORDER BY ?c ?m",
+            sg = vocab::SG,
+            queue = vocab::GRAPH_QUEUE,
+        );
+        let vars = [
+            "m", "src", "product", "aspect", "s", "c", "text", "ctx", "start", "end", "method", "why", "run", "target",
+        ];
+        let rows = self.store().select_terms(&q, &[], &vars, self.config.query_timeout())?;
+        let text = |t: &Option<Term>| lexical(t).unwrap_or_default();
+        let num = |t: &Option<Term>| text(t).parse::<f64>().unwrap_or(0.0);
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let iri = text(&r[0]);
+                QueueItem {
+                    id: iri.rsplit('/').next().unwrap_or_default().to_string(),
+                    iri,
+                    kind: "aspect".into(),
+                    source: text(&r[1]),
+                    product: lexical(&r[2]),
+                    aspect: text(&r[3]),
+                    sentiment: text(&r[4]),
+                    confidence: num(&r[5]),
+                    source_text: text(&r[6]),
+                    context: text(&r[7]),
+                    span: (num(&r[8]) as i64, num(&r[9]) as i64),
+                    method: text(&r[10]),
+                    reason: text(&r[11]),
+                    run: text(&r[12]),
+                    target_graph: text(&r[13]),
+                }
+            })
+            .collect())
+    }
+
+    /// Held facts, least confident first.
+    pub fn queue_list(&self, f: &QueueFilter) -> Result<Vec<QueueItem>, EngineError> {
+        let mut items = self.queue_items(None)?;
+        items.retain(|i| {
+            f.kind.as_ref().is_none_or(|k| &i.kind == k)
+                && f.product.as_ref().is_none_or(|p| i.product.as_ref() == Some(p))
+                && f.reason.as_ref().is_none_or(|r| i.reason.contains(r.as_str()))
+                && f.model.as_ref().is_none_or(|m| i.run.contains(m.as_str()))
+        });
+        items.truncate(if f.limit == 0 { usize::MAX } else { f.limit });
+        Ok(items)
+    }
+
+    fn queue_node(&self, id: &str) -> Result<(NamedNode, QueueItem), EngineError> {
+        // Ids are the hex hashes the extraction mints; anything else cannot name an item.
+        if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(EngineError::NotFound(format!("no review-queue item {id:?}")));
+        }
+        let node = nn(&format!("{}mention/{id}", self.minter().base()));
+        let item = self
+            .queue_items(Some(&node))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::NotFound(format!("no review-queue item {id:?}")))?;
+        Ok((node, item))
+    }
+
+    /// Accepts a held fact (after `edit`): it moves into its target graph, marked as accepted by
+    /// `who` now, and the decision is recorded.
+    pub fn queue_accept(&self, id: &str, edit: &Edit, who: &str) -> Result<Decision, EngineError> {
+        let (node, mut item) = self.queue_node(id)?;
+        if let Some(s) = &edit.sentiment {
+            if !["positive", "negative", "neutral"].contains(&s.as_str()) {
+                return Err(EngineError::Input(format!("sentiment {s:?} is not positive, negative or neutral")));
+            }
+            item.sentiment = s.clone();
+        }
+        if let Some(a) = &edit.aspect {
+            let lex = self.lexicon()?;
+            let hit = lex.aspects.iter().find(|e| &e.iri == a || e.label.eq_ignore_ascii_case(a));
+            item.aspect = hit.map(|e| e.iri.clone()).ok_or_else(|| EngineError::Input(format!("no aspect {a:?}")))?;
+        }
+        let target = GraphName::NamedNode(nn(&item.target_graph));
+        let held = self.held_quads(&node)?;
+        let mut moved = Vec::new();
+        for q in &held {
+            let p = q.predicate.as_str();
+            // Queue-only bookkeeping stays behind; edited values are replaced.
+            if [vocab::HELD_BECAUSE, vocab::TARGET_GRAPH, vocab::CONTEXT_TEXT, vocab::HAS_ASPECT, vocab::SENTIMENT]
+                .contains(&p)
+            {
+                continue;
+            }
+            moved.push(Quad::new(q.subject.clone(), q.predicate.clone(), q.object.clone(), target.clone()));
+        }
+        moved.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&item.aspect), target.clone()));
+        moved.push(Quad::new(
+            node.clone(),
+            nn(vocab::SENTIMENT),
+            Literal::from(item.sentiment.as_str()),
+            target.clone(),
+        ));
+        let mut decided = self.decision_quads(&node, &item, "accepted", who);
+        decided.extend(decision_marks(&node, "accepted", who, &target));
+        self.store().remove(&held)?;
+        self.store().insert(&[moved, decided].concat())?;
+        Ok(Decision { decision: "accepted".into(), item })
+    }
+
+    /// Rejects a held fact: it leaves the queue and stays in the decisions graph as a negative
+    /// example.
+    pub fn queue_reject(&self, id: &str, who: &str) -> Result<Decision, EngineError> {
+        let (node, item) = self.queue_node(id)?;
+        let held = self.held_quads(&node)?;
+        let decided = self.decision_quads(&node, &item, "rejected", who);
+        self.store().remove(&held)?;
+        self.store().insert(&decided)?;
+        Ok(Decision { decision: "rejected".into(), item })
+    }
+
+    /// The queue graph's quads about one item.
+    fn held_quads(&self, node: &NamedNode) -> Result<Vec<Quad>, EngineError> {
+        let queue = GraphName::NamedNode(nn(vocab::GRAPH_QUEUE));
+        Ok(self.store().quads_touching(node)?.into_iter().filter(|q| q.graph_name == queue).collect())
+    }
+
+    fn decision_quads(&self, node: &NamedNode, item: &QueueItem, decision: &str, who: &str) -> Vec<Quad> {
+        let g = GraphName::NamedNode(nn(vocab::GRAPH_DECISIONS));
+        let mut out = decision_marks(node, decision, who, &g);
+        let lit = |p: &str, v: &str| Quad::new(node.clone(), nn(p), Literal::from(v), g.clone());
+        out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), nn(&item.source), g.clone()));
+        out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&item.aspect), g.clone()));
+        out.push(lit(vocab::SENTIMENT, &item.sentiment));
+        out.push(lit(vocab::CONTEXT_TEXT, &item.context));
+        out.push(lit(vocab::SOURCE_TEXT, &item.source_text));
+        out.push(Quad::new(node.clone(), nn(vocab::GENERATED_BY), nn(&item.run), g.clone()));
+        out
+    }
+
+    /// Decisions as aspect-labelled sentences (`id, text, aspects, sentiment, labels`): an
+    /// accepted fact is the aspect with its polarity, a rejected one the aspect marked
+    /// `absent`; `labels` is `partial` (only the listed aspects are known), so training leaves
+    /// the others alone.
+    pub fn queue_export(&self) -> Result<String, EngineError> {
+        let q = format!(
+            "PREFIX sg: <{sg}> SELECT ?m ?ctx ?aspect ?s ?d WHERE {{ GRAPH <{g}> {{
+               ?m sg:decision ?d ; sg:contextText ?ctx ; sg:aspect ?aspect ; sg:sentiment ?s }} }} ORDER BY ?ctx ?m",
+            sg = vocab::SG,
+            g = vocab::GRAPH_DECISIONS
+        );
+        let rows =
+            self.store().select_terms(&q, &[], &["m", "ctx", "aspect", "s", "d"], self.config.query_timeout())?;
+        let lex = self.lexicon()?;
+        // One row per sentence, its decided aspects together.
+        let mut by: Vec<(String, String, Vec<String>)> = Vec::new();
+        for r in rows {
+            let (Some(m), Some(ctx), Some(a), Some(s), Some(d)) =
+                (lexical(&r[0]), lexical(&r[1]), lexical(&r[2]), lexical(&r[3]), lexical(&r[4]))
+            else {
+                continue;
+            };
+            let Some(label) = lex.aspects.iter().find(|e| e.iri == a).map(|e| e.label.clone()) else { continue };
+            let clean = ctx.replace(['\t', '\n', '\r'], " ");
+            let value = if d == "accepted" { format!("{label}:{s}") } else { format!("{label}:absent") };
+            match by.iter_mut().find(|(_, c, _)| *c == clean) {
+                Some((_, _, v)) if !v.contains(&value) => v.push(value),
+                Some(_) => {}
+                None => by.push((m.rsplit('/').next().unwrap_or_default().to_string(), clean, vec![value])),
+            }
+        }
+        let mut out = String::from("id\ttext\taspects\tsentiment\tlabels\n");
+        for (id, text, aspects) in by {
+            out.push_str(&format!("q-{id}\t{text}\t{}\t\tpartial\n", aspects.join(";")));
+        }
+        Ok(out)
+    }
+}
+
+fn decision_marks(node: &NamedNode, decision: &str, who: &str, g: &GraphName) -> Vec<Quad> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    vec![
+        Quad::new(node.clone(), nn(vocab::DECISION), Literal::from(decision), g.clone()),
+        Quad::new(node.clone(), nn(vocab::DECIDED_BY), Literal::from(who), g.clone()),
+        Quad::new(
+            node.clone(),
+            nn(vocab::DECIDED_AT),
+            Literal::new_typed_literal(now, nn(vocab::XSD_DATE_TIME)),
+            g.clone(),
+        ),
+    ]
+}
