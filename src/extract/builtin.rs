@@ -31,7 +31,9 @@ pub fn dir(cache: &Path) -> Result<PathBuf, ExtractError> {
         return Ok(dir);
     }
     // Written beside, then renamed into place: a reader never sees half a folder.
-    let tmp = cache.join("builtin").join(format!(".{}-{}", &hex[..16], std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = cache.join("builtin").join(format!(".{}-{}-{n}", &hex[..16], std::process::id()));
     for (name, bytes) in FILES {
         let p = tmp.join(name);
         if let Some(d) = p.parent() {

@@ -59,6 +59,13 @@ pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathB
     if let Ok(p) = m.verified(&onnx, cache) {
         return Ok(p);
     }
+    // One build at a time in a process (each holds the base weights and the file in memory);
+    // whoever waited finds the file built.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Ok(p) = m.verified(&onnx, cache) {
+        return Ok(p);
+    }
     let base_id = m.base.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
     let base_m = manifest::find(all, &base_id)?;
     let base_file =
@@ -83,7 +90,10 @@ pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathB
     let dest = cache.join(&m.id).join(&onnx.file);
     let dir = dest.parent().unwrap_or(cache);
     std::fs::create_dir_all(dir).map_err(|e| ExtractError::io(dir, e))?;
-    let tmp = dest.with_extension("onnx.part");
+    // A name of its own per writer: tests (and workers) may build the same file at once.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dest.with_extension(format!("onnx.{}.{n}.part", std::process::id()));
     std::fs::write(&tmp, &bytes).map_err(|e| ExtractError::io(&tmp, e))?;
     std::fs::rename(&tmp, &dest).map_err(|e| ExtractError::io(&dest, e))?;
     log::info!("{}: built {} ({} MB) from {base_id} and the trained parts", m.id, dest.display(), bytes.len() >> 20);
