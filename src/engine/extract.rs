@@ -93,12 +93,11 @@ impl Engine {
         Ok(Lexicon { aspects, attributes })
     }
 
-    /// The shared extractor, with the ontology's lexicon set.
+    /// The shared extractor, with the ontology's current lexicon set: an aspect or attribute
+    /// value an engineer adds to the ontology graph is used from the next call on, no restart.
     pub fn extractor(&self) -> Result<std::sync::Arc<Extractor>, EngineError> {
         let ex = self.semantic.extractor()?;
-        if !ex.has_lexicon() {
-            ex.set_lexicon(self.lexicon()?);
-        }
+        ex.refresh_lexicon(self.lexicon()?);
         Ok(ex)
     }
 

@@ -86,7 +86,7 @@ impl ExtractError {
 pub const MAX_TEXT_CHARS: usize = 20_000;
 
 /// One lexicon entry: an ontology concept and the words that name it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LexEntry {
     /// The concept's IRI (an `sg:Aspect` or an `sg:AttributeValue`).
     pub iri: String,
@@ -99,7 +99,7 @@ pub struct LexEntry {
 }
 
 /// The concepts extraction recognises, as read from the ontology by the engine.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
     /// Review aspects.
     pub aspects: Vec<LexEntry>,
@@ -282,9 +282,12 @@ impl Extractor {
         *self.lexicon.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Lex::new(lexicon));
     }
 
-    /// Whether a lexicon with at least one aspect is set.
-    pub fn has_lexicon(&self) -> bool {
-        !self.lex().lexicon.aspects.is_empty()
+    /// Replaces the lexicon when it differs from the one set (the ontology was edited); the
+    /// matchers are rebuilt only then.
+    pub fn refresh_lexicon(&self, lexicon: Lexicon) {
+        if self.lex().lexicon != lexicon {
+            self.set_lexicon(lexicon);
+        }
     }
 
     fn lex(&self) -> Arc<Lex> {

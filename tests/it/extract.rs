@@ -398,6 +398,28 @@ fn sentiment_head_accuracy_on_held_out_sentences() {
     assert!(acc >= 0.84, "accuracy {acc:.3} fell below 0.84 (goal 0.85)");
 }
 
+/// An aspect a knowledge engineer adds to the ontology graph, which the model was never trained
+/// on, is found by its labels from the next call on (no restart), and says so.
+#[test]
+fn an_aspect_added_to_the_ontology_is_found_by_its_labels_at_once() {
+    let e = loaded_engine();
+    let text = vec!["The sleeves are too short but the colour is lovely.".to_string()];
+    let before = e.analyze(&text).unwrap();
+    assert!(before[0].aspects.iter().all(|m| m.aspect != "sleeves"));
+    e.update(&format!(
+        "{SG}PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+         INSERT DATA {{ GRAPH <https://w3id.org/shopgraph/graph/ontology> {{
+           sg:aspect-sleeves a sg:Aspect ; skos:prefLabel \"sleeves\"@en ; skos:altLabel \"sleeve\"@en }} }}"
+    ))
+    .unwrap();
+    let after = e.analyze(&text).unwrap();
+    let got: Vec<(&str, &str)> = after[0].aspects.iter().map(|m| (m.aspect.as_str(), m.method)).collect();
+    assert!(got.contains(&("sleeves", "lexicon")), "{got:?}");
+    assert!(got.contains(&("colour", "model")), "{got:?}");
+    let m = after[0].aspects.iter().find(|m| m.aspect == "sleeves").unwrap();
+    assert_eq!(text::slice(&text[0], m.span), "sleeves");
+}
+
 #[test]
 fn extractor_check_is_the_input_gate() {
     assert!(Extractor::check("fine").is_ok());
