@@ -156,7 +156,8 @@ impl ReviewModel {
     pub fn windows(&self, text: &str, tokens: &Tokens) -> Vec<(usize, usize)> {
         let inner: Vec<(usize, usize)> =
             tokens.offsets.iter().zip(&tokens.special).filter(|(_, s)| !**s).map(|(o, _)| *o).collect();
-        let room = self.max_tokens.saturating_sub(2).max(4);
+        // Room for the special tokens and a few pieces of slack (see `read`).
+        let room = self.max_tokens.saturating_sub(6).max(4);
         if inner.len() <= room {
             return vec![(0, text.chars().count())];
         }
@@ -181,19 +182,23 @@ impl ReviewModel {
             return Ok(Vec::new());
         }
         let rows = batch.len();
-        let cols = batch.iter().map(|t| t.ids.len()).max().unwrap_or(1).max(1);
-        if cols > self.max_tokens {
-            return Err(ExtractError::Input(format!(
-                "a unit of {cols} tokens is over the window of {}",
-                self.max_tokens
-            )));
-        }
+        // Windows are cut to fit, but a window's text tokenised afresh can come out a piece or two
+        // longer at its edges: such a unit is cut to the model's length, keeping its closing
+        // special token, rather than failing the whole batch.
+        let len = |t: &Tokens| t.ids.len().min(self.max_tokens);
+        let cols = batch.iter().map(|t| len(t)).max().unwrap_or(1).max(1);
         let mut ids = vec![0i64; rows * cols];
         let mut mask = vec![0i64; rows * cols];
         for (r, t) in batch.iter().enumerate() {
-            for (c, &id) in t.ids.iter().enumerate() {
+            let n = len(t);
+            for (c, &id) in t.ids.iter().take(n).enumerate() {
                 ids[r * cols + c] = i64::from(id);
                 mask[r * cols + c] = 1;
+            }
+            if n < t.ids.len()
+                && let Some(&last) = t.ids.last()
+            {
+                ids[r * cols + n - 1] = i64::from(last);
             }
         }
         let err = |e: ort::Error| ExtractError::Model(e.to_string());
@@ -226,7 +231,7 @@ impl ReviewModel {
                             return None;
                         }
                         let pol = softmax(&polarity[(r * a + k) * 3..(r * a + k) * 3 + 3]);
-                        let att: Vec<f32> = (0..t.ids.len()).map(|i| attention[(r * cols + i) * a + k]).collect();
+                        let att: Vec<f32> = (0..len(t)).map(|i| attention[(r * cols + i) * a + k]).collect();
                         Some(Found {
                             aspect: k,
                             detection: p,
