@@ -230,6 +230,26 @@ fn a_new_model_version_writes_its_own_graph_and_replace_drops_the_old() {
         g
     };
     assert_eq!(graphs(&e2).len(), 2);
+    // Two versions side by side: product-aspects counts one, the newest finished run's.
+    let newest = e2.store().graph_names().unwrap().into_iter().find(|g| g.contains("/99.0.0")).unwrap();
+    let top = select(
+        &e2,
+        &format!(
+            "{SG}SELECT ?p (COUNT(?m) AS ?n) {{ ?r sg:reviewOf ?p . GRAPH <{newest}> {{ ?m sg:mentionIn ?r }} }} GROUP BY ?p ORDER BY DESC(?n) LIMIT 1"
+        ),
+    );
+    let in_newest: usize = top[0]["n"].parse().unwrap();
+    let id = top[0]["p"].rsplit('/').next().unwrap().to_string();
+    let out = e2
+        .named_query(
+            "product-aspects",
+            &[("product".to_string(), id)].into(),
+            shopgraph::store::OutputFormats { results: Some(shopgraph::store::ResultsFormat::Json), graph: None },
+        )
+        .unwrap();
+    let summed: usize =
+        crate::common::parse_json_results(&out.body).iter().map(|r| r["mentions"].parse::<usize>().unwrap()).sum();
+    assert_eq!(summed, in_newest, "product-aspects must read one version, not both");
     let r = e2
         .extract(
             &ExtractOptions { limit: Some(5), replace: true, ..Default::default() },
