@@ -114,6 +114,9 @@ pub struct Sentiment {
     pub label: String,
     /// Probability of that label.
     pub score: f32,
+    /// Probabilities of negative, neutral and positive (for a positive-vs-negative call:
+    /// compare the first and the last).
+    pub probabilities: [f32; 3],
 }
 
 /// An aspect a review sentence talks about.
@@ -416,7 +419,7 @@ impl Extractor {
             .iter()
             .map(|t| Analysis {
                 text: t.clone(),
-                sentiment: Sentiment { label: "neutral".into(), score: 0.0 },
+                sentiment: Sentiment { label: "neutral".into(), score: 0.0, probabilities: [0.0; 3] },
                 sentences: Vec::new(),
                 aspects: Vec::new(),
                 attributes: Vec::new(),
@@ -474,7 +477,7 @@ impl Extractor {
             lex.lexicon.aspects.iter().map(|e| r.aspects.iter().any(|a| a.eq_ignore_ascii_case(&e.label))).collect();
         let label = |probs: &[f32; 3]| {
             let k = model::argmax(probs);
-            Sentiment { label: finetune::data::POLARITIES[k].to_string(), score: probs[k] }
+            Sentiment { label: finetune::data::POLARITIES[k].to_string(), score: probs[k], probabilities: *probs }
         };
         for (t, a) in res.iter_mut().enumerate() {
             let text = &p.texts[t];
@@ -534,7 +537,12 @@ impl Extractor {
         let senti = |v: &[f32]| {
             let probs = self.sentiment.predict(v);
             let k = model::argmax(&probs);
-            Sentiment { label: self.sentiment.labels[k].clone(), score: probs[k] }
+            let at = |l: &str| self.sentiment.labels.iter().position(|x| x == l).map_or(0.0, |i| probs[i]);
+            Sentiment {
+                label: self.sentiment.labels[k].clone(),
+                score: probs[k],
+                probabilities: [at("negative"), at("neutral"), at("positive")],
+            }
         };
         let mut clause_sent: Vec<Vec<(Span, Sentiment)>> = vec![Vec::new(); p.texts.len()];
         for ((&(t, unit), o), tok) in p.units.iter().zip(out).zip(&p.tokens) {
