@@ -162,15 +162,34 @@ impl ReviewModel {
             return vec![(0, text.chars().count())];
         }
         let step = (room * 3 / 4).max(1);
+        // Windows start and end on word boundaries, so no word is read as a stray piece.
+        let chars: Vec<char> = text.chars().collect();
+        let word_start = |i: usize| {
+            i == 0
+                || i >= inner.len()
+                || inner[i].0 == 0
+                || chars.get(inner[i].0 - 1).is_none_or(|c| !c.is_alphanumeric())
+        };
         let mut out = Vec::new();
         let mut start = 0;
         loop {
-            let end = (start + room).min(inner.len());
+            let mut end = (start + room).min(inner.len());
+            let mut e = end;
+            while e > start + room / 2 && !word_start(e) {
+                e -= 1;
+            }
+            if word_start(e) {
+                end = e;
+            }
             out.push((inner[start].0, inner[end - 1].1));
             if end == inner.len() {
                 break;
             }
-            start += step;
+            let mut next = (start + step).min(end);
+            while next < end && !word_start(next) {
+                next += 1;
+            }
+            start = if next > start { next } else { end };
         }
         out
     }
