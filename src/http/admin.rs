@@ -49,14 +49,7 @@ pub(super) async fn revoke(
 /// `GET /audit?limit=N`: the newest N entries (default 100, at most 10,000), oldest first.
 pub(super) async fn audit(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     let p = super::params::rec_params(&req, &["limit"])?;
-    let limit = match p.get("limit") {
-        None => 100,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| ApiError::BadRequest(format!("limit must be 1 to 10000, got {v:?}")))?,
-    };
+    let limit = super::params::limit(&p, 100, 10_000)?;
     let engine = std::sync::Arc::clone(&state.engine);
     let entries = state.pool.run(move || engine.audit().tail(limit)).await?;
     Ok(HttpResponse::Ok().json(entries))

@@ -147,3 +147,15 @@ pub(super) fn parse_filter(p: &HashMap<String, String>) -> Result<crate::recomme
 }
 
 pub(super) const FILTERS: [&str; 5] = ["category", "brand", "min_price", "max_price", "in_stock"];
+
+/// The `limit` parameter: `default` when absent, else a whole number from 1 to `max`.
+pub(super) fn limit(p: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match p.get("limit") {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::BadRequest(format!("limit must be 1 to {max}, got {v:?}"))),
+    }
+}

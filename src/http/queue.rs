@@ -10,14 +10,7 @@ use actix_web::{HttpResponse, web};
 /// `GET /queue?kind=&product=&reason=&model=&limit=`.
 pub(super) async fn list(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
     let p = super::params::rec_params(&req, &["kind", "product", "reason", "model", "limit"])?;
-    let limit = match p.get("limit") {
-        None => 100,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| ApiError::BadRequest(format!("limit must be 1 to 10000, got {v:?}")))?,
-    };
+    let limit = super::params::limit(&p, 100, 10_000)?;
     let f = QueueFilter {
         kind: p.get("kind").cloned(),
         product: p.get("product").cloned(),
