@@ -96,8 +96,15 @@ impl Engine {
     /// The shared extractor, with the ontology's current lexicon set: an aspect or attribute
     /// value an engineer adds to the ontology graph is used from the next call on, no restart.
     pub fn extractor(&self) -> Result<std::sync::Arc<Extractor>, EngineError> {
+        use std::sync::atomic::Ordering;
         let ex = self.semantic.extractor()?;
-        ex.refresh_lexicon(self.lexicon()?);
+        // The lexicon query runs only after a write: read the generation first, so a write
+        // during the query makes the next call read it again.
+        let generation = self.store().generation();
+        if self.lexicon_generation.load(Ordering::Acquire) != generation {
+            ex.refresh_lexicon(self.lexicon()?);
+            self.lexicon_generation.store(generation, Ordering::Release);
+        }
         Ok(ex)
     }
 
@@ -291,14 +298,16 @@ impl Engine {
                 .into_iter()
                 .map(|o| Quad::new(run_node.clone(), ended.clone(), o, g.clone()))
                 .collect();
-            self.store().remove(&old)?;
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            self.store().insert(&[Quad::new(
-                run_node.clone(),
-                ended,
-                Literal::new_typed_literal(now, nn(vocab::XSD_DATE_TIME)),
-                g.clone(),
-            )])?;
+            self.store().swap(
+                &old,
+                &[Quad::new(
+                    run_node.clone(),
+                    ended,
+                    Literal::new_typed_literal(now, nn(vocab::XSD_DATE_TIME)),
+                    g.clone(),
+                )],
+            )?;
         }
         if opts.replace && !stop.load(std::sync::atomic::Ordering::Relaxed) {
             report.replaced_graphs = self.drop_other_versions(&models, &graph)?;

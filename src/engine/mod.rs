@@ -89,6 +89,8 @@ pub struct Engine {
     rec: Arc<Recommender>,
     retraining: std::sync::atomic::AtomicBool,
     semantic: Arc<Semantic>,
+    /// The store generation the extractor's lexicon was read at (`u64::MAX`: never).
+    lexicon_generation: std::sync::atomic::AtomicU64,
     keys: crate::auth::Keys,
     audit: crate::audit::AuditLog,
 }
@@ -145,7 +147,19 @@ impl Engine {
         let keys = if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
         let audit =
             if config.memory { crate::audit::AuditLog::memory() } else { crate::audit::AuditLog::open(&config.data) };
-        Ok(Self { config, store, minter, pseudo, queries, rec, retraining: Default::default(), semantic, keys, audit })
+        Ok(Self {
+            config,
+            store,
+            minter,
+            pseudo,
+            queries,
+            rec,
+            retraining: Default::default(),
+            semantic,
+            lexicon_generation: std::sync::atomic::AtomicU64::new(u64::MAX),
+            keys,
+            audit,
+        })
     }
 
     /// The API keys of this data folder (or of memory).
@@ -345,15 +359,20 @@ impl Engine {
                 objs.into_iter().map(move |o| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone()))
             })
             .collect();
-        self.store.remove(&old)?;
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let q = |p: &str, o: Term| Quad::new(ds.clone(), NamedNode::new_unchecked(p), o, g.clone());
-        self.store.insert(&[
-            q(vocab::RDF_TYPE, NamedNode::new_unchecked(vocab::DATASET).into()),
-            q(vocab::LOADED_AT, Literal::new_typed_literal(now, NamedNode::new_unchecked(vocab::XSD_DATE_TIME)).into()),
-            q(vocab::ROW_COUNT, Literal::from(report.rows_kept as i64).into()),
-            q(vocab::REJECTED_COUNT, Literal::from(report.rows_rejected as i64).into()),
-        ])?;
+        self.store.swap(
+            &old,
+            &[
+                q(vocab::RDF_TYPE, NamedNode::new_unchecked(vocab::DATASET).into()),
+                q(
+                    vocab::LOADED_AT,
+                    Literal::new_typed_literal(now, NamedNode::new_unchecked(vocab::XSD_DATE_TIME)).into(),
+                ),
+                q(vocab::ROW_COUNT, Literal::from(report.rows_kept as i64).into()),
+                q(vocab::REJECTED_COUNT, Literal::from(report.rows_rejected as i64).into()),
+            ],
+        )?;
         Ok(())
     }
 

@@ -188,10 +188,10 @@ impl Engine {
             Literal::from(item.sentiment.as_str()),
             target.clone(),
         ));
-        let mut decided = self.decision_quads(&node, &item, "accepted", who);
-        decided.extend(decision_marks(&node, "accepted", who, &target));
-        self.store().remove(&held)?;
-        self.store().insert(&[moved, decided].concat())?;
+        let now = now();
+        let mut decided = self.decision_quads(&node, &item, "accepted", who, &now);
+        decided.extend(decision_marks(&node, "accepted", who, &now, &target));
+        self.store().swap(&held, &[moved, decided].concat())?;
         Ok(Decision { decision: "accepted".into(), item })
     }
 
@@ -200,9 +200,8 @@ impl Engine {
     pub fn queue_reject(&self, id: &str, who: &str) -> Result<Decision, EngineError> {
         let (node, item) = self.queue_node(id)?;
         let held = self.held_quads(&node)?;
-        let decided = self.decision_quads(&node, &item, "rejected", who);
-        self.store().remove(&held)?;
-        self.store().insert(&decided)?;
+        let decided = self.decision_quads(&node, &item, "rejected", who, &now());
+        self.store().swap(&held, &decided)?;
         Ok(Decision { decision: "rejected".into(), item })
     }
 
@@ -212,9 +211,9 @@ impl Engine {
         Ok(self.store().quads_touching(node)?.into_iter().filter(|q| q.graph_name == queue).collect())
     }
 
-    fn decision_quads(&self, node: &NamedNode, item: &QueueItem, decision: &str, who: &str) -> Vec<Quad> {
+    fn decision_quads(&self, node: &NamedNode, item: &QueueItem, decision: &str, who: &str, now: &str) -> Vec<Quad> {
         let g = GraphName::NamedNode(nn(vocab::GRAPH_DECISIONS));
-        let mut out = decision_marks(node, decision, who, &g);
+        let mut out = decision_marks(node, decision, who, now, &g);
         let lit = |p: &str, v: &str| Quad::new(node.clone(), nn(p), Literal::from(v), g.clone());
         out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), nn(&item.source), g.clone()));
         out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&item.aspect), g.clone()));
@@ -264,8 +263,12 @@ impl Engine {
     }
 }
 
-fn decision_marks(node: &NamedNode, decision: &str, who: &str, g: &GraphName) -> Vec<Quad> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+/// The time a decision is stamped with (one per decision, in both graphs it is written to).
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn decision_marks(node: &NamedNode, decision: &str, who: &str, now: &str, g: &GraphName) -> Vec<Quad> {
     vec![
         Quad::new(node.clone(), nn(vocab::DECISION), Literal::from(decision), g.clone()),
         Quad::new(node.clone(), nn(vocab::DECIDED_BY), Literal::from(who), g.clone()),

@@ -157,7 +157,7 @@ impl Manifest {
     pub fn verified(&self, file: &FileRef, cache: &Path) -> Result<PathBuf, ExtractError> {
         let path = self.locate(file, cache)?;
         if let Some(want) = &file.sha256 {
-            let got = sha256_file(&path)?;
+            let got = sha256_file_once(&path)?;
             if !got.eq_ignore_ascii_case(want) {
                 return Err(ExtractError::Checksum { path, want: want.clone(), got });
             }
@@ -166,9 +166,46 @@ impl Manifest {
     }
 }
 
+/// Writes a model file built here into the cache, where [`Manifest::locate`] finds it
+/// (`<cache>/<id>/<file>`), under a temporary name of its own and then renamed into place:
+/// tests and workers may build the same file at once, and a reader never sees half of it.
+pub fn write_cached(cache: &Path, id: &str, file: &str, bytes: &[u8]) -> Result<PathBuf, ExtractError> {
+    let dest = cache.join(id).join(file);
+    let dir = dest.parent().unwrap_or(cache);
+    std::fs::create_dir_all(dir).map_err(|e| ExtractError::io(dir, e))?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dest.with_file_name(format!(".{file}.{}.{n}.part", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| ExtractError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &dest).map_err(|e| ExtractError::io(&dest, e))?;
+    Ok(dest)
+}
+
 /// SHA-256 of bytes in memory, as lowercase hex.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// [`sha256_file`], remembered for the process by path, size and modification time: every
+/// extractor load checks its model files, and the review model's is 90 MB (a third of a second
+/// to hash), so a process hashes each file once unless it changes.
+fn sha256_file_once(path: &Path) -> Result<String, ExtractError> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static SEEN: Mutex<Option<HashMap<Key, String>>> = Mutex::new(None);
+    let meta = std::fs::metadata(path).map_err(|e| ExtractError::io(path, e))?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    if key.2.is_some()
+        && let Some(h) = SEEN.lock().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|m| m.get(&key))
+    {
+        return Ok(h.clone());
+    }
+    let h = sha256_file(path)?;
+    if key.2.is_some() {
+        SEEN.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(key, h.clone());
+    }
+    Ok(h)
 }
 
 /// Hex SHA-256 of a file.

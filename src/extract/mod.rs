@@ -332,6 +332,7 @@ impl Extractor {
         let lex = self.lex();
         let mut units = Vec::new();
         let mut tokens = Vec::new();
+        let mut windows = Vec::new();
         let mut sentences = Vec::with_capacity(texts.len());
         for (t, text) in texts.iter().enumerate() {
             Self::check(text)?;
@@ -340,20 +341,24 @@ impl Extractor {
                 if embed {
                     units.push((t, Unit::Text));
                     tokens.push(self.encoder.tokenize(text)?);
+                    windows.push(String::new());
                 }
                 for (i, &s) in sents.iter().enumerate() {
                     let sentence = text::slice(text, s);
                     let tok = r.tokenize(&sentence)?;
-                    let windows = r.windows(&sentence, &tok);
-                    if windows.len() == 1 {
+                    let cuts = r.windows(&sentence, &tok);
+                    if cuts.len() == 1 {
                         units.push((t, Unit::Window(i, s)));
                         tokens.push(tok);
+                        windows.push(sentence);
                         continue;
                     }
-                    for (a, b) in windows {
+                    for (a, b) in cuts {
                         let w = (s.0 + a, s.0 + b);
+                        let part = text::slice(text, w);
                         units.push((t, Unit::Window(i, w)));
-                        tokens.push(r.tokenize(&text::slice(text, w))?);
+                        tokens.push(r.tokenize(&part)?);
+                        windows.push(part);
                     }
                 }
             } else {
@@ -377,7 +382,8 @@ impl Extractor {
             }
             sentences.push(sents);
         }
-        Ok(Prepared { texts, sentences, units, tokens })
+        windows.resize(units.len(), String::new());
+        Ok(Prepared { texts, sentences, units, tokens, windows })
     }
 
     /// Runs the models over prepared units in length-sorted batches, so each batch pads to a
@@ -386,20 +392,12 @@ impl Extractor {
         let (win, enc): (Vec<usize>, Vec<usize>) =
             (0..p.units.len()).partition(|&i| matches!(p.units[i].1, Unit::Window(..)));
         let mut out: Vec<Option<Output>> = vec![None; p.units.len()];
-        for (i, e) in bucketed(&enc, &p.tokens, self.batch, |b| self.encoder.embed(b))? {
+        for (i, e) in bucketed(&enc, &p.tokens, self.batch, |_, b| self.encoder.embed(b))? {
             out[i] = Some(Output::Embedding(e));
         }
         if let Some(r) = &self.review {
-            let texts: Vec<String> = p
-                .units
-                .iter()
-                .map(|&(t, u)| match u {
-                    Unit::Window(_, w) => text::slice(&p.texts[t], w),
-                    _ => String::new(),
-                })
-                .collect();
-            let runs = bucketed_with(&win, &p.tokens, self.batch, |idx, b| {
-                let t: Vec<&str> = idx.iter().map(|&i| texts[i].as_str()).collect();
+            let runs = bucketed(&win, &p.tokens, self.batch, |idx, b| {
+                let t: Vec<&str> = idx.iter().map(|&i| p.windows[i].as_str()).collect();
                 r.read(b, &t)
             })?;
             for (i, reading) in runs {
@@ -624,6 +622,9 @@ pub struct Prepared {
     sentences: Vec<Vec<Span>>,
     units: Vec<(usize, Unit)>,
     tokens: Vec<Tokens>,
+    /// The text of each review-model window (empty for other units), kept from tokenising so
+    /// the span decoding does not slice it again.
+    windows: Vec<String>,
 }
 
 impl Prepared {
@@ -633,18 +634,9 @@ impl Prepared {
     }
 }
 
-/// Runs `f` over the units `idx` in batches of similar token length; returns (unit, result).
+/// Runs `f` over the units `idx` in batches of similar token length (each batch pads to about
+/// its members' length); `f` gets the batch's unit indices and tokens. Returns (unit, result).
 fn bucketed<T>(
-    idx: &[usize],
-    tokens: &[Tokens],
-    batch: usize,
-    f: impl Fn(&[&Tokens]) -> Result<Vec<T>, ExtractError>,
-) -> Result<Vec<(usize, T)>, ExtractError> {
-    bucketed_with(idx, tokens, batch, |_, b| f(b))
-}
-
-/// [`bucketed`], with the batch's unit indices passed along.
-fn bucketed_with<T>(
     idx: &[usize],
     tokens: &[Tokens],
     batch: usize,
@@ -666,14 +658,10 @@ fn bucketed_with<T>(
 
 /// Embeds tokenised texts in batches of similar length; results come back in input order.
 pub fn embed_bucketed(encoder: &OnnxModel, tokens: &[Tokens], batch: usize) -> Result<Vec<Vec<f32>>, ExtractError> {
-    let mut order: Vec<usize> = (0..tokens.len()).collect();
-    order.sort_by_key(|&i| tokens[i].ids.len());
+    let all: Vec<usize> = (0..tokens.len()).collect();
     let mut out = vec![Vec::new(); tokens.len()];
-    for chunk in order.chunks(batch.max(1)) {
-        let refs: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-        for (&i, e) in chunk.iter().zip(encoder.embed(&refs)?) {
-            out[i] = e;
-        }
+    for (i, e) in bucketed(&all, tokens, batch, |_, b| encoder.embed(b))? {
+        out[i] = e;
     }
     Ok(out)
 }

@@ -66,8 +66,8 @@ pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathB
     if let Ok(p) = m.verified(&onnx, cache) {
         return Ok(p);
     }
-    let base_id = m.base.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
-    let base_m = manifest::find(all, &base_id)?;
+    let base_m = base_of(m, all)?;
+    let base_id = &base_m.id;
     let base_file =
         base_m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{base_id}: no [weights] table")))?;
     let base = finetune::read_base(&base_m.verified(&base_file, cache)?)?;
@@ -87,17 +87,15 @@ pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathB
             parts.display()
         )));
     }
-    let dest = cache.join(&m.id).join(&onnx.file);
-    let dir = dest.parent().unwrap_or(cache);
-    std::fs::create_dir_all(dir).map_err(|e| ExtractError::io(dir, e))?;
-    // A name of its own per writer: tests (and workers) may build the same file at once.
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dest.with_extension(format!("onnx.{}.{n}.part", std::process::id()));
-    std::fs::write(&tmp, &bytes).map_err(|e| ExtractError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &dest).map_err(|e| ExtractError::io(&dest, e))?;
+    let dest = manifest::write_cached(cache, &m.id, &onnx.file, &bytes)?;
     log::info!("{}: built {} ({} MB) from {base_id} and the trained parts", m.id, dest.display(), bytes.len() >> 20);
     Ok(dest)
+}
+
+/// The encoder-weights manifest a review model was fine-tuned from.
+fn base_of<'a>(m: &Manifest, all: &'a [Manifest]) -> Result<&'a Manifest, ExtractError> {
+    let id = m.base.as_deref().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
+    manifest::find(all, id)
 }
 
 impl ReviewModel {
@@ -120,12 +118,11 @@ impl ReviewModel {
         let tok_path = match &m.tokenizer {
             Some(t) => m.verified(t, cache)?,
             None => {
-                let base_id = m.base.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no base", m.id)))?;
-                let base = manifest::find(all, &base_id)?;
+                let base = base_of(m, all)?;
                 let t = base
                     .tokenizer
                     .clone()
-                    .ok_or_else(|| ExtractError::Manifest(format!("{base_id}: no [tokenizer]")))?;
+                    .ok_or_else(|| ExtractError::Manifest(format!("{}: no [tokenizer]", base.id)))?;
                 base.verified(&t, cache)?
             }
         };
@@ -241,21 +238,24 @@ impl ReviewModel {
             .iter()
             .enumerate()
             .map(|(r, t)| {
-                let chars: Vec<char> = texts.get(r).map_or_else(Vec::new, |x| x.chars().collect());
                 let s = softmax(&sentence[r * 3..r * 3 + 3]);
+                // The unit's chars are needed only to widen a span to whole words.
+                let mut chars: Option<Vec<char>> = None;
                 let aspects = (0..a)
                     .filter_map(|k| {
                         let p = 1.0 / (1.0 + (-detect[r * a + k]).exp());
                         if p <= 0.5 {
                             return None;
                         }
+                        let chars =
+                            chars.get_or_insert_with(|| texts.get(r).map_or_else(Vec::new, |x| x.chars().collect()));
                         let pol = softmax(&polarity[(r * a + k) * 3..(r * a + k) * 3 + 3]);
                         let att: Vec<f32> = (0..len(t)).map(|i| attention[(r * cols + i) * a + k]).collect();
                         Some(Found {
                             aspect: k,
                             detection: p,
                             polarity: [pol[0], pol[1], pol[2]],
-                            span: span_of(&chars, t, &att),
+                            span: span_of(chars, t, &att),
                         })
                     })
                     .collect();

@@ -51,53 +51,18 @@ pub fn load_examples(
     per_label: usize,
     holdout: f64,
 ) -> Result<(Vec<Example>, [usize; 3]), ExtractError> {
-    let mut examples = Vec::new();
-    let text = std::fs::read_to_string(sentences).map_err(|e| ExtractError::io(sentences, e))?;
-    for line in text.lines().skip(1) {
-        let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
-        if t.trim().is_empty() {
-            continue;
-        }
-        let label = match l.trim() {
-            "0" => 0,
-            "1" => 2,
-            other => {
-                return Err(ExtractError::Training(format!("{}: label {other:?} is not 0 or 1", sentences.display())));
-            }
-        };
-        examples.push(Example { text: t.to_owned(), label, source: SENTENCES.into(), holdout: is_holdout(t, holdout) });
-    }
-    let bad_csv = |e: csv::Error| ExtractError::Training(format!("{}: {e}", reviews.display()));
-    let mut rdr = csv::Reader::from_path(reviews).map_err(bad_csv)?;
-    let headers = rdr.headers().map_err(bad_csv)?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| ExtractError::Training(format!("{}: no {name} column", reviews.display())))
-    };
-    let (ti, ri) = (col("Title")?, col("Rating")?);
-    let mut taken = [0usize; 3];
-    for row in rdr.records() {
-        let row = row.map_err(bad_csv)?;
-        let title = row.get(ti).unwrap_or("").trim();
-        let label = match row.get(ri).unwrap_or("") {
-            "1" | "2" => 0,
-            "3" => 1,
-            "5" => 2,
-            _ => continue,
-        };
-        if title.is_empty() || taken[label] >= per_label {
-            continue;
-        }
-        taken[label] += 1;
-        examples.push(Example {
-            text: title.to_owned(),
-            label,
-            source: "review-titles".into(),
-            holdout: is_holdout(title, holdout),
-        });
-    }
+    let mut examples: Vec<Example> = super::finetune::data::binary_sentences(sentences)?
+        .into_iter()
+        .map(|(_, text, label)| {
+            let holdout = is_holdout(&text, holdout);
+            Example { text, label, source: SENTENCES.into(), holdout }
+        })
+        .collect();
+    let (titles, taken) = super::finetune::data::rated_titles(reviews, per_label, None, &|_| false)?;
+    examples.extend(titles.into_iter().map(|(_, text, label)| {
+        let holdout = is_holdout(&text, holdout);
+        Example { text, label, source: "review-titles".into(), holdout }
+    }));
     Ok((examples, taken))
 }
 

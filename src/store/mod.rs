@@ -183,6 +183,9 @@ pub struct Store {
     evaluator: SparqlEvaluator,
     watchdog: Arc<watchdog::Watchdog>,
     memory_limit: Option<u64>,
+    /// Bumped after every write that commits: lets callers cache what they derive from the
+    /// data (the extraction lexicon) and recompute it only after a write.
+    writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -251,7 +254,18 @@ impl Store {
             evaluator: SparqlEvaluator::new().with_default_service_handler(RejectOutsideServices),
             watchdog: Arc::new(watchdog::Watchdog::start()),
             memory_limit: None,
+            writes: Arc::default(),
         }
+    }
+
+    /// How many writes have committed since open: equal generations mean nothing was written
+    /// in between.
+    pub fn generation(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     /// Cancels running queries while the process's resident memory is above `bytes`; they
@@ -425,7 +439,7 @@ impl Store {
                 ds.set_available_named_graphs(named.clone());
             }
         }
-        prepared.on_store(&self.inner).execute().map_err(|e| match e {
+        let done = prepared.on_store(&self.inner).execute().map_err(|e| match e {
             UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
             UpdateEvaluationError::Unexpected(inner) => match inner.downcast::<QueryEvaluationError>() {
                 Ok(q) if matches!(*q, QueryEvaluationError::Cancelled) => StoreError::Timeout(timeout),
@@ -435,7 +449,9 @@ impl Store {
             UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
             UpdateEvaluationError::GraphParsing(p) => StoreError::RdfSyntax(p.to_string()),
             other => StoreError::Evaluation(other.to_string()),
-        })
+        });
+        self.wrote();
+        done
     }
 
     /// Bulk-loads an RDF stream. The load is atomic: on a parse error nothing is committed.
@@ -468,6 +484,7 @@ impl Store {
         let mut loader = self.inner.bulk_loader();
         loader.load_ok_quads::<oxigraph::io::RdfParseError, LoaderError>(quads)?;
         loader.commit()?;
+        self.wrote();
         progress(count);
         Ok(LoadStats { quads: count, seconds: start.elapsed().as_secs_f64() })
     }
@@ -479,6 +496,7 @@ impl Store {
         let mut loader = self.inner.bulk_loader();
         loader.load_quads(quads)?;
         loader.commit()?;
+        self.wrote();
         Ok(LoadStats { quads: n, seconds: start.elapsed().as_secs_f64() })
     }
 
@@ -487,6 +505,7 @@ impl Store {
         let mut tx = self.inner.start_transaction()?;
         tx.extend(quads.iter());
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -497,6 +516,20 @@ impl Store {
             tx.remove(q);
         }
         tx.commit()?;
+        self.wrote();
+        Ok(())
+    }
+
+    /// Removes `old` and inserts `new` in one transaction: a fact that moves, or a value that
+    /// replaces another, is never half done after a crash.
+    pub fn swap(&self, old: &[Quad], new: &[Quad]) -> Result<(), StoreError> {
+        let mut tx = self.inner.start_transaction()?;
+        for q in old {
+            tx.remove(q);
+        }
+        tx.extend(new.iter());
+        tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -551,6 +584,7 @@ impl Store {
         tx.clear()?;
         tx.extend(quads.iter());
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -559,6 +593,7 @@ impl Store {
         let mut tx = self.inner.start_transaction()?;
         tx.extend(quads.iter());
         tx.commit()?;
+        self.wrote();
         Ok(())
     }
 
@@ -572,6 +607,7 @@ impl Store {
         }
         tx.extend(quads.iter());
         tx.commit()?;
+        self.wrote();
         Ok(existed)
     }
 
@@ -584,6 +620,7 @@ impl Store {
         }
         tx.extend(quads.iter());
         tx.commit()?;
+        self.wrote();
         Ok(existed)
     }
 
@@ -601,6 +638,7 @@ impl Store {
                 self.inner.remove_named_graph(b.as_ref())?;
             }
         }
+        self.wrote();
         Ok(())
     }
 

@@ -121,7 +121,8 @@ impl Bert {
         let token_type = take(&mut w, "embeddings.token_type_embeddings.weight")?.get(0)?;
         let hidden = word.dim(1)?;
         let mut trainable = Vec::new();
-        let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut rng = seed;
+        super::lcg_step(&mut rng);
         let ln = |w: &mut HashMap<String, Tensor>, p: &str, trainable: &mut Vec<(String, Var)>| -> Result<LayerNorm> {
             let mut get = |n: &str| -> Result<Tensor> {
                 let name = format!("{p}.{n}");
@@ -152,10 +153,7 @@ impl Bert {
                             None => {
                                 let bound = 1.0 / (in_d as f32).sqrt();
                                 let vals: Vec<f32> = (0..adapt.rank * in_d)
-                                    .map(|_| {
-                                        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                                        ((rng >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * bound
-                                    })
+                                    .map(|_| (super::uniform(&mut rng) * 2.0 - 1.0) * bound)
                                     .collect();
                                 Tensor::from_vec(vals, (adapt.rank, in_d), &dev)?
                             }
@@ -232,11 +230,7 @@ pub struct Mat {
 
 impl Mat {
     /// A copy of a 2-d tensor.
-    pub fn of_pub(t: &Tensor) -> Result<Self> {
-        Self::of(t)
-    }
-
-    fn of(t: &Tensor) -> Result<Self> {
+    pub fn of(t: &Tensor) -> Result<Self> {
         let (rows, cols) = t.dims2()?;
         Ok(Self { rows, cols, data: t.flatten_all()?.to_vec1()? })
     }

@@ -134,17 +134,18 @@ pub fn read_aspect_file(path: &Path, aspects: &[String]) -> Result<Vec<Example>,
     Ok(out)
 }
 
-/// Reads `text<TAB>label` sentences labelled 0 (negative) or 1 (positive) after a header.
-pub fn read_binary_file(path: &Path) -> Result<Vec<Example>, ExtractError> {
+/// `text<TAB>label` sentences labelled 0 (negative) or 1 (positive) after a header line, as
+/// (data line index, text, polarity index: 0 or 2); lines without text are skipped. Also read
+/// by the sentiment head's training ([`crate::extract::train`]).
+pub fn binary_sentences(path: &Path) -> Result<Vec<(usize, String, usize)>, ExtractError> {
     let text = read(path)?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sentences");
     let mut out = Vec::new();
     for (n, line) in text.lines().skip(1).enumerate() {
         let Some((t, l)) = line.trim_end_matches('\r').rsplit_once('\t') else { continue };
         if t.trim().is_empty() {
             continue;
         }
-        let sentence = match l.trim() {
+        let polarity = match l.trim() {
             "0" => 0,
             "1" => 2,
             other => {
@@ -155,46 +156,65 @@ pub fn read_binary_file(path: &Path) -> Result<Vec<Example>, ExtractError> {
                 )));
             }
         };
-        let id = format!("{stem}:{n}");
-        out.push(Example {
-            test: in_test_share(&id),
-            id,
-            text: t.to_string(),
-            aspects: None,
-            known: Vec::new(),
-            sentence: Some(sentence),
-            weight: 1.0,
-        });
+        out.push((n, t.to_string(), polarity));
     }
     Ok(out)
 }
 
-/// Weak sentence labels from review titles: 1-2 stars negative, 3 neutral, 5 positive (4 is
-/// left out as mixed); at most `per_label` each, in file order. Reviews whose id is in
-/// `exclude` (the sources of labelled sentences, so no test review leaks in) are skipped.
-pub fn read_titles(
+/// Reads `text<TAB>label` sentences labelled 0 (negative) or 1 (positive) after a header.
+pub fn read_binary_file(path: &Path) -> Result<Vec<Example>, ExtractError> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("sentences");
+    Ok(binary_sentences(path)?
+        .into_iter()
+        .map(|(n, text, polarity)| {
+            let id = format!("{stem}:{n}");
+            Example {
+                test: in_test_share(&id),
+                id,
+                text,
+                aspects: None,
+                known: Vec::new(),
+                sentence: Some(polarity),
+                weight: 1.0,
+            }
+        })
+        .collect())
+}
+
+/// A review title with its star-rating polarity: (review id, title, polarity index).
+pub type RatedTitle = (String, String, usize);
+
+/// Review titles with the polarity their star rating gives (1-2 stars negative, 3 neutral, 5
+/// positive; 4 is left out as mixed), at most `per_label` per polarity in file order, as
+/// (review id, title, polarity index). `id_column` names the id column (then required);
+/// `skip` leaves reviews out by id. Returns the titles taken per polarity too. Also read by
+/// the sentiment head's training.
+pub fn rated_titles(
     reviews: &Path,
     per_label: usize,
-    exclude: &dyn Fn(&str) -> bool,
-) -> Result<Vec<Example>, ExtractError> {
-    let mut rdr =
-        csv::Reader::from_path(reviews).map_err(|e| ExtractError::Training(format!("{}: {e}", reviews.display())))?;
-    let hdr = rdr.headers().map_err(|e| ExtractError::Training(e.to_string()))?.clone();
+    id_column: Option<&str>,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<RatedTitle>, [usize; 3]), ExtractError> {
+    let bad = |e: csv::Error| ExtractError::Training(format!("{}: {e}", reviews.display()));
+    let mut rdr = csv::Reader::from_path(reviews).map_err(bad)?;
+    let hdr = rdr.headers().map_err(bad)?.clone();
     let col = |n: &str| {
         hdr.iter()
             .position(|h| h == n)
             .ok_or_else(|| ExtractError::Training(format!("{}: no {n:?} column", reviews.display())))
     };
-    let (ct, cr, ci) = (col("Title")?, col("Rating")?, col("review_id")?);
+    let (ct, cr) = (col("Title")?, col("Rating")?);
+    let ci = id_column.map(col).transpose()?;
     let mut per = [0usize; 3];
     let mut out = Vec::new();
     for r in rdr.records() {
-        let r = r.map_err(|e| ExtractError::Training(format!("{}: {e}", reviews.display())))?;
-        let t = r[ct].trim();
-        if t.is_empty() || exclude(&r[ci]) {
+        let r = r.map_err(bad)?;
+        let t = r.get(ct).unwrap_or("").trim();
+        let id = ci.and_then(|i| r.get(i)).unwrap_or("");
+        if t.is_empty() || skip(id) {
             continue;
         }
-        let l = match r[cr].trim().parse::<u8>() {
+        let l = match r.get(cr).unwrap_or("").trim().parse::<u8>() {
             Ok(1 | 2) => 0,
             Ok(3) => 1,
             Ok(5) => 2,
@@ -204,17 +224,31 @@ pub fn read_titles(
             continue;
         }
         per[l] += 1;
-        out.push(Example {
-            id: format!("title:{}", &r[ci]),
-            text: t.to_string(),
+        out.push((id.to_string(), t.to_string(), l));
+    }
+    Ok((out, per))
+}
+
+/// Weak sentence labels from review titles ([`rated_titles`]). Reviews whose id is in
+/// `exclude` (the sources of labelled sentences, so no test review leaks in) are skipped.
+pub fn read_titles(
+    reviews: &Path,
+    per_label: usize,
+    exclude: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Example>, ExtractError> {
+    let (titles, _) = rated_titles(reviews, per_label, Some("review_id"), exclude)?;
+    Ok(titles
+        .into_iter()
+        .map(|(id, text, l)| Example {
+            id: format!("title:{id}"),
+            text,
             aspects: None,
             known: Vec::new(),
             sentence: Some(l),
             weight: 0.5,
             test: false,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// BLAKE3 of the training examples (ids, texts and labels in order): names the data a model

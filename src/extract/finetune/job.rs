@@ -138,11 +138,7 @@ pub fn run(
     super::save_parts(&model, &parts)?;
     let onnx = model.to_onnx(&job.version).map_err(|e| ExtractError::Model(e.to_string()))?;
     let onnx_file = format!("{}-{}.onnx", job.id, job.version);
-    let dest = cache.join(&job.id).join(&onnx_file);
-    if let Some(d) = dest.parent() {
-        std::fs::create_dir_all(d).map_err(|e| ExtractError::io(d, e))?;
-    }
-    std::fs::write(&dest, &onnx).map_err(|e| ExtractError::io(&dest, e))?;
+    manifest::write_cached(cache, &job.id, &onnx_file, &onnx)?;
 
     // Two charts: the loss falls by orders of magnitude, the scores move in [0, 1].
     let loss_svg = crate::chart::lines(

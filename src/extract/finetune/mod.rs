@@ -304,15 +304,27 @@ pub fn evaluate(
     Ok(ev)
 }
 
-/// The score that picks the epoch to keep: the mean of the three tasks' figures.
+/// The score that picks the epoch to keep: the mean of aspect F1, aspect polarity, sentence
+/// 3-way and positive/negative accuracy (3-way again where no positive/negative set is given).
 fn dev_score(e: &Evaluation) -> f64 {
     let bin = if e.binary_examples > 0 { e.binary_accuracy } else { e.sentence_accuracy };
     (e.f1 + e.polarity_accuracy + e.sentence_accuracy + bin) / 4.0
 }
 
+/// One step of the seeded generator behind every initialisation and shuffle here (a 64-bit
+/// linear congruential generator); returns the new state.
+fn lcg_step(state: &mut u64) -> u64 {
+    *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *state
+}
+
+/// A uniform draw in [0, 1) from the next state's top 24 bits.
+fn uniform(state: &mut u64) -> f32 {
+    (lcg_step(state) >> 40) as f32 / (1u64 << 24) as f32
+}
+
 fn lcg(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-    *seed >> 33
+    lcg_step(seed) >> 33
 }
 
 /// Trains the review model on `train` (never on examples marked `test`), keeping the epoch

@@ -42,8 +42,7 @@ fn init(rows: usize, cols: usize, std: f32, seed: &mut u64) -> Result<Tensor> {
             // Sum of uniforms: close enough to a normal for an initialisation.
             let mut s = 0.0f32;
             for _ in 0..4 {
-                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                s += (*seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                s += super::uniform(seed) - 0.5;
             }
             s * std * 1.732
         })
@@ -198,7 +197,7 @@ impl Tagger {
             x = ln(&mut g, &r, &l.norms[1], &format!("{p}.ln2"));
         }
         let a = self.aspects.len();
-        let att = super::bert::Mat::of_pub(self.att.as_tensor())?;
+        let att = super::bert::Mat::of(self.att.as_tensor())?;
         let att = g.f32s("head.attention", &[att.rows, att.cols], &att.data);
         let neg3 = g.op("Unsqueeze", &[&neg, &two], &[], "neg3");
         let s = g.op("MatMul", &[&x, &att], &[], "aspect_scores");
@@ -206,15 +205,15 @@ impl Tagger {
         g.node("Softmax", &[&s], &[("axis", Attr::Int(1))], "attention");
         let at = g.op("Transpose", &["attention"], &[("perm", Attr::Ints(vec![0, 2, 1]))], "att_t");
         let pooled = g.op("MatMul", &[&at, &x], &[], "pooled");
-        let dw = super::bert::Mat::of_pub(self.det_w.as_tensor())?;
+        let dw = super::bert::Mat::of(self.det_w.as_tensor())?;
         let dw = g.f32s("head.detect.weight", &[a, h], &dw.data);
         let db = g.f32s("head.detect.bias", &[a], &self.det_b.as_tensor().to_vec1()?);
         let d = g.op("Mul", &[&pooled, &dw], &[], "detect");
         let d = g.op("ReduceSum", &[&d, &minus1], &[("keepdims", Attr::Int(0))], "detect");
         g.node("Add", &[&d, &db], &[], "detect");
-        let pw = super::bert::Mat::of_pub(self.pol_w.as_tensor())?;
+        let pw = super::bert::Mat::of(self.pol_w.as_tensor())?;
         let pw = g.f32s("head.polarity.weight", &[h, 3], &pw.data);
-        let pb = super::bert::Mat::of_pub(self.pol_b.as_tensor())?;
+        let pb = super::bert::Mat::of(self.pol_b.as_tensor())?;
         let pb = g.f32s("head.polarity.bias", &[a, 3], &pb.data);
         let pm = g.op("MatMul", &[&pooled, &pw], &[], "polarity");
         g.node("Add", &[&pm, &pb], &[], "polarity");
@@ -223,7 +222,7 @@ impl Tagger {
         let sx = g.op("ReduceSum", &[&xm, &one], &[("keepdims", Attr::Int(0))], "sum");
         let sm = g.op("ReduceSum", &[&m, &one], &[("keepdims", Attr::Int(0))], "count");
         g.node("Div", &[&sx, &sm], &[], "embedding");
-        let sw = super::bert::Mat::of_pub(self.sent_w.as_tensor())?;
+        let sw = super::bert::Mat::of(self.sent_w.as_tensor())?;
         let sw = g.f32s("head.sentence.weight", &[h, 3], &sw.data);
         let sb = g.f32s("head.sentence.bias", &[3], &self.sent_b.as_tensor().to_vec1()?);
         let sl = g.op("MatMul", &["embedding", &sw], &[], "sentence");
