@@ -89,6 +89,9 @@ pub struct Config {
     /// Extracted aspect mentions whose confidence (the lower of detection and polarity
     /// probability) is under this go to the review queue, not the served graph; 0: none held.
     pub review_threshold_aspect: f32,
+    /// Graph Store writes, updates and `load` are validated against the SHACL shapes before
+    /// they commit (refused whole on a violation) unless the request says `validate=false`.
+    pub validate_writes: bool,
 }
 
 /// Which requests need an API key.
@@ -153,6 +156,7 @@ impl Default for Config {
             max_in_flight_per_client: 0,
             infer: false,
             review_threshold_aspect: 0.6,
+            validate_writes: false,
         }
     }
 }

@@ -17,5 +17,6 @@ pub mod ontology;
 pub mod pool;
 pub mod queries;
 pub mod recommend;
+pub mod shacl;
 pub mod sparql_fns;
 pub mod store;

@@ -4,6 +4,7 @@ mod keys;
 mod queue;
 mod rec;
 mod text;
+mod validate;
 
 use rec::{demo_recommender, eval, train_with_progress};
 use text::{analyze_stdin, extract, train_sentiment};
@@ -79,6 +80,11 @@ enum Command {
         /// Named graph for RDF files without graphs (default graph if absent).
         #[arg(long)]
         graph: Option<String>,
+        /// Check each file against the SHACL shapes before it commits; a file with a
+        /// violation is not loaded (the report is printed). Default: the config's
+        /// `validate_writes`.
+        #[arg(long)]
+        validate: bool,
         /// Files to load.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -321,6 +327,21 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Validate against the SHACL shapes (the shapes graph): what is stored (every graph, or
+    /// one with --graph), or RDF files as if they were loaded (nothing is written). Prints a
+    /// SHACL validation report; exits with status 1 when it has violations.
+    Validate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this graph's nodes (`default` for the default graph).
+        #[arg(long)]
+        graph: Option<String>,
+        /// Report format: turtle or json.
+        #[arg(long, default_value = "turtle")]
+        format: String,
+        /// RDF files to check instead of the store.
+        files: Vec<PathBuf>,
+    },
     /// The review queue: machine facts held for a person (list, accept, reject, export the
     /// decisions as training data).
     Queue {
@@ -441,12 +462,13 @@ impl StoreArgs {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Load { store, mapping, graph, files } => {
-            if files.iter().any(|f| is_tabular(f)) {
-                let engine = store.engine(None)?;
+        Command::Load { store, mapping, graph, validate, files } => {
+            let mut config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
+            config.validate_writes |= validate;
+            if files.iter().any(|f| is_tabular(f)) || config.validate_writes {
+                let engine = Engine::open(config).context("opening the store")?;
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             } else {
-                let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
                 let engine = Engine::open_for_rdf_load(config).context("opening the store")?;
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             }
@@ -543,6 +565,12 @@ pub fn run() -> Result<()> {
             let r = store.engine(None)?.reason()?;
             eprintln!("inferred {} triples in {:.1}s", r.inferred, r.seconds);
             println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        Command::Validate { store, graph, format, files } => {
+            let conforms = validate::run(&*store.engine(None)?, graph.as_deref(), &format, &files)?;
+            if !conforms {
+                std::process::exit(1);
+            }
         }
         Command::Queue { store, action } => queue::run(&*store.engine(None)?, action)?,
         Command::Keys { store, action } => {
@@ -717,6 +745,16 @@ fn is_tabular(p: &Path) -> bool {
     )
 }
 
+/// A load refused by validation prints its report before the error.
+fn refused(e: crate::engine::EngineError, file: &Path) -> anyhow::Error {
+    if let crate::engine::EngineError::Store(crate::store::StoreError::Invalid(report)) = &e
+        && let Err(p) = validate::print(report, "turtle")
+    {
+        eprintln!("cannot print the report: {p}");
+    }
+    anyhow::Error::new(e).context(format!("{}: not loaded", file.display()))
+}
+
 fn load_files(engine: &Engine, files: &[PathBuf], mapping: Option<&Path>, graph: Option<&str>) -> Result<()> {
     for f in files {
         let result: FileLoad = if is_tabular(f) {
@@ -734,10 +772,9 @@ fn load_files(engine: &Engine, files: &[PathBuf], mapping: Option<&Path>, graph:
             );
             bar.set_message(format!("cleaning {}", f.display()));
             let b2 = bar.clone();
-            let r =
-                engine.load_tabular(f, &m, engine.report_dir().as_deref(), Box::new(move |n| b2.set_position(n)))?;
+            let r = engine.load_tabular(f, &m, engine.report_dir().as_deref(), Box::new(move |n| b2.set_position(n)));
             bar.finish_and_clear();
-            r
+            r.map_err(|e| refused(e, f))?
         } else {
             let bar = ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{spinner} {msg} {pos} quads")
@@ -745,9 +782,9 @@ fn load_files(engine: &Engine, files: &[PathBuf], mapping: Option<&Path>, graph:
             );
             bar.set_message(format!("loading {}", f.display()));
             let b2 = bar.clone();
-            let r = engine.load_rdf(f, graph, move |n| b2.set_position(n))?;
+            let r = engine.load_rdf(f, graph, move |n| b2.set_position(n));
             bar.finish_and_clear();
-            r
+            r.map_err(|e| refused(e, f))?
         };
         eprintln!(
             "loaded {}: {} quads in {:.1}s ({:.0} quads/s)",

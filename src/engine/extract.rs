@@ -262,6 +262,9 @@ impl Engine {
             for (k, v) in &vectors {
                 index.upsert(k, v)?;
             }
+            let (aspects_held, others_held) = self.gate(&mut quads, &g)?;
+            report.aspect_mentions -= aspects_held;
+            report.held_for_review += aspects_held + others_held;
             self.store().insert(&quads)?;
             done_count += batch.len();
             progress(done_count, total);
@@ -435,6 +438,72 @@ impl Engine {
             review += usize::from(!link.sure);
         }
         (n, review)
+    }
+}
+
+impl Engine {
+    /// Checks a batch's machine facts against the shapes as they would stand once written; a
+    /// fact with a violation moves to the review queue with the messages as its reason (the
+    /// facts already held for low confidence are there). Returns (aspect mentions, other facts)
+    /// held.
+    fn gate(&self, quads: &mut Vec<Quad>, g: &GraphName) -> Result<(usize, usize), EngineError> {
+        let machine = [vocab::ASPECT_MENTION, vocab::ATTRIBUTE_MENTION, vocab::SENTIMENT_JUDGEMENT];
+        let facts: HashMap<Term, &str> = quads
+            .iter()
+            .filter(|q| &q.graph_name == g && q.predicate.as_str() == vocab::RDF_TYPE)
+            .filter_map(|q| match &q.object {
+                Term::NamedNode(c) => {
+                    machine.iter().find(|m| **m == c.as_str()).map(|m| (q.subject.clone().into(), *m))
+                }
+                _ => None,
+            })
+            .collect();
+        if facts.is_empty() {
+            return Ok((0, 0));
+        }
+        let shapes = self.shapes()?;
+        let check = crate::store::Check {
+            shapes: &shapes,
+            focus: crate::shacl::Focus::Only(facts.keys().cloned().collect()),
+            hidden: &super::validate::HIDDEN,
+        };
+        let report = self.store.validate_addition(quads, &check)?;
+        let mut failing: HashMap<Term, Vec<String>> = HashMap::new();
+        for r in report.results.iter().filter(|r| r.result_severity.ends_with("#Violation")) {
+            if let Some(node) = facts.keys().find(|n| n.to_string() == r.focus_node) {
+                failing.entry(node.clone()).or_default().push(r.result_message.clone());
+            }
+        }
+        if failing.is_empty() {
+            return Ok((0, 0));
+        }
+        let queue = GraphName::NamedNode(nn(vocab::GRAPH_QUEUE));
+        let mut extra = Vec::new();
+        for q in quads.iter_mut() {
+            let s: Term = q.subject.clone().into();
+            if &q.graph_name == g && failing.contains_key(&s) {
+                q.graph_name = queue.clone();
+                if q.predicate.as_str() == vocab::SOURCE_TEXT {
+                    extra.push(Quad::new(q.subject.clone(), nn(vocab::CONTEXT_TEXT), q.object.clone(), queue.clone()));
+                }
+            }
+        }
+        let (mut aspects, mut others) = (0, 0);
+        for (node, why) in &failing {
+            let Term::NamedNode(n) = node else { continue };
+            let why = format!("fails a shape: {}", why.join("; "));
+            extra.push(Quad::new(n.clone(), nn(vocab::HELD_BECAUSE), Literal::from(why), queue.clone()));
+            if let GraphName::NamedNode(t) = g {
+                extra.push(Quad::new(n.clone(), nn(vocab::TARGET_GRAPH), t.clone(), queue.clone()));
+            }
+            if facts[node] == vocab::ASPECT_MENTION {
+                aspects += 1;
+            } else {
+                others += 1;
+            }
+        }
+        quads.extend(extra);
+        Ok((aspects, others))
     }
 }
 

@@ -7,6 +7,7 @@ mod privacy;
 mod queue;
 mod reason;
 mod rec;
+mod validate;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 pub use queue::{Decision, Edit, QueueFilter, QueueItem};
@@ -14,6 +15,7 @@ pub use queue::{Decision, Edit, QueueFilter, QueueItem};
 pub use privacy::Forgotten;
 pub use reason::{Derivation, ReasonReport};
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
+pub use validate::subjects;
 
 use crate::config::Config;
 use crate::extract::semantic::{ModelSettings, Semantic};
@@ -93,6 +95,7 @@ pub struct Engine {
     lexicon_generation: std::sync::atomic::AtomicU64,
     keys: crate::auth::Keys,
     audit: crate::audit::AuditLog,
+    shapes_cache: std::sync::RwLock<validate::ShapesCache>,
 }
 
 impl Engine {
@@ -159,6 +162,7 @@ impl Engine {
             lexicon_generation: std::sync::atomic::AtomicU64::new(u64::MAX),
             keys,
             audit,
+            shapes_cache: Default::default(),
         })
     }
 
@@ -224,6 +228,7 @@ impl Engine {
             vocab::GRAPH_SCHEMA_ORG,
             vocab::GRAPH_GOODRELATIONS,
             vocab::GRAPH_REV,
+            vocab::GRAPH_SHAPES,
         ] {
             let g = GraphName::NamedNode(NamedNode::new_unchecked(g));
             if self.store.graph_exists(&g)? {
@@ -285,7 +290,7 @@ impl Engine {
         parsed: crate::store::ParsedUpdate,
         dataset: &UpdateDataset,
     ) -> Result<(), EngineError> {
-        Ok(self.store.update_parsed(parsed, dataset, self.config.query_timeout())?)
+        Ok(self.store.update_parsed(parsed, dataset, self.config.query_timeout(), None)?)
     }
 
     /// Options for the operator's own reads (`shopgraph dump`): no row limit or deadline.
@@ -309,6 +314,32 @@ impl Engine {
         let file = std::fs::File::open(path)
             .map_err(|e| EngineError::Input(format!("cannot open {}: {e}", path.display())))?;
         let base = format!("file://{}", std::fs::canonicalize(path).unwrap_or(path.into()).display());
+        if self.config.validate_writes {
+            // Validated loads go through one transaction, so the file is read into memory.
+            let start = std::time::Instant::now();
+            let data =
+                std::fs::read(path).map_err(|e| EngineError::Input(format!("cannot read {}: {e}", path.display())))?;
+            let quads = if format.supports_datasets() && graph.is_none() {
+                Store::parse_dataset_document(&data, format)?
+            } else {
+                let g = match graph {
+                    Some(g) => GraphName::NamedNode(
+                        NamedNode::new(g).map_err(|_| EngineError::Input(format!("graph {g:?} is not an IRI")))?,
+                    ),
+                    None => GraphName::DefaultGraph,
+                };
+                Store::parse_document(&data, format, g, Some(&base))?
+            };
+            self.checked(true, &quads, |check| self.store.insert_checked(&quads, check))?;
+            progress(quads.len() as u64);
+            return Ok(FileLoad {
+                file: path.display().to_string(),
+                quads: quads.len() as u64,
+                seconds: start.elapsed().as_secs_f64(),
+                report: None,
+                report_files: Vec::new(),
+            });
+        }
         let LoadStats { quads, seconds } =
             self.store.bulk_load(BufReader::new(file), format, graph, Some(&base), progress)?;
         Ok(FileLoad { file: path.display().to_string(), quads, seconds, report: None, report_files: Vec::new() })
@@ -326,7 +357,11 @@ impl Engine {
         let start = std::time::Instant::now();
         let cleaned = ingest::clean_file(path, mapping, &self.minter, &self.pseudo, progress)?;
         let quads = cleaned.quads.len() as u64;
-        self.store.bulk_insert(cleaned.quads)?;
+        if self.config.validate_writes {
+            self.checked(true, &cleaned.quads, |check| self.store.insert_checked(&cleaned.quads, check))?;
+        } else {
+            self.store.bulk_insert(cleaned.quads)?;
+        }
         self.record_dataset(path, &cleaned.report)?;
         let mut report_files = Vec::new();
         if let Some(dir) = report_dir {

@@ -21,7 +21,8 @@ pub struct QueueItem {
     pub id: String,
     /// Its IRI.
     pub iri: String,
-    /// Fact kind (`aspect`).
+    /// Fact kind: `aspect`, `attribute` (attribute or brand mention) or `sentiment` (a
+    /// review's sentiment judgement).
     pub kind: String,
     /// The review it was read from.
     pub source: String,
@@ -86,44 +87,59 @@ pub struct Decision {
 impl Engine {
     fn queue_items(&self, only: Option<&NamedNode>) -> Result<Vec<QueueItem>, EngineError> {
         let filter = only.map_or_else(String::new, |n| format!("FILTER(?m = <{}>)", n.as_str()));
+        // Aspect mentions carry every field; facts held because they fail a shape may lack
+        // some (that can be why they were held), so only the bookkeeping is required.
         let q = format!(
-            "PREFIX sg: <{sg}> SELECT ?m ?src ?product ?aspect ?s ?c ?text ?ctx ?start ?end ?method ?why ?run ?target WHERE {{
-               GRAPH <{queue}> {{ ?m a sg:AspectMention ; sg:mentionIn ?src ; sg:aspect ?aspect ; sg:sentiment ?s ;
-                 sg:confidence ?c ; sg:sourceText ?text ; sg:contextText ?ctx ; sg:spanStart ?start ; sg:spanEnd ?end ;
-                 sg:detectionMethod ?method ; sg:heldBecause ?why ; sg:generatedBy ?run ; sg:targetGraph ?target }}
+            "PREFIX sg: <{sg}> SELECT ?m ?src ?product ?aspect ?s ?c ?text ?ctx ?start ?end ?method ?why ?run ?target ?type WHERE {{
+               GRAPH <{queue}> {{ ?m a ?type ; sg:heldBecause ?why ; sg:targetGraph ?target .
+                 VALUES ?type {{ sg:AspectMention sg:AttributeMention sg:SentimentJudgement }}
+                 OPTIONAL {{ ?m sg:mentionIn|sg:about ?src }} OPTIONAL {{ ?m sg:aspect ?aspect }}
+                 OPTIONAL {{ ?m sg:sentiment ?s }} OPTIONAL {{ ?m sg:confidence ?c }} OPTIONAL {{ ?m sg:sourceText ?text }}
+                 OPTIONAL {{ ?m sg:contextText ?ctx }} OPTIONAL {{ ?m sg:spanStart ?start }} OPTIONAL {{ ?m sg:spanEnd ?end }}
+                 OPTIONAL {{ ?m sg:detectionMethod ?method }} OPTIONAL {{ ?m sg:generatedBy ?run }} }}
                OPTIONAL {{ ?src sg:reviewOf ?product }} {filter} }} ORDER BY ?c ?m",
             sg = vocab::SG,
             queue = vocab::GRAPH_QUEUE,
         );
         let vars = [
             "m", "src", "product", "aspect", "s", "c", "text", "ctx", "start", "end", "method", "why", "run", "target",
+            "type",
         ];
         let rows = self.store().select_terms(&q, &[], &vars, self.config.query_timeout())?;
         let text = |t: &Option<Term>| lexical(t).unwrap_or_default();
         let num = |t: &Option<Term>| text(t).parse::<f64>().unwrap_or(0.0);
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let iri = text(&r[0]);
-                QueueItem {
-                    id: iri.rsplit('/').next().unwrap_or_default().to_string(),
-                    iri,
-                    kind: "aspect".into(),
-                    source: text(&r[1]),
-                    product: lexical(&r[2]),
-                    aspect: text(&r[3]),
-                    sentiment: text(&r[4]),
-                    confidence: num(&r[5]),
-                    source_text: text(&r[6]),
-                    context: text(&r[7]),
-                    span: (num(&r[8]) as i64, num(&r[9]) as i64),
-                    method: text(&r[10]),
-                    reason: text(&r[11]),
-                    run: text(&r[12]),
-                    target_graph: text(&r[13]),
-                }
-            })
-            .collect())
+        let mut items: Vec<QueueItem> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in rows {
+            let iri = text(&r[0]);
+            // A fact with two values of one field (itself a reason to hold it) lists once.
+            if !seen.insert(iri.clone()) {
+                continue;
+            }
+            let kind = match text(&r[14]).rsplit('#').next() {
+                Some("AspectMention") => "aspect",
+                Some("AttributeMention") => "attribute",
+                _ => "sentiment",
+            };
+            items.push(QueueItem {
+                id: iri.rsplit('/').next().unwrap_or_default().to_string(),
+                iri,
+                kind: kind.into(),
+                source: text(&r[1]),
+                product: lexical(&r[2]).or_else(|| (kind == "attribute").then(|| text(&r[1]))),
+                aspect: text(&r[3]),
+                sentiment: text(&r[4]),
+                confidence: num(&r[5]),
+                source_text: text(&r[6]),
+                context: text(&r[7]),
+                span: (num(&r[8]) as i64, num(&r[9]) as i64),
+                method: text(&r[10]),
+                reason: text(&r[11]),
+                run: text(&r[12]),
+                target_graph: text(&r[13]),
+            });
+        }
+        Ok(items)
     }
 
     /// Held facts, least confident first.
@@ -144,13 +160,14 @@ impl Engine {
         if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(EngineError::NotFound(format!("no review-queue item {id:?}")));
         }
-        let node = nn(&format!("{}mention/{id}", self.minter().base()));
-        let item = self
-            .queue_items(Some(&node))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| EngineError::NotFound(format!("no review-queue item {id:?}")))?;
-        Ok((node, item))
+        // Mentions and judgements are minted under different paths; the id names one of them.
+        for kind in ["mention", "judgement"] {
+            let node = nn(&format!("{}{kind}/{id}", self.minter().base()));
+            if let Some(item) = self.queue_items(Some(&node))?.into_iter().next() {
+                return Ok((node, item));
+            }
+        }
+        Err(EngineError::NotFound(format!("no review-queue item {id:?}")))
     }
 
     /// Accepts a held fact (after `edit`): it moves into its target graph, marked as accepted by
@@ -162,6 +179,12 @@ impl Engine {
                 return Err(EngineError::Input(format!("sentiment {s:?} is not positive, negative or neutral")));
             }
             item.sentiment = s.clone();
+        }
+        if edit.aspect.is_some() && item.kind != "aspect" {
+            return Err(EngineError::Input(format!("a held {} fact has no aspect to edit", item.kind)));
+        }
+        if edit.sentiment.is_some() && item.kind == "attribute" {
+            return Err(EngineError::Input("a held attribute fact has no sentiment to edit".into()));
         }
         if let Some(a) = &edit.aspect {
             let lex = self.lexicon()?;
@@ -181,13 +204,17 @@ impl Engine {
             }
             moved.push(Quad::new(q.subject.clone(), q.predicate.clone(), q.object.clone(), target.clone()));
         }
-        moved.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&item.aspect), target.clone()));
-        moved.push(Quad::new(
-            node.clone(),
-            nn(vocab::SENTIMENT),
-            Literal::from(item.sentiment.as_str()),
-            target.clone(),
-        ));
+        if let Ok(aspect) = NamedNode::new(&item.aspect) {
+            moved.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), aspect, target.clone()));
+        }
+        if !item.sentiment.is_empty() {
+            moved.push(Quad::new(
+                node.clone(),
+                nn(vocab::SENTIMENT),
+                Literal::from(item.sentiment.as_str()),
+                target.clone(),
+            ));
+        }
         let now = now();
         let mut decided = self.decision_quads(&node, &item, "accepted", who, &now);
         decided.extend(decision_marks(&node, "accepted", who, &now, &target));
@@ -215,12 +242,19 @@ impl Engine {
         let g = GraphName::NamedNode(nn(vocab::GRAPH_DECISIONS));
         let mut out = decision_marks(node, decision, who, now, &g);
         let lit = |p: &str, v: &str| Quad::new(node.clone(), nn(p), Literal::from(v), g.clone());
-        out.push(Quad::new(node.clone(), nn(vocab::MENTION_IN), nn(&item.source), g.clone()));
-        out.push(Quad::new(node.clone(), nn(vocab::HAS_ASPECT), nn(&item.aspect), g.clone()));
-        out.push(lit(vocab::SENTIMENT, &item.sentiment));
-        out.push(lit(vocab::CONTEXT_TEXT, &item.context));
-        out.push(lit(vocab::SOURCE_TEXT, &item.source_text));
-        out.push(Quad::new(node.clone(), nn(vocab::GENERATED_BY), nn(&item.run), g.clone()));
+        let link = |p: &str, o: &str| NamedNode::new(o).ok().map(|o| Quad::new(node.clone(), nn(p), o, g.clone()));
+        out.extend(link(if item.kind == "attribute" { vocab::ABOUT } else { vocab::MENTION_IN }, &item.source));
+        out.extend(link(vocab::HAS_ASPECT, &item.aspect));
+        out.extend(link(vocab::GENERATED_BY, &item.run));
+        for (p, v) in [
+            (vocab::SENTIMENT, &item.sentiment),
+            (vocab::CONTEXT_TEXT, &item.context),
+            (vocab::SOURCE_TEXT, &item.source_text),
+        ] {
+            if !v.is_empty() {
+                out.push(lit(p, v));
+            }
+        }
         out
     }
 

@@ -236,7 +236,7 @@ impl Engine {
         let graph = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
         let quads: Vec<Quad> =
             inferred.iter().map(|(s, p, o)| Quad::new(s.clone(), p.clone(), o.clone(), graph.clone())).collect();
-        self.store.replace_graph(&graph, &quads)?;
+        self.store.replace_graph(&graph, &quads, None)?;
         Ok(ReasonReport { inferred: quads.len(), by_rule, seconds: start.elapsed().as_secs_f64() })
     }
 

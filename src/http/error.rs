@@ -78,6 +78,8 @@ impl ApiError {
                     StoreError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
                     StoreError::NotAcceptable(_) => (S::NOT_ACCEPTABLE, "not_acceptable"),
                     StoreError::Storage(_) => (S::INTERNAL_SERVER_ERROR, "storage"),
+                    StoreError::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "shacl_violation"),
+                    StoreError::Shapes(_) => (S::BAD_REQUEST, "bad_shape"),
                 },
                 EngineError::NamedQuery(n) => match n {
                     NamedQueryError::Unknown(_) => (S::NOT_FOUND, "unknown_query"),
@@ -145,6 +147,11 @@ impl ResponseError for ApiError {
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer realm=\"shopgraph\""));
+        }
+        // A refused validated write answers with its SHACL report, so the client sees each
+        // violation, not only that there were some.
+        if let Self::Engine(EngineError::Store(StoreError::Invalid(report))) = self {
+            return resp.json(serde_json::json!({ "error": code, "message": self.to_string(), "report": report }));
         }
         resp.json(serde_json::json!({ "error": code, "message": self.to_string() }))
     }

@@ -7,6 +7,7 @@ use super::params::{header_str, media_type, pairs, read_body};
 use super::{ApiError, AppState, access};
 use crate::audit::Entry;
 use crate::auth::Role;
+use crate::engine::Engine;
 use crate::ontology::vocab;
 use crate::store::model::{GraphName, NamedNode};
 use crate::store::{GraphFormat, Store, formats};
@@ -20,10 +21,12 @@ enum Target {
     Dataset,
 }
 
-/// `?default`, `?graph=IRI`, or neither (the dataset). Other parameters are ignored.
-fn target(req: &HttpRequest) -> Result<(Target, Vec<String>), ApiError> {
+/// `?default`, `?graph=IRI`, or neither (the dataset); format names; `validate=`. Other
+/// parameters are ignored.
+fn target(req: &HttpRequest) -> Result<(Target, Vec<String>, Option<bool>), ApiError> {
     let mut target = None;
     let mut names = Vec::new();
+    let mut validate = None;
     for (k, v) in pairs(req)? {
         let g = match k.as_str() {
             "default" => GraphName::DefaultGraph,
@@ -34,13 +37,21 @@ fn target(req: &HttpRequest) -> Result<(Target, Vec<String>), ApiError> {
                 names.push(v);
                 continue;
             }
+            "validate" => {
+                validate = Some(match v.as_str() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(ApiError::BadRequest(format!("validate must be true or false, got {v:?}"))),
+                });
+                continue;
+            }
             _ => continue,
         };
         if target.replace(g).is_some() {
             return Err(ApiError::BadRequest("give exactly one of `default` or `graph`".into()));
         }
     }
-    Ok((target.map_or(Target::Dataset, Target::Graph), names))
+    Ok((target.map_or(Target::Dataset, Target::Graph), names, validate))
 }
 
 /// Writes to the whole dataset or to a protected graph are an admin's.
@@ -67,7 +78,7 @@ fn dataset_format(names: &[String], accept: Option<&str>) -> Option<GraphFormat>
 }
 
 pub(super) async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (target, names) = target(&req)?;
+    let (target, names, _) = target(&req)?;
     let accept = header_str(req.headers(), header::ACCEPT);
     let engine = Arc::clone(&state.engine);
     let opts = engine.query_options();
@@ -94,7 +105,7 @@ async fn write(
     payload: web::Payload,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let (target, _) = target(&req)?;
+    let (target, _, validate) = target(&req)?;
     require_write(&req, &target)?;
     let ct = media_type(&req);
     let format = formats::upload_format(&ct).ok_or_else(|| {
@@ -102,6 +113,7 @@ async fn write(
     })?;
     let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;
     let engine = Arc::clone(&state.engine);
+    let validate = engine.validates(validate);
     let who = access::of(&req).who();
     let action = if replace { "gsp-put" } else { "gsp-post" };
     let created = match target {
@@ -115,11 +127,17 @@ async fn write(
                     };
                     // Parse everything first: a syntax error leaves the graph as it was.
                     let quads = Store::parse_document(&body, format, graph.clone(), base.as_deref())?;
-                    let existed = if replace {
-                        engine.store().replace_graph(&graph, &quads)?
-                    } else {
-                        engine.store().add_to_graph(&graph, &quads)?
-                    };
+                    if matches!(&graph, GraphName::NamedNode(n) if n.as_str() == vocab::GRAPH_SHAPES) {
+                        // New shapes must read as shapes, or every later validation would fail.
+                        Engine::parse_shapes(&quads)?;
+                    }
+                    let existed = engine.checked(validate, &quads, |check| {
+                        if replace {
+                            engine.store().replace_graph(&graph, &quads, check)
+                        } else {
+                            engine.store().add_to_graph(&graph, &quads, check)
+                        }
+                    })?;
                     engine.audit().record(Entry::new(who, action, Some(graph.to_string()), &body, Some(quads.len())));
                     Ok(existed)
                 })
@@ -131,11 +149,13 @@ async fn write(
                 .pool
                 .run(move || -> Result<(), ApiError> {
                     let quads = Store::parse_dataset_document(&body, format)?;
-                    if replace {
-                        engine.store().replace_dataset(&quads)?;
-                    } else {
-                        engine.store().add_to_dataset(&quads)?;
-                    }
+                    engine.checked(validate, &quads, |check| {
+                        if replace {
+                            engine.store().replace_dataset(&quads, check)
+                        } else {
+                            engine.store().add_to_dataset(&quads, check)
+                        }
+                    })?;
                     engine.audit().record(Entry::new(who, action, Some("dataset".into()), &body, Some(quads.len())));
                     Ok(())
                 })
@@ -163,7 +183,7 @@ pub(super) async fn post(
 }
 
 pub(super) async fn delete(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let target = target(&req)?.0;
+    let (target, _, _) = target(&req)?;
     require_write(&req, &target)?;
     let Target::Graph(graph) = target else {
         return Err(ApiError::BadRequest(

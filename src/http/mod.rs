@@ -16,6 +16,7 @@ mod queue;
 mod rec;
 mod sparql;
 mod text;
+mod validate;
 
 pub use error::ApiError;
 
@@ -172,6 +173,7 @@ pub fn app(
         .route("/queue", web::get().to(queue::list))
         .route("/queue/{id}/{decision}", web::post().to(queue::decide))
         .route("/inference/explain", web::get().to(admin::explain_inference))
+        .route("/validate", web::post().to(validate::validate))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({
                 "error": "not_found",

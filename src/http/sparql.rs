@@ -26,6 +26,8 @@ struct ProtocolParams {
     union_default_graph: bool,
     /// `infer=true|false`; `None` takes the config's default.
     infer: Option<bool>,
+    /// `validate=true|false` on updates; `None` takes the config's default.
+    validate: Option<bool>,
     /// `format`, `output` and `results` values in request order.
     formats: Vec<String>,
 }
@@ -43,6 +45,7 @@ fn protocol_params(state: &AppState, pairs: &[(String, String)]) -> ProtocolPara
             "using-named-graph-uri" => p.using_named_graphs.push(v.clone()),
             "union-default-graph" => p.union_default_graph = !matches!(v.as_str(), "false" | "0"),
             "infer" => p.infer = Some(!matches!(v.as_str(), "false" | "0" | "no")),
+            "validate" => p.validate = Some(!matches!(v.as_str(), "false" | "0" | "no")),
             f if FORMAT_PARAMS.contains(&f) => p.formats.push(v.clone()),
             "query" | "update" | "timeout" => {}
             other => {
@@ -95,6 +98,7 @@ async fn run_update(
     let who = access.who();
     let engine = Arc::clone(&state.engine);
     let dataset = UpdateDataset { using_graphs: params.using_graphs, using_named_graphs: params.using_named_graphs };
+    let validate = engine.validates(params.validate);
     state
         .pool
         .run(move || -> Result<(), ApiError> {
@@ -104,7 +108,7 @@ async fn run_update(
             if store::write_scope(&parsed).touches_any_of(&vocab::PROTECTED_GRAPHS) {
                 access.require(Role::Admin)?;
             }
-            engine.update_parsed(parsed, &dataset)?;
+            engine.update_checked(parsed, &dataset, validate)?;
             engine.audit().record(Entry::new(who, "sparql-update", None, update.as_bytes(), None));
             Ok(())
         })

@@ -23,6 +23,8 @@ pub enum OntologyError {
 
 /// The shopgraph ontology (Turtle), embedded so a binary needs no repo checkout.
 pub const ONTOLOGY_TTL: &str = include_str!("../../ontology/shopgraph.ttl");
+/// The SHACL shapes, Turtle.
+pub const SHAPES_TTL: &str = include_str!("../../ontology/shapes.ttl");
 const SCHEMA_NQ: &[u8] = include_bytes!("../../ontology/vendor/schema.nq");
 const GR_NQ: &[u8] = include_bytes!("../../ontology/vendor/gr.nq");
 const REV_NQ: &[u8] = include_bytes!("../../ontology/vendor/rev.nq");
@@ -61,6 +63,7 @@ pub fn ontology_quads() -> Result<Vec<Quad>, OntologyError> {
         Some(vocab::GRAPH_ONTOLOGY),
         &mut out,
     )?;
+    parse_into("ontology/shapes.ttl", RdfFormat::Turtle, SHAPES_TTL.as_bytes(), Some(vocab::GRAPH_SHAPES), &mut out)?;
     parse_into("ontology/vendor/schema.nq", RdfFormat::NQuads, SCHEMA_NQ, None, &mut out)?;
     parse_into("ontology/vendor/gr.nq", RdfFormat::NQuads, GR_NQ, None, &mut out)?;
     parse_into("ontology/vendor/rev.nq", RdfFormat::NQuads, REV_NQ, None, &mut out)?;

@@ -27,8 +27,18 @@ pub const GRAPH_GOODRELATIONS: &str = "http://purl.org/goodrelations/v1#";
 pub const GRAPH_REV: &str = "http://purl.org/stuff/rev#";
 /// Graphs only an admin may write: the ontology, the taxonomy, the vendored vocabularies and
 /// the load records.
-pub const PROTECTED_GRAPHS: [&str; 7] =
-    [GRAPH_ONTOLOGY, GRAPH_TAXONOMY, GRAPH_META, GRAPH_SCHEMA_ORG, GRAPH_GOODRELATIONS, GRAPH_REV, GRAPH_INFERRED];
+pub const PROTECTED_GRAPHS: [&str; 8] = [
+    GRAPH_ONTOLOGY,
+    GRAPH_TAXONOMY,
+    GRAPH_META,
+    GRAPH_SCHEMA_ORG,
+    GRAPH_GOODRELATIONS,
+    GRAPH_REV,
+    GRAPH_INFERRED,
+    GRAPH_SHAPES,
+];
+/// The SHACL shapes graph (`ontology/shapes.ttl` until an engineer replaces it).
+pub const GRAPH_SHAPES: &str = "https://w3id.org/shopgraph/graph/shapes";
 
 pub const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
 /// Where `shopgraph reason` materialises what the ontology implies about the shop's data.
@@ -154,4 +164,4 @@ pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime"
 pub const PROV_ENDED_AT_TIME: &str = "http://www.w3.org/ns/prov#endedAtTime";
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.3.0";
+pub const ONTOLOGY_VERSION: &str = "1.4.0";

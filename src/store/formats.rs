@@ -151,6 +151,24 @@ pub fn file_format(path: &std::path::Path) -> Option<RdfFormat> {
     }
 }
 
+/// Serialises triples made in code (a SHACL report) in a graph format, with the given prefixes
+/// where the format has them.
+pub fn write_triples(
+    triples: &[oxigraph::model::Triple],
+    format: RdfFormat,
+    prefixes: &[(&str, &str)],
+) -> std::io::Result<Vec<u8>> {
+    let mut ser = oxigraph::io::RdfSerializer::from_format(format);
+    for (name, iri) in prefixes {
+        ser = ser.with_prefix(*name, *iri).map_err(std::io::Error::other)?;
+    }
+    let mut w = ser.for_writer(Vec::new());
+    for t in triples {
+        w.serialize_triple(t.as_ref())?;
+    }
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

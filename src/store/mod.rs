@@ -3,13 +3,16 @@
 
 mod bind;
 pub mod formats;
+mod gsp;
 pub mod guard;
 mod heartbeat;
 mod update;
+mod validate;
 mod watchdog;
 
 pub use spargebra::Update as ParsedUpdate;
 pub use update::{UpdateDataset, WriteScope, parse_update, write_scope};
+pub use validate::{Check, touched_nodes};
 
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode, Quad, Term};
@@ -64,6 +67,12 @@ pub enum StoreError {
     /// RocksDB or the file system failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A validated write breaks the SHACL shapes; nothing of it was written.
+    #[error("the write does not conform to the shapes ({} result(s)); nothing was written", .0.results.len())]
+    Invalid(Box<crate::shacl::ValidationReport>),
+    /// The shapes graph holds a malformed or unsupported shape.
+    #[error("{0}")]
+    Shapes(String),
 }
 
 impl From<StorageError> for StoreError {
@@ -389,7 +398,7 @@ impl Store {
     /// dataset (USING, USING NAMED, WITH) as well is refused. LOAD is refused: the server never
     /// fetches outside documents on a client's behalf.
     pub fn update(&self, text: &str, dataset: &UpdateDataset, timeout: Duration) -> Result<(), StoreError> {
-        self.update_parsed(parse_update(text)?, dataset, timeout)
+        self.update_parsed(parse_update(text)?, dataset, timeout, None)
     }
 
     /// [`Self::update`] on an update parsed already (by [`parse_update`]).
@@ -398,6 +407,7 @@ impl Store {
         parsed: spargebra::Update,
         dataset: &UpdateDataset,
         timeout: Duration,
+        check: Option<&Check<'_>>,
     ) -> Result<(), StoreError> {
         let mut own_dataset = false;
         for op in &parsed.operations {
@@ -439,7 +449,8 @@ impl Store {
                 ds.set_available_named_graphs(named.clone());
             }
         }
-        let done = prepared.on_store(&self.inner).execute().map_err(|e| match e {
+        let mut tx = self.inner.start_transaction()?;
+        prepared.on_transaction(&mut tx).execute().map_err(|e| match e {
             UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
             UpdateEvaluationError::Unexpected(inner) => match inner.downcast::<QueryEvaluationError>() {
                 Ok(q) if matches!(*q, QueryEvaluationError::Cancelled) => StoreError::Timeout(timeout),
@@ -449,9 +460,8 @@ impl Store {
             UpdateEvaluationError::Service(s) => StoreError::Forbidden(s.to_string()),
             UpdateEvaluationError::GraphParsing(p) => StoreError::RdfSyntax(p.to_string()),
             other => StoreError::Evaluation(other.to_string()),
-        });
-        self.wrote();
-        done
+        })?;
+        self.commit_checked(tx, check)
     }
 
     /// Bulk-loads an RDF stream. The load is atomic: on a parse error nothing is committed.
@@ -502,11 +512,14 @@ impl Store {
 
     /// Inserts quads in one transaction (small writes: events, HTTP uploads).
     pub fn insert(&self, quads: &[Quad]) -> Result<(), StoreError> {
+        self.insert_checked(quads, None)
+    }
+
+    /// [`Self::insert`], refused whole when the check finds a violation.
+    pub fn insert_checked(&self, quads: &[Quad], check: Option<&Check<'_>>) -> Result<(), StoreError> {
         let mut tx = self.inner.start_transaction()?;
         tx.extend(quads.iter());
-        tx.commit()?;
-        self.wrote();
-        Ok(())
+        self.commit_checked(tx, check)
     }
 
     /// Removes quads in one transaction.
@@ -547,134 +560,6 @@ impl Store {
     /// Whether the store holds the quad.
     pub fn contains(&self, quad: &Quad) -> Result<bool, StoreError> {
         Ok(self.inner.contains(quad)?)
-    }
-
-    /// Parses an RDF document completely, so that a syntax error is found before anything is written.
-    pub fn parse_document(
-        data: &[u8],
-        format: RdfFormat,
-        graph: GraphName,
-        base_iri: Option<&str>,
-    ) -> Result<Vec<Quad>, StoreError> {
-        check_upload(data, format)?;
-        let mut parser = RdfParser::from_format(format).with_default_graph(graph).rename_blank_nodes();
-        if let Some(b) = base_iri {
-            parser = parser.with_base_iri(b).map_err(|e| StoreError::InvalidIri(e.to_string()))?;
-        }
-        if format.supports_datasets() {
-            // A graph-level upload may not smuggle quads into other graphs.
-            parser = parser.without_named_graphs();
-        }
-        parser.for_slice(data).map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string()))).collect()
-    }
-
-    /// Parses an N-Quads / TriG document for the whole dataset (GSP without a graph).
-    pub fn parse_dataset_document(data: &[u8], format: RdfFormat) -> Result<Vec<Quad>, StoreError> {
-        check_upload(data, format)?;
-        RdfParser::from_format(format)
-            .rename_blank_nodes()
-            .for_slice(data)
-            .map(|q| q.map_err(|e| StoreError::RdfSyntax(e.to_string())))
-            .collect()
-    }
-
-    /// GSP PUT without a graph: the dataset becomes exactly these quads, in one transaction.
-    pub fn replace_dataset(&self, quads: &[Quad]) -> Result<(), StoreError> {
-        let mut tx = self.inner.start_transaction()?;
-        tx.clear()?;
-        tx.extend(quads.iter());
-        tx.commit()?;
-        self.wrote();
-        Ok(())
-    }
-
-    /// GSP POST without a graph: adds quads to their graphs in one transaction.
-    pub fn add_to_dataset(&self, quads: &[Quad]) -> Result<(), StoreError> {
-        let mut tx = self.inner.start_transaction()?;
-        tx.extend(quads.iter());
-        tx.commit()?;
-        self.wrote();
-        Ok(())
-    }
-
-    /// GSP PUT: replaces a graph with the given quads in one transaction. Returns whether it existed.
-    pub fn replace_graph(&self, graph: &GraphName, quads: &[Quad]) -> Result<bool, StoreError> {
-        let existed = self.graph_exists(graph)?;
-        let mut tx = self.inner.start_transaction()?;
-        tx.clear_graph(graph.as_ref())?;
-        if let GraphName::NamedNode(n) = graph {
-            tx.insert_named_graph(n.as_ref());
-        }
-        tx.extend(quads.iter());
-        tx.commit()?;
-        self.wrote();
-        Ok(existed)
-    }
-
-    /// GSP POST: adds quads to a graph in one transaction. Returns whether it existed.
-    pub fn add_to_graph(&self, graph: &GraphName, quads: &[Quad]) -> Result<bool, StoreError> {
-        let existed = self.graph_exists(graph)?;
-        let mut tx = self.inner.start_transaction()?;
-        if let GraphName::NamedNode(n) = graph {
-            tx.insert_named_graph(n.as_ref());
-        }
-        tx.extend(quads.iter());
-        tx.commit()?;
-        self.wrote();
-        Ok(existed)
-    }
-
-    /// GSP DELETE: removes a named graph, or empties the default graph.
-    pub fn delete_graph(&self, graph: &GraphName) -> Result<(), StoreError> {
-        if !self.graph_exists(graph)? {
-            return Err(StoreError::GraphNotFound(graph.to_string()));
-        }
-        match graph {
-            GraphName::DefaultGraph => self.inner.clear_graph(GraphNameRef::DefaultGraph)?,
-            GraphName::NamedNode(n) => {
-                self.inner.remove_named_graph(n.as_ref())?;
-            }
-            GraphName::BlankNode(b) => {
-                self.inner.remove_named_graph(b.as_ref())?;
-            }
-        }
-        self.wrote();
-        Ok(())
-    }
-
-    /// Whether a graph exists (the default graph always does).
-    pub fn graph_exists(&self, graph: &GraphName) -> Result<bool, StoreError> {
-        Ok(match graph {
-            GraphName::DefaultGraph => true,
-            GraphName::NamedNode(n) => self.inner.contains_named_graph(n.as_ref())?,
-            GraphName::BlankNode(b) => self.inner.contains_named_graph(b.as_ref())?,
-        })
-    }
-
-    /// Serialises one graph (GSP GET), under the same row limit and deadline as a query.
-    pub fn dump_graph(&self, graph: &GraphName, format: RdfFormat, opts: &QueryOptions) -> Result<Vec<u8>, StoreError> {
-        if !self.graph_exists(graph)? {
-            return Err(StoreError::GraphNotFound(graph.to_string()));
-        }
-        let deadline = Instant::now() + opts.timeout;
-        let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
-        for (n, q) in self.inner.quads_for_pattern(None, None, None, Some(graph.as_ref())).enumerate() {
-            check_progress(n + 1, opts, deadline)?;
-            ser.serialize_triple(q?.as_ref())?;
-        }
-        Ok(ser.finish()?)
-    }
-
-    /// Serialises the whole dataset as N-Quads or TriG (GSP GET without a graph), under the
-    /// same row limit and deadline as a query.
-    pub fn dump_dataset(&self, format: RdfFormat, opts: &QueryOptions) -> Result<Vec<u8>, StoreError> {
-        let deadline = Instant::now() + opts.timeout;
-        let mut ser = RdfSerializer::from_format(format).for_writer(Vec::new());
-        for (n, q) in self.inner.iter().enumerate() {
-            check_progress(n + 1, opts, deadline)?;
-            ser.serialize_quad(q?.as_ref())?;
-        }
-        Ok(ser.finish()?)
     }
 
     /// Serialises everything (`shopgraph dump`); the operator's own command, so unbounded.

@@ -222,7 +222,7 @@ fn a_new_model_version_writes_its_own_graph_and_replace_drops_the_old() {
     let dump =
         e.store().dump_graph(&graph_name(&v1.graph), nt, &shopgraph::engine::Engine::unbounded_options()).unwrap();
     let quads = shopgraph::store::Store::parse_document(&dump, nt, graph_name(&v1.graph), None).unwrap();
-    e2.store().add_to_graph(&graph_name(&v1.graph), &quads).unwrap();
+    e2.store().add_to_graph(&graph_name(&v1.graph), &quads, None).unwrap();
     let graphs = |e: &shopgraph::engine::Engine| {
         let mut g = e.store().graph_names().unwrap();
         g.retain(|g| g.starts_with(shopgraph::ontology::vocab::GRAPH_EXTRACTION));

@@ -18,3 +18,4 @@ mod protocol;
 mod queue;
 mod reason;
 mod recommend;
+mod validate;
