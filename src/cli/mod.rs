@@ -1,16 +1,19 @@
 //! Command-line interface: parses flags, resolves the config, and calls the engine.
 
 mod keys;
+mod load;
+mod ontology;
 mod queue;
 mod rec;
 mod text;
 mod validate;
 
+use load::{is_tabular, load_files};
 use rec::{demo_recommender, eval, train_with_progress};
 use text::{analyze_stdin, extract, train_sentiment};
 
 use crate::config::{Config, Overrides};
-use crate::engine::{Engine, FileLoad};
+use crate::engine::Engine;
 use crate::ingest::mapping::Mapping;
 use crate::recommend::{Algorithm, Trained, dataset::Dataset};
 use crate::store::{OutputFormats, formats};
@@ -350,6 +353,13 @@ enum Command {
         #[command(subcommand)]
         action: queue::Action,
     },
+    /// The ontology and shapes as numbered versions: list, diff, apply a change set, export.
+    Ontology {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        action: ontology::Action,
+    },
     /// Manage API keys (kept hashed in the data folder; a running server sees changes at once).
     Keys {
         #[command(flatten)]
@@ -573,6 +583,7 @@ pub fn run() -> Result<()> {
             }
         }
         Command::Queue { store, action } => queue::run(&*store.engine(None)?, action)?,
+        Command::Ontology { store, action } => ontology::run(&*store.engine(None)?, action)?,
         Command::Keys { store, action } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             keys::run(&config, action)?;
@@ -736,70 +747,4 @@ fn demo_files(dir: &Path) -> Result<Vec<PathBuf>> {
         bail!("no demo files in {}", dir.display());
     }
     Ok(files)
-}
-
-fn is_tabular(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-        Some("csv" | "tsv" | "tab" | "jsonl" | "ndjson")
-    )
-}
-
-/// A load refused by validation prints its report before the error.
-fn refused(e: crate::engine::EngineError, file: &Path) -> anyhow::Error {
-    if let crate::engine::EngineError::Store(crate::store::StoreError::Invalid(report)) = &e
-        && let Err(p) = validate::print(report, "turtle")
-    {
-        eprintln!("cannot print the report: {p}");
-    }
-    anyhow::Error::new(e).context(format!("{}: not loaded", file.display()))
-}
-
-fn load_files(engine: &Engine, files: &[PathBuf], mapping: Option<&Path>, graph: Option<&str>) -> Result<()> {
-    for f in files {
-        let result: FileLoad = if is_tabular(f) {
-            let mpath = match mapping {
-                Some(m) => m.to_path_buf(),
-                None => Mapping::beside(f).with_context(|| {
-                    format!("{}: no --mapping given and no {} beside it", f.display(), "<stem>.mapping.toml")
-                })?,
-            };
-            let m = Mapping::from_file(&mpath)?;
-            let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-            let bar = ProgressBar::new(len).with_style(
-                ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            bar.set_message(format!("cleaning {}", f.display()));
-            let b2 = bar.clone();
-            let r = engine.load_tabular(f, &m, engine.report_dir().as_deref(), Box::new(move |n| b2.set_position(n)));
-            bar.finish_and_clear();
-            r.map_err(|e| refused(e, f))?
-        } else {
-            let bar = ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {msg} {pos} quads")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.set_message(format!("loading {}", f.display()));
-            let b2 = bar.clone();
-            let r = engine.load_rdf(f, graph, move |n| b2.set_position(n));
-            bar.finish_and_clear();
-            r.map_err(|e| refused(e, f))?
-        };
-        eprintln!(
-            "loaded {}: {} quads in {:.1}s ({:.0} quads/s)",
-            result.file,
-            result.quads,
-            result.seconds,
-            result.quads as f64 / result.seconds.max(1e-9)
-        );
-        if let Some(r) = &result.report {
-            eprint!("{}", r.render());
-        }
-        for p in &result.report_files {
-            eprintln!("  saved {p}");
-        }
-    }
-    engine.store().flush()?;
-    Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub enum Action {
     /// Held facts, least confident first (JSON).
     List {
-        /// Only this fact kind (`aspect`).
+        /// Only this fact kind (`aspect`, `attribute`, `sentiment`).
         #[arg(long)]
         kind: Option<String>,
         /// Only facts from reviews of this product (its IRI).

@@ -8,6 +8,7 @@ mod queue;
 mod reason;
 mod rec;
 mod validate;
+mod versions;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 pub use queue::{Decision, Edit, QueueFilter, QueueItem};
@@ -16,6 +17,9 @@ pub use privacy::Forgotten;
 pub use reason::{Derivation, ReasonReport};
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
 pub use validate::subjects;
+pub use versions::{
+    Change, Conflict, MergeReport, OntologyDiff, OntologyInfo, OntologyVersion, Patch, Snapshot, Terms,
+};
 
 use crate::config::Config;
 use crate::extract::semantic::{ModelSettings, Semantic};
@@ -210,32 +214,29 @@ impl Engine {
         }
     }
 
-    /// Loads the shipped ontology, vocabularies and taxonomy unless this version already is.
-    /// A different version is replaced graph by graph.
+    /// Installs the shipped ontology, vocabularies, taxonomy and shapes on a store without
+    /// them (recorded as ontology version 1), or merges this binary's newer built-in ontology
+    /// into the store's (see `engine::ontology`). Nothing to do when the built-in this binary
+    /// carries is the one the store was last installed from.
     pub fn ensure_ontology(&self) -> Result<bool, EngineError> {
         let marker = Quad::new(
             NamedNode::new_unchecked(vocab::ONTOLOGY),
             NamedNode::new_unchecked(vocab::OWL_VERSION_INFO),
             Literal::from(vocab::ONTOLOGY_VERSION),
-            NamedNode::new_unchecked(vocab::GRAPH_ONTOLOGY),
+            NamedNode::new_unchecked(format!("{}/builtin/ontology", vocab::GRAPH_ONTOLOGY_HISTORY)),
         );
         if self.store.contains(&marker)? {
             return Ok(false);
         }
-        for g in [
-            vocab::GRAPH_ONTOLOGY,
-            vocab::GRAPH_TAXONOMY,
-            vocab::GRAPH_SCHEMA_ORG,
-            vocab::GRAPH_GOODRELATIONS,
-            vocab::GRAPH_REV,
-            vocab::GRAPH_SHAPES,
-        ] {
-            let g = GraphName::NamedNode(NamedNode::new_unchecked(g));
-            if self.store.graph_exists(&g)? {
-                self.store.delete_graph(&g)?;
-            }
+        let installed = !self
+            .store
+            .graph_quads_limited(&GraphName::NamedNode(NamedNode::new_unchecked(vocab::GRAPH_ONTOLOGY)), 1)?
+            .is_empty();
+        if installed {
+            self.upgrade_ontology(ontology::ontology_quads()?)?;
+        } else {
+            self.install_ontology(ontology::ontology_quads()?)?;
         }
-        self.store.bulk_insert(ontology::ontology_quads()?)?;
         // Installed after the shop's data (a first open after `shopgraph load`): the ontology's
         // files overlap the data's in every index, and reads would pay for it until a
         // compaction. Compact once, now.

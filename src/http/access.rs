@@ -54,6 +54,7 @@ pub(super) fn route_role(pattern: &str, method: &Method) -> Option<Role> {
         "/train" | "/keys" | "/keys/{id}" | "/audit" | "/users/{id}" | "/reason" => Role::Admin,
         "/events" | "/queue/{id}/{decision}" => Role::Writer,
         "/store" if write => Role::Writer,
+        "/ontology" if write => Role::Admin,
         _ => Role::Reader,
     })
 }

@@ -58,7 +58,7 @@ fn target(req: &HttpRequest) -> Result<(Target, Vec<String>, Option<bool>), ApiE
 fn require_write(req: &HttpRequest, target: &Target) -> Result<(), ApiError> {
     let protected = match target {
         Target::Dataset => true,
-        Target::Graph(GraphName::NamedNode(n)) => vocab::PROTECTED_GRAPHS.contains(&n.as_str()),
+        Target::Graph(GraphName::NamedNode(n)) => vocab::is_protected(n.as_str()),
         Target::Graph(_) => false,
     };
     access::of(req).require(if protected { Role::Admin } else { Role::Writer })

@@ -11,6 +11,7 @@ mod gsp;
 pub mod guard;
 pub mod limit;
 pub mod metrics;
+mod ontology;
 mod params;
 mod queue;
 mod rec;
@@ -174,6 +175,13 @@ pub fn app(
         .route("/queue/{id}/{decision}", web::post().to(queue::decide))
         .route("/inference/explain", web::get().to(admin::explain_inference))
         .route("/validate", web::post().to(validate::validate))
+        .service(
+            web::resource("/ontology")
+                .route(web::get().to(ontology::get))
+                .route(web::post().to(ontology::apply))
+                .default_service(web::to(method_not_allowed("GET, POST"))),
+        )
+        .route("/ontology/diff", web::get().to(ontology::diff))
         .default_service(web::to(|req: HttpRequest| async move {
             HttpResponse::NotFound().json(serde_json::json!({
                 "error": "not_found",

@@ -105,7 +105,7 @@ async fn run_update(
             // The ontology, taxonomy, vocabularies and load records are an admin's: so is any
             // update that can reach every graph (DROP ALL, a variable GRAPH in DELETE).
             let parsed = store::parse_update(&update)?;
-            if store::write_scope(&parsed).touches_any_of(&vocab::PROTECTED_GRAPHS) {
+            if store::write_scope(&parsed).touches(vocab::is_protected) {
                 access.require(Role::Admin)?;
             }
             engine.update_checked(parsed, &dataset, validate)?;

@@ -37,6 +37,17 @@ pub const PROTECTED_GRAPHS: [&str; 8] = [
     GRAPH_INFERRED,
     GRAPH_SHAPES,
 ];
+/// Versions of the ontology and shapes graphs: their records, and under this IRI plus
+/// `/{n}/ontology`, `/{n}/shapes` (and `/builtin/...`, the built-in last installed) their
+/// snapshots.
+pub const GRAPH_ONTOLOGY_HISTORY: &str = "https://w3id.org/shopgraph/graph/ontology-history";
+
+/// Graphs only an admin writes: the ontology and its history, vocabularies, taxonomy, load
+/// records, inferences and shapes.
+pub fn is_protected(graph: &str) -> bool {
+    PROTECTED_GRAPHS.contains(&graph) || graph.starts_with(GRAPH_ONTOLOGY_HISTORY)
+}
+
 /// The SHACL shapes graph (`ontology/shapes.ttl` until an engineer replaces it).
 pub const GRAPH_SHAPES: &str = "https://w3id.org/shopgraph/graph/shapes";
 
@@ -155,6 +166,14 @@ sg! {
     SOURCE_TEXT = "sourceText";
     SPAN_START = "spanStart";
     SPAN_END = "spanEnd";
+    ONTOLOGY_VERSION_CLASS = "OntologyVersion";
+    ASPECT = "Aspect";
+    ATTRIBUTE_VALUE = "AttributeValue";
+    VERSION_NUMBER = "versionNumber";
+    VERSION_SOURCE = "versionSource";
+    CHANGE_NOTE = "changeNote";
+    CREATED_BY = "createdBy";
+    CREATED_AT = "createdAt";
 }
 
 /// `prov:startedAtTime`.

@@ -169,6 +169,23 @@ pub fn write_triples(
     w.finish()
 }
 
+/// Serialises quads made in code (an ontology version with its shapes) in a dataset format.
+pub fn write_quads(
+    quads: &[oxigraph::model::Quad],
+    format: RdfFormat,
+    prefixes: &[(&str, &str)],
+) -> std::io::Result<Vec<u8>> {
+    let mut ser = oxigraph::io::RdfSerializer::from_format(format);
+    for (name, iri) in prefixes {
+        ser = ser.with_prefix(*name, *iri).map_err(std::io::Error::other)?;
+    }
+    let mut w = ser.for_writer(Vec::new());
+    for q in quads {
+        w.serialize_quad(q.as_ref())?;
+    }
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

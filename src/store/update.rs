@@ -13,11 +13,11 @@ pub enum WriteScope {
 }
 
 impl WriteScope {
-    /// Whether the update may write to one of `graphs`.
-    pub fn touches_any_of(&self, graphs: &[&str]) -> bool {
+    /// Whether the update may write to a graph for which `protected` holds.
+    pub fn touches(&self, protected: impl Fn(&str) -> bool) -> bool {
         match self {
             Self::Any => true,
-            Self::Graphs(g) => graphs.iter().any(|p| g.contains(&Some((*p).to_owned()))),
+            Self::Graphs(g) => g.iter().flatten().any(|name| protected(name)),
         }
     }
 }

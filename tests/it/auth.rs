@@ -135,6 +135,14 @@ async fn every_endpoint_asks_for_the_role_it_needs() {
         ("review queue decision", Reader, TestRequest::post().uri("/queue/abc/reject"), StatusCode::FORBIDDEN),
         // A writer passes the role check; the item does not exist.
         ("review queue decision", Writer, TestRequest::post().uri("/queue/abc/reject"), StatusCode::NOT_FOUND),
+        ("ontology versions", Reader, TestRequest::get().uri("/ontology"), StatusCode::OK),
+        (
+            "ontology patch",
+            Writer,
+            TestRequest::post().uri("/ontology").insert_header(("content-type", "text/turtle")).set_payload(""),
+            StatusCode::FORBIDDEN,
+        ),
+        ("validation", Reader, TestRequest::post().uri("/validate?default"), StatusCode::OK),
         ("keys", Writer, TestRequest::get().uri("/keys"), StatusCode::FORBIDDEN),
         ("keys", Admin, TestRequest::get().uri("/keys"), StatusCode::OK),
     ];

@@ -273,3 +273,48 @@ fn cli_rdf_load_into_a_fresh_folder_has_the_ontology_and_the_file() {
     let out = bin().args(["load", "--data", fresh.to_str().unwrap(), bad.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn cli_validate_load_validate_and_ontology_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let d = d.to_str().unwrap();
+    let bad = dir.path().join("bad.ttl");
+    std::fs::write(
+        &bad,
+        "@prefix sg: <https://w3id.org/shopgraph/ontology#> . <http://shop.example/o> a sg:Offer ; sg:price \"-1\"^^<http://www.w3.org/2001/XMLSchema#decimal> .",
+    )
+    .unwrap();
+    // Files are checked as they would load: status 1 and a Turtle report.
+    let out = bin().args(["validate", "--data", d, bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("sh:conforms false") && report.contains("MinInclusiveConstraintComponent"), "{report}");
+    // A validated load refuses the file and prints the report; a plain load takes it.
+    let out = bin().args(["load", "--data", d, "--validate", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sh:ValidationResult"));
+    let stats: serde_json::Value = serde_json::from_slice(&run_ok(&["stats", "--data", d]).stdout).unwrap();
+    assert_eq!(stats["default_graph"], 0, "{stats}");
+    run_ok(&["load", "--data", d, bad.to_str().unwrap()]);
+    let out = bin().args(["validate", "--data", d, "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 1, "{v}");
+    // Ontology versions from the command line.
+    let patch = dir.path().join("pockets.ttl");
+    std::fs::write(
+        &patch,
+        "@prefix sg: <https://w3id.org/shopgraph/ontology#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+         sg:aspect-pockets a sg:Aspect ; rdfs:label \"pockets\"@en .",
+    )
+    .unwrap();
+    run_ok(&["ontology", "--data", d, "apply", patch.to_str().unwrap(), "--note", "pockets"]);
+    let v: serde_json::Value = serde_json::from_slice(&run_ok(&["ontology", "--data", d, "versions"]).stdout).unwrap();
+    assert_eq!(v["current"]["number"], 2, "{v}");
+    let diff: serde_json::Value =
+        serde_json::from_slice(&run_ok(&["ontology", "--data", d, "diff", "1", "2"]).stdout).unwrap();
+    assert_eq!(diff["added"]["terms"][0], "<https://w3id.org/shopgraph/ontology#aspect-pockets>");
+    let ttl = run_ok(&["ontology", "--data", d, "export", "--version", "2", "--format", "ttl"]).stdout;
+    assert!(String::from_utf8_lossy(&ttl).contains("aspect-pockets"));
+}

@@ -13,6 +13,7 @@ mod finetune;
 mod golden;
 mod http;
 mod load;
+mod ontology;
 mod properties;
 mod protocol;
 mod queue;
