@@ -14,7 +14,7 @@ pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
 pub use queue::{Decision, Edit, QueueFilter, QueueItem};
 
 pub use privacy::Forgotten;
-pub use reason::{Derivation, ReasonReport};
+pub use reason::{Derivation, Maintenance, MaintenanceCounts, ReasonReport};
 pub use rec::{EventsAccepted, Explanation, RecommendResponse};
 pub use validate::subjects;
 pub use versions::{
@@ -100,6 +100,7 @@ pub struct Engine {
     keys: crate::auth::Keys,
     audit: crate::audit::AuditLog,
     shapes_cache: std::sync::RwLock<validate::ShapesCache>,
+    reasoner: std::sync::Mutex<reason::Reasoner>,
 }
 
 impl Engine {
@@ -120,10 +121,23 @@ impl Engine {
 
     /// An engine over a given store and key (tests).
     pub fn with_parts(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Arc<Self>, EngineError> {
-        let engine = Self::assemble(config, store, pseudo)?;
+        let engine = Self::listening(Self::assemble(config, store, pseudo)?);
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
-        Ok(Arc::new(engine))
+        Ok(engine)
+    }
+
+    /// The engine, told of every commit to its store (reasoning keeps the inferred graph
+    /// current); the store holds only a weak reference back.
+    fn listening(engine: Self) -> Arc<Self> {
+        let engine = Arc::new(engine);
+        let weak = Arc::downgrade(&engine);
+        engine.store.set_listener(Arc::new(move |delta| {
+            if let Some(e) = weak.upgrade() {
+                e.after_write(delta);
+            }
+        }));
+        engine
     }
 
     /// Opens the store for a load of RDF files without installing the ontology: RDF files do
@@ -132,7 +146,7 @@ impl Engine {
     /// marker). On a fresh folder the load then costs what the file costs.
     pub fn open_for_rdf_load(config: Config) -> Result<Arc<Self>, EngineError> {
         let (store, pseudo) = Self::open_parts(&config)?;
-        Ok(Arc::new(Self::assemble(config, store, pseudo)?))
+        Ok(Self::listening(Self::assemble(config, store, pseudo)?))
     }
 
     fn assemble(config: Config, store: Store, pseudo: Pseudonymizer) -> Result<Self, EngineError> {
@@ -167,6 +181,7 @@ impl Engine {
             keys,
             audit,
             shapes_cache: Default::default(),
+            reasoner: Default::default(),
         })
     }
 

@@ -1,5 +1,6 @@
 //! Reasoning: what the ontology implies about the shop's data, materialised into its own graph
-//! (`vocab::GRAPH_INFERRED`), and an explanation of why an inferred triple holds.
+//! (`vocab::GRAPH_INFERRED`) and kept current as the data changes, and an explanation of why an
+//! inferred triple holds.
 //!
 //! Written here rather than taken from a crate: the rules the ontology uses are few (RDFS
 //! subclass, subproperty, domain and range; OWL equivalent classes and properties, inverses and
@@ -10,8 +11,83 @@
 
 use super::{Engine, EngineError};
 use crate::ontology::vocab;
+use crate::store::Delta;
 use crate::store::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+/// Reasoning state shared by the writers that keep the inferred graph current: one at a time.
+#[derive(Debug, Default)]
+pub(super) struct Reasoner {
+    /// The closed schema, read at the last full rebuild (a schema change forces another).
+    schema: Option<Arc<Schema>>,
+    /// Writes followed triple by triple, and writes that forced a rebuild.
+    counts: MaintenanceCounts,
+}
+
+/// How writes have kept the inferred graph current since the engine started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MaintenanceCounts {
+    /// Writes followed triple by triple.
+    pub incremental: u64,
+    /// Writes that forced a full rebuild (schema changes, replaced graphs, updates with
+    /// patterns, streamed loads).
+    pub rebuilds: u64,
+}
+
+/// What keeping the inferred graph current after one write did (for tests and logs).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Maintenance {
+    /// Inferred triples added.
+    pub added: usize,
+    /// Inferred triples removed.
+    pub removed: usize,
+    /// The write could not be followed triple by triple (schema change, graph replaced,
+    /// update with patterns): the graph was rebuilt.
+    pub rebuilt: bool,
+}
+
+thread_local! {
+    /// Set while this thread maintains the inferred graph: its own writes are not news.
+    static MAINTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Past this many new inferred triples a rebuild writes them with the bulk loader.
+const BULK_WRITE: usize = 50_000;
+
+/// The graphs reasoning reads as data.
+const DATA_GRAPHS: [&str; 1] = [vocab::GRAPH_TAXONOMY];
+/// The graphs reasoning reads the schema from (a change there means a rebuild).
+const SCHEMA_GRAPHS: [&str; 4] =
+    [vocab::GRAPH_ONTOLOGY, vocab::GRAPH_SCHEMA_ORG, vocab::GRAPH_GOODRELATIONS, vocab::GRAPH_REV];
+/// Predicates that make a data triple part of the schema.
+const SCHEMA_PREDICATES: [&str; 7] = [
+    vocab::RDFS_SUB_CLASS_OF,
+    vocab::RDFS_SUB_PROPERTY_OF,
+    vocab::OWL_EQUIVALENT_CLASS,
+    vocab::OWL_EQUIVALENT_PROPERTY,
+    vocab::OWL_INVERSE_OF,
+    vocab::RDFS_DOMAIN,
+    vocab::RDFS_RANGE,
+];
+
+fn is_data_graph(g: &GraphName) -> bool {
+    match g {
+        GraphName::DefaultGraph => true,
+        GraphName::NamedNode(n) => DATA_GRAPHS.contains(&n.as_str()),
+        GraphName::BlankNode(_) => false,
+    }
+}
+
+fn is_schema_graph(g: &GraphName) -> bool {
+    matches!(g, GraphName::NamedNode(n) if SCHEMA_GRAPHS.contains(&n.as_str()))
+}
+
+fn is_schema_triple(q: &Quad) -> bool {
+    SCHEMA_PREDICATES.contains(&q.predicate.as_str())
+        || (q.predicate.as_str() == vocab::RDF_TYPE
+            && matches!(&q.object, Term::NamedNode(c) if c.as_str() == vocab::OWL_TRANSITIVE_PROPERTY))
+}
 
 /// What a rebuild did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,8 +112,8 @@ pub struct Derivation {
 type Triple = (NamedOrBlankNode, NamedNode, Term);
 
 /// Class and property hierarchies, closed.
-#[derive(Default)]
-struct Schema {
+#[derive(Default, Debug)]
+pub(super) struct Schema {
     super_classes: HashMap<NamedNode, Vec<NamedNode>>,
     super_properties: HashMap<NamedNode, Vec<NamedNode>>,
     domains: HashMap<NamedNode, Vec<NamedNode>>,
@@ -154,6 +230,14 @@ fn consequences(s: &Schema, (subj, p, o): &Triple) -> Vec<(&'static str, Triple)
     out
 }
 
+fn as_subject(t: &Term) -> Option<NamedOrBlankNode> {
+    match t {
+        Term::NamedNode(n) => Some(n.clone().into()),
+        Term::BlankNode(b) => Some(b.clone().into()),
+        _ => None,
+    }
+}
+
 fn triple(q: Quad) -> Triple {
     (q.subject, q.predicate, q.object)
 }
@@ -191,10 +275,19 @@ impl Engine {
     }
 
     /// Rebuilds the inferred graph from the ontology, the taxonomy and the shop's data, and
-    /// replaces it in one transaction.
+    /// replaces it in one transaction. From then on ordinary writes keep it current.
     pub fn reason(&self) -> Result<ReasonReport, EngineError> {
+        let mut state = self.reasoner.lock().unwrap_or_else(|e| e.into_inner());
+        MAINTAINING.with(|m| m.set(true));
+        let r = self.rebuild(&mut state);
+        MAINTAINING.with(|m| m.set(false));
+        r
+    }
+
+    fn rebuild(&self, state: &mut Reasoner) -> Result<ReasonReport, EngineError> {
         let start = std::time::Instant::now();
-        let schema = self.schema()?;
+        let schema = Arc::new(self.schema()?);
+        state.schema = Some(Arc::clone(&schema));
         let mut data: Vec<Triple> = self.store.graph_quads(&GraphName::DefaultGraph)?.into_iter().map(triple).collect();
         data.extend(self.store.graph_quads(&GraphName::NamedNode(nn(vocab::GRAPH_TAXONOMY)))?.into_iter().map(triple));
         let mut known: HashSet<Triple> = data.iter().cloned().collect();
@@ -233,11 +326,289 @@ impl Engine {
                 }
             }
         }
+        let derived_at = start.elapsed().as_secs_f64();
         let graph = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
-        let quads: Vec<Quad> =
-            inferred.iter().map(|(s, p, o)| Quad::new(s.clone(), p.clone(), o.clone(), graph.clone())).collect();
-        self.store.replace_graph(&graph, &quads, None)?;
-        Ok(ReasonReport { inferred: quads.len(), by_rule, seconds: start.elapsed().as_secs_f64() })
+        let total = inferred.len();
+        // Only the difference is written: a rebuild after small changes touches little. A large
+        // addition (a first build: ~1M triples on the demo) goes through the bulk loader, ten
+        // times faster than one transaction; readers may then see part of it for those seconds,
+        // never a triple that does not follow.
+        let old: HashSet<Triple> = self.store.graph_quads(&graph)?.into_iter().map(triple).collect();
+        let new: HashSet<Triple> = inferred.into_iter().collect();
+        let quad = |(s, p, o): &Triple| Quad::new(s.clone(), p.clone(), o.clone(), graph.clone());
+        let add: Vec<Quad> = new.iter().filter(|t| !old.contains(*t)).map(quad).collect();
+        let remove: Vec<Quad> = old.iter().filter(|t| !new.contains(*t)).map(quad).collect();
+        self.store.create_graph(&graph)?;
+        if add.len() > BULK_WRITE {
+            self.store.bulk_insert(add.clone())?;
+            self.store.remove(&remove)?;
+        } else {
+            self.store.swap(&remove, &add)?;
+        }
+        log::info!(
+            "reasoning: {total} triples inferred in {derived_at:.1}s; +{} −{} written in {:.1}s",
+            add.len(),
+            remove.len(),
+            start.elapsed().as_secs_f64() - derived_at
+        );
+        Ok(ReasonReport { inferred: total, by_rule, seconds: start.elapsed().as_secs_f64() })
+    }
+
+    /// Keeps the inferred graph current after a commit (the store's listener). Nothing to do
+    /// until a first `reason` built the graph, or when the write touched neither the data nor
+    /// the schema. Failures are logged: the write itself has committed.
+    pub(super) fn after_write(&self, delta: &Delta<'_>) {
+        if MAINTAINING.with(|m| m.get()) {
+            return;
+        }
+        match self.maintain(delta) {
+            Ok(Some(m)) => log::debug!("inferences kept current: {m:?}"),
+            Ok(None) => {}
+            Err(e) => log::error!("keeping the inferred graph current failed ({e}); run `shopgraph reason`"),
+        }
+    }
+
+    /// How writes have kept the inferred graph current so far.
+    pub fn maintenance_counts(&self) -> MaintenanceCounts {
+        self.reasoner.lock().unwrap_or_else(|e| e.into_inner()).counts
+    }
+
+    /// What [`Self::after_write`] does, with its result.
+    pub fn maintain(&self, delta: &Delta<'_>) -> Result<Option<Maintenance>, EngineError> {
+        let (rebuild, added, removed): (bool, Vec<Triple>, Vec<Triple>) = match delta {
+            Delta::Unknown { graphs } => {
+                let relevant =
+                    graphs.as_ref().is_none_or(|gs| gs.iter().any(|g| is_data_graph(g) || is_schema_graph(g)));
+                (relevant, Vec::new(), Vec::new())
+            }
+            Delta::Exact { added, removed } => {
+                let schema_change = added
+                    .iter()
+                    .chain(removed.iter())
+                    .any(|q| is_schema_graph(&q.graph_name) || (is_data_graph(&q.graph_name) && is_schema_triple(q)));
+                let data = |qs: &[Quad]| -> Vec<Triple> {
+                    qs.iter().filter(|q| is_data_graph(&q.graph_name)).map(|q| triple(q.clone())).collect()
+                };
+                (schema_change, data(added), data(removed))
+            }
+        };
+        if !rebuild && added.is_empty() && removed.is_empty() {
+            return Ok(None);
+        }
+        if !self.store.graph_exists(&GraphName::NamedNode(nn(vocab::GRAPH_INFERRED)))? {
+            return Ok(None);
+        }
+        let mut state = self.reasoner.lock().unwrap_or_else(|e| e.into_inner());
+        MAINTAINING.with(|m| m.set(true));
+        let r = (|| {
+            if rebuild || state.schema.is_none() {
+                state.counts.rebuilds += 1;
+                let r = self.rebuild(&mut state)?;
+                return Ok(Maintenance { added: r.inferred, removed: 0, rebuilt: true });
+            }
+            state.counts.incremental += 1;
+            let schema = Arc::clone(state.schema.as_ref().expect("set above"));
+            let n_removed = self.retract(&schema, removed.clone())?;
+            // A triple no longer asserted may still follow from the rest: then it is inferred.
+            let none = HashSet::new();
+            let mut still = Vec::new();
+            for r in removed {
+                if !self.holds(&r, true)? && self.derivable(&schema, &r, &none)? {
+                    still.push(r);
+                }
+            }
+            let g = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
+            let mut n_added = still.len();
+            if !still.is_empty() {
+                self.store.insert(
+                    &still
+                        .iter()
+                        .map(|(s, p, o)| Quad::new(s.clone(), p.clone(), o.clone(), g.clone()))
+                        .collect::<Vec<_>>(),
+                )?;
+            }
+            n_added += self.extend(&schema, [added, still].concat())?;
+            Ok(Maintenance { added: n_added, removed: n_removed, rebuilt: false })
+        })();
+        MAINTAINING.with(|m| m.set(false));
+        r.map(Some)
+    }
+
+    /// Whether a triple is asserted (default graph, taxonomy) or inferred.
+    fn holds(&self, t: &Triple, inferred_too: bool) -> Result<bool, EngineError> {
+        let mut graphs = vec![GraphName::DefaultGraph, GraphName::NamedNode(nn(vocab::GRAPH_TAXONOMY))];
+        if inferred_too {
+            graphs.push(GraphName::NamedNode(nn(vocab::GRAPH_INFERRED)));
+        }
+        for g in graphs {
+            if self.store.contains(&Quad::new(t.0.clone(), t.1.clone(), t.2.clone(), g))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `(x p node)` subjects or `(node p z)` objects over the asserted and inferred graphs.
+    fn neighbours(&self, p: &NamedNode, node: &Term, forward: bool) -> Result<Vec<Term>, EngineError> {
+        let mut out = Vec::new();
+        for g in [GraphName::DefaultGraph, nn(vocab::GRAPH_TAXONOMY).into(), nn(vocab::GRAPH_INFERRED).into()] {
+            let quads = if forward {
+                let Some(s) = as_subject(node) else { return Ok(out) };
+                self.store.pattern(Some(&s), Some(p), None, Some(&g))?
+            } else {
+                self.store.pattern(None, Some(p), Some(node), Some(&g))?
+            };
+            out.extend(quads.into_iter().map(|q| if forward { q.object } else { q.subject.into() }));
+        }
+        Ok(out)
+    }
+
+    /// Adds what new data triples imply (semi-naive: each new triple is joined with what is
+    /// stored and with the new triples before it).
+    fn extend(&self, schema: &Schema, added: Vec<Triple>) -> Result<usize, EngineError> {
+        let g = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
+        let mut new: HashSet<Triple> = HashSet::new();
+        // An asserted triple is not kept as inferred as well (a rebuild would not).
+        let mut now_asserted: Vec<Quad> = Vec::new();
+        for t in &added {
+            let q = Quad::new(t.0.clone(), t.1.clone(), t.2.clone(), g.clone());
+            if self.holds(t, false)? && self.store.contains(&q)? {
+                now_asserted.push(q);
+            }
+        }
+        let mut forward: HashMap<(NamedNode, Term), Vec<Term>> = HashMap::new();
+        let mut backward: HashMap<(NamedNode, Term), Vec<Term>> = HashMap::new();
+        let mut work: VecDeque<Triple> = added.into_iter().collect();
+        while let Some(t) = work.pop_front() {
+            let mut next: Vec<Triple> = consequences(schema, &t).into_iter().map(|(_, c)| c).collect();
+            if schema.transitive.contains(&t.1) {
+                let (s, p, o) = (&t.0, &t.1, &t.2);
+                let s_term: Term = s.clone().into();
+                let mut xs = self.neighbours(p, &s_term, false)?;
+                xs.extend(backward.get(&(p.clone(), s_term.clone())).into_iter().flatten().cloned());
+                let mut zs = self.neighbours(p, o, true)?;
+                zs.extend(forward.get(&(p.clone(), o.clone())).into_iter().flatten().cloned());
+                next.extend(xs.iter().filter_map(as_subject).map(|x| (x, p.clone(), o.clone())));
+                next.extend(zs.into_iter().map(|z| (s.clone(), p.clone(), z)));
+                forward.entry((p.clone(), s_term.clone())).or_default().push(o.clone());
+                backward.entry((p.clone(), o.clone())).or_default().push(s_term);
+            }
+            for c in next {
+                if !new.contains(&c) && !self.holds(&c, true)? {
+                    new.insert(c.clone());
+                    work.push_back(c);
+                }
+            }
+        }
+        let quads: Vec<Quad> = new.into_iter().map(|(s, p, o)| Quad::new(s, p, o, g.clone())).collect();
+        if !quads.is_empty() || !now_asserted.is_empty() {
+            self.store.swap(&now_asserted, &quads)?;
+        }
+        Ok(quads.len())
+    }
+
+    /// Removes what removed data triples implied and nothing else still implies (delete and
+    /// rederive: every inferred triple that could have used a removed one is taken out, then
+    /// those with another derivation are put back, to a fixpoint).
+    fn retract(&self, schema: &Schema, removed: Vec<Triple>) -> Result<usize, EngineError> {
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        let g = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
+        let inferred = |t: &Triple| self.store.contains(&Quad::new(t.0.clone(), t.1.clone(), t.2.clone(), g.clone()));
+        let mut gone: HashSet<Triple> = HashSet::new();
+        let mut work = removed;
+        while let Some(t) = work.pop() {
+            let mut next: Vec<Triple> = consequences(schema, &t).into_iter().map(|(_, c)| c).collect();
+            if schema.transitive.contains(&t.1) {
+                let (s, p, o) = (&t.0, &t.1, &t.2);
+                let mut xs: Vec<Term> = vec![s.clone().into()];
+                xs.extend(self.neighbours(p, &s.clone().into(), false)?);
+                let mut zs = vec![o.clone()];
+                zs.extend(self.neighbours(p, o, true)?);
+                for x in xs.iter().filter_map(as_subject) {
+                    next.extend(zs.iter().map(|z| (x.clone(), p.clone(), z.clone())));
+                }
+            }
+            for c in next {
+                if !gone.contains(&c) && inferred(&c)? {
+                    gone.insert(c.clone());
+                    work.push(c);
+                }
+            }
+        }
+        loop {
+            let mut back = Vec::new();
+            for c in &gone {
+                if !self.holds(c, false)? && self.derivable(schema, c, &gone)? {
+                    back.push(c.clone());
+                }
+            }
+            if back.is_empty() {
+                break;
+            }
+            for c in back {
+                gone.remove(&c);
+            }
+        }
+        let quads: Vec<Quad> = gone.into_iter().map(|(s, p, o)| Quad::new(s, p, o, g.clone())).collect();
+        if !quads.is_empty() {
+            self.store.remove(&quads)?;
+        }
+        Ok(quads.len())
+    }
+
+    /// Whether a triple follows in one step from stored triples outside `gone`. Premises are
+    /// looked up by the shape each rule gives them, stopping at the first: the subject's own
+    /// triples (subclass, subproperty, domain), triples pointing at it through a property whose
+    /// range is the class (range), the inverse triple, a two-step path (transitive).
+    fn derivable(&self, schema: &Schema, c: &Triple, gone: &HashSet<Triple>) -> Result<bool, EngineError> {
+        let inferred_graph = GraphName::NamedNode(nn(vocab::GRAPH_INFERRED));
+        let usable = |q: &Quad| {
+            (is_data_graph(&q.graph_name) || q.graph_name == inferred_graph) && {
+                let u = (q.subject.clone(), q.predicate.clone(), q.object.clone());
+                &u != c && !gone.contains(&u)
+            }
+        };
+        let yields = |q: &Quad| consequences(schema, &triple(q.clone())).iter().any(|(_, x)| x == c);
+        if self.store.find_first(Some(&c.0), None, None, None, |q| usable(q) && yields(q))?.is_some() {
+            return Ok(true);
+        }
+        let subject_term: Term = c.0.clone().into();
+        if c.1.as_str() == vocab::RDF_TYPE
+            && let Term::NamedNode(class) = &c.2
+        {
+            for (prop, ranges) in &schema.ranges {
+                if ranges.contains(class)
+                    && self.store.find_first(None, Some(prop), Some(&subject_term), None, &usable)?.is_some()
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        if let Some(o) = as_subject(&c.2) {
+            for q in schema.inverses.get(&c.1).into_iter().flatten() {
+                if self.store.find_first(Some(&o), Some(q), Some(&subject_term), None, &usable)?.is_some() {
+                    return Ok(true);
+                }
+            }
+        }
+        if schema.transitive.contains(&c.1) {
+            for m in self.neighbours(&c.1, &subject_term, true)? {
+                let Some(ms) = as_subject(&m) else { continue };
+                let first = (c.0.clone(), c.1.clone(), m.clone());
+                let second = (ms, c.1.clone(), c.2.clone());
+                if first != *c
+                    && second != *c
+                    && !gone.contains(&first)
+                    && !gone.contains(&second)
+                    && self.holds(&second, true)?
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Why an inferred triple holds: one rule and its premises (asserted, or inferred and so

@@ -225,7 +225,17 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    let mut body = state.metrics.render();
+    let m = state.engine.maintenance_counts();
+    body.push_str(&format!(
+        "# HELP shopgraph_inference_maintenance_total Writes that kept the inferred graph current, by how.
+# TYPE shopgraph_inference_maintenance_total counter
+shopgraph_inference_maintenance_total{{how=\"incremental\"}} {}
+shopgraph_inference_maintenance_total{{how=\"rebuild\"}} {}
+",
+        m.incremental, m.rebuilds
+    ));
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
 async fn openapi() -> HttpResponse {

@@ -3,7 +3,7 @@
 //! deleting graphs, and serialising them under the query limits.
 
 use super::validate::Check;
-use super::{QueryOptions, Store, StoreError, check_progress, check_upload};
+use super::{Delta, QueryOptions, Store, StoreError, check_progress, check_upload};
 use oxigraph::io::{RdfFormat, RdfParser, RdfSerializer};
 use oxigraph::model::{GraphName, GraphNameRef, Quad};
 use std::time::Instant;
@@ -43,14 +43,14 @@ impl Store {
         let mut tx = self.inner.start_transaction()?;
         tx.clear()?;
         tx.extend(quads.iter());
-        self.commit_checked(tx, check)
+        self.commit_checked(tx, check, Delta::Unknown { graphs: None })
     }
 
     /// GSP POST without a graph: adds quads to their graphs in one transaction.
     pub fn add_to_dataset(&self, quads: &[Quad], check: Option<&Check<'_>>) -> Result<(), StoreError> {
         let mut tx = self.inner.start_transaction()?;
         tx.extend(quads.iter());
-        self.commit_checked(tx, check)
+        self.commit_checked(tx, check, Delta::Exact { added: quads, removed: &[] })
     }
 
     /// GSP PUT: replaces a graph with the given quads in one transaction. Returns whether it existed.
@@ -67,7 +67,7 @@ impl Store {
             tx.insert_named_graph(n.as_ref());
         }
         tx.extend(quads.iter());
-        self.commit_checked(tx, check)?;
+        self.commit_checked(tx, check, Delta::Unknown { graphs: Some(vec![graph.clone()]) })?;
         Ok(existed)
     }
 
@@ -84,8 +84,18 @@ impl Store {
             tx.insert_named_graph(n.as_ref());
         }
         tx.extend(quads.iter());
-        self.commit_checked(tx, check)?;
+        self.commit_checked(tx, check, Delta::Exact { added: quads, removed: &[] })?;
         Ok(existed)
+    }
+
+    /// Makes a named graph exist (empty if new); the default graph always does.
+    pub fn create_graph(&self, graph: &GraphName) -> Result<(), StoreError> {
+        if let GraphName::NamedNode(n) = graph
+            && !self.graph_exists(graph)?
+        {
+            self.inner.insert_named_graph(n.as_ref())?;
+        }
+        Ok(())
     }
 
     /// GSP DELETE: removes a named graph, or empties the default graph.
@@ -102,7 +112,7 @@ impl Store {
                 self.inner.remove_named_graph(b.as_ref())?;
             }
         }
-        self.wrote();
+        self.wrote(Delta::Unknown { graphs: Some(vec![graph.clone()]) });
         Ok(())
     }
 

@@ -195,7 +195,31 @@ pub struct Store {
     /// Bumped after every write that commits: lets callers cache what they derive from the
     /// data (the extraction lexicon) and recompute it only after a write.
     writes: Arc<std::sync::atomic::AtomicU64>,
+    /// Told of every commit, after it (reasoning keeps its graph current with it).
+    listener: Arc<std::sync::RwLock<Option<Listener>>>,
 }
+
+/// What a commit changed.
+#[derive(Debug)]
+pub enum Delta<'a> {
+    /// Exactly these quads were written and removed (some may have been there, or absent,
+    /// already).
+    Exact {
+        /// Inserted.
+        added: &'a [Quad],
+        /// Removed.
+        removed: &'a [Quad],
+    },
+    /// Something changed in these graphs (any graph: `None`) that the store cannot list: a
+    /// graph replaced or cleared, an update with patterns, a file streamed in.
+    Unknown {
+        /// The graphs that may have changed.
+        graphs: Option<Vec<GraphName>>,
+    },
+}
+
+/// Called after each commit with what it changed.
+pub type Listener = Arc<dyn Fn(&Delta<'_>) + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,6 +288,7 @@ impl Store {
             watchdog: Arc::new(watchdog::Watchdog::start()),
             memory_limit: None,
             writes: Arc::default(),
+            listener: Arc::default(),
         }
     }
 
@@ -273,8 +298,18 @@ impl Store {
         self.writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn wrote(&self) {
+    /// Records a commit: bumps the generation and tells the listener what changed.
+    fn wrote(&self, delta: Delta<'_>) {
         self.writes.fetch_add(1, std::sync::atomic::Ordering::Release);
+        let listener = self.listener.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(l) = listener {
+            l(&delta);
+        }
+    }
+
+    /// Sets the function told of every commit (one; a second call replaces the first).
+    pub fn set_listener(&self, listener: Listener) {
+        *self.listener.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
     }
 
     /// Cancels running queries while the process's resident memory is above `bytes`; they
@@ -432,6 +467,16 @@ impl Store {
             ));
         }
         let (ev, _guard) = self.cancellable(timeout);
+        // What the commit will have changed: exact for data blocks, else the graphs it can write.
+        let scope = match write_scope(&parsed) {
+            WriteScope::Any => None,
+            WriteScope::Graphs(g) => Some(
+                g.into_iter()
+                    .map(|g| g.map_or(GraphName::DefaultGraph, |n| GraphName::NamedNode(NamedNode::new_unchecked(n))))
+                    .collect(),
+            ),
+        };
+        let data_only = parsed.clone();
         let mut prepared = ev.for_update(parsed);
         if protocol_dataset {
             let default: Vec<GraphName> = dataset
@@ -461,7 +506,10 @@ impl Store {
             UpdateEvaluationError::GraphParsing(p) => StoreError::RdfSyntax(p.to_string()),
             other => StoreError::Evaluation(other.to_string()),
         })?;
-        self.commit_checked(tx, check)
+        match update::data_delta(&data_only) {
+            Some((added, removed)) => self.commit_checked(tx, check, Delta::Exact { added: &added, removed: &removed }),
+            None => self.commit_checked(tx, check, Delta::Unknown { graphs: scope }),
+        }
     }
 
     /// Bulk-loads an RDF stream. The load is atomic: on a parse error nothing is committed.
@@ -494,7 +542,12 @@ impl Store {
         let mut loader = self.inner.bulk_loader();
         loader.load_ok_quads::<oxigraph::io::RdfParseError, LoaderError>(quads)?;
         loader.commit()?;
-        self.wrote();
+        let graphs = match graph {
+            Some(g) => Some(vec![GraphName::NamedNode(parse_iri(g)?)]),
+            None if format.supports_datasets() => None,
+            None => Some(vec![GraphName::DefaultGraph]),
+        };
+        self.wrote(Delta::Unknown { graphs });
         progress(count);
         Ok(LoadStats { quads: count, seconds: start.elapsed().as_secs_f64() })
     }
@@ -504,9 +557,9 @@ impl Store {
         let start = Instant::now();
         let n = quads.len() as u64;
         let mut loader = self.inner.bulk_loader();
-        loader.load_quads(quads)?;
+        loader.load_quads(quads.iter().cloned())?;
         loader.commit()?;
-        self.wrote();
+        self.wrote(Delta::Exact { added: &quads, removed: &[] });
         Ok(LoadStats { quads: n, seconds: start.elapsed().as_secs_f64() })
     }
 
@@ -519,7 +572,7 @@ impl Store {
     pub fn insert_checked(&self, quads: &[Quad], check: Option<&Check<'_>>) -> Result<(), StoreError> {
         let mut tx = self.inner.start_transaction()?;
         tx.extend(quads.iter());
-        self.commit_checked(tx, check)
+        self.commit_checked(tx, check, Delta::Exact { added: quads, removed: &[] })
     }
 
     /// Removes quads in one transaction.
@@ -529,7 +582,7 @@ impl Store {
             tx.remove(q);
         }
         tx.commit()?;
-        self.wrote();
+        self.wrote(Delta::Exact { added: &[], removed: quads });
         Ok(())
     }
 
@@ -542,7 +595,7 @@ impl Store {
         }
         tx.extend(new.iter());
         tx.commit()?;
-        self.wrote();
+        self.wrote(Delta::Exact { added: new, removed: old });
         Ok(())
     }
 
@@ -603,6 +656,48 @@ impl Store {
     /// Whether the store holds nothing.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.inner.is_empty()?)
+    }
+
+    /// Quads matching a pattern (`None`: any), for small lookups.
+    pub fn pattern(
+        &self,
+        subject: Option<&NamedOrBlankNode>,
+        predicate: Option<&NamedNode>,
+        object: Option<&Term>,
+        graph: Option<&GraphName>,
+    ) -> Result<Vec<Quad>, StoreError> {
+        Ok(self
+            .inner
+            .quads_for_pattern(
+                subject.map(NamedOrBlankNode::as_ref),
+                predicate.map(NamedNode::as_ref),
+                object.map(Term::as_ref),
+                graph.map(GraphName::as_ref),
+            )
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The first quad matching a pattern that `keep` accepts, reading no further.
+    pub fn find_first(
+        &self,
+        subject: Option<&NamedOrBlankNode>,
+        predicate: Option<&NamedNode>,
+        object: Option<&Term>,
+        graph: Option<&GraphName>,
+        keep: impl Fn(&Quad) -> bool,
+    ) -> Result<Option<Quad>, StoreError> {
+        for q in self.inner.quads_for_pattern(
+            subject.map(NamedOrBlankNode::as_ref),
+            predicate.map(NamedNode::as_ref),
+            object.map(Term::as_ref),
+            graph.map(GraphName::as_ref),
+        ) {
+            let q = q?;
+            if keep(&q) {
+                return Ok(Some(q));
+            }
+        }
+        Ok(None)
     }
 
     /// Objects of `(subject, predicate, ?o)` in any graph, for small lookups.

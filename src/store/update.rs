@@ -2,6 +2,7 @@
 //! and the dataset the protocol request gives it.
 
 use super::{StoreError, check_sparql_nesting};
+use oxigraph::model::{GraphName, NamedNode, Quad, Term};
 
 /// The graphs an update can write to, read from its algebra before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,4 +85,54 @@ pub struct UpdateDataset {
     pub using_graphs: Vec<String>,
     /// `using-named-graph-uri` values: its named graphs.
     pub using_named_graphs: Vec<String>,
+}
+
+/// The quads an update of data blocks only (`INSERT DATA`, `DELETE DATA`) adds and removes;
+/// `None` when it has any other operation or a blank node (renamed on insert).
+pub(super) fn data_delta(parsed: &spargebra::Update) -> Option<(Vec<Quad>, Vec<Quad>)> {
+    use spargebra::GraphUpdateOperation as Op;
+    use spargebra::term::{GraphName as G, GroundTerm, NamedOrBlankNode as S, Term as T};
+    let graph = |g: &G| match g {
+        G::NamedNode(n) => GraphName::NamedNode(NamedNode::new_unchecked(n.as_str())),
+        G::DefaultGraph => GraphName::DefaultGraph,
+    };
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for op in &parsed.operations {
+        match op {
+            Op::InsertData { data } => {
+                for q in data {
+                    let S::NamedNode(s) = &q.subject else { return None };
+                    let o: Term = match &q.object {
+                        T::NamedNode(n) => NamedNode::new_unchecked(n.as_str()).into(),
+                        T::Literal(l) => l.clone().into(),
+                        _ => return None,
+                    };
+                    added.push(Quad::new(
+                        NamedNode::new_unchecked(s.as_str()),
+                        NamedNode::new_unchecked(q.predicate.as_str()),
+                        o,
+                        graph(&q.graph_name),
+                    ));
+                }
+            }
+            Op::DeleteData { data } => {
+                for q in data {
+                    let o: Term = match &q.object {
+                        GroundTerm::NamedNode(n) => NamedNode::new_unchecked(n.as_str()).into(),
+                        GroundTerm::Literal(l) => l.clone().into(),
+                        #[allow(unreachable_patterns)]
+                        _ => return None,
+                    };
+                    removed.push(Quad::new(
+                        NamedNode::new_unchecked(q.subject.as_str()),
+                        NamedNode::new_unchecked(q.predicate.as_str()),
+                        o,
+                        graph(&q.graph_name),
+                    ));
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some((added, removed))
 }

@@ -129,7 +129,12 @@ impl Store {
     }
 
     /// Commits a transaction unless the check finds a violation (warnings and infos pass).
-    pub(super) fn commit_checked(&self, tx: Transaction<'_>, check: Option<&Check<'_>>) -> Result<(), StoreError> {
+    pub(super) fn commit_checked(
+        &self,
+        tx: Transaction<'_>,
+        check: Option<&Check<'_>>,
+        delta: super::Delta<'_>,
+    ) -> Result<(), StoreError> {
         if let Some(check) = check {
             let view = View { tx: &tx, focus_graph: None, hidden: check.hidden };
             let report = shacl::validate(check.shapes, &view, &check.focus)?;
@@ -138,7 +143,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        self.wrote();
+        self.wrote(delta);
         Ok(())
     }
 }

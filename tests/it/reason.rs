@@ -104,3 +104,95 @@ async fn reasoning_over_http_infer_parameter_and_explain_endpoint() {
         assert_eq!(resp.status(), status, "{uri}");
     }
 }
+
+/// The inferred graph as a set of N-Triples lines.
+fn inferred(e: &shopgraph::engine::Engine) -> std::collections::BTreeSet<String> {
+    let g = shopgraph::store::model::GraphName::NamedNode(NamedNode::new_unchecked(shopgraph::store::INFERRED_GRAPH));
+    e.store().graph_quads(&g).unwrap().iter().map(|q| format!("{} {} {}", q.subject, q.predicate, q.object)).collect()
+}
+
+#[test]
+fn incremental_updates_match_a_full_rebuild() {
+    let e = loaded_engine();
+    let built = e.reason().unwrap().inferred;
+    let (p, c) = {
+        let r = &select(&e, &format!("{SG}SELECT ?p ?c {{ ?p a sg:Product ; sg:category ?c }} LIMIT 1"))[0];
+        (r["p"].clone(), r["c"].clone())
+    };
+    let dresses = "https://w3id.org/shopgraph/taxonomy/google/2271";
+    let shirts = "https://w3id.org/shopgraph/taxonomy/google/212";
+    let taxonomy = "https://w3id.org/shopgraph/graph/taxonomy";
+    // (what, update, followed triple by triple?)
+    let steps: [(&str, String, bool); 9] = [
+        (
+            "a new product in a category",
+            format!("{SG}INSERT DATA {{ <http://shop.example/p1> a sg:Product ; sg:category <{dresses}> }}"),
+            true,
+        ),
+        (
+            "a review of it",
+            format!(
+                "{SG}INSERT DATA {{ <http://shop.example/r1> a sg:Review ; sg:reviewOf <http://shop.example/p1> }}"
+            ),
+            true,
+        ),
+        ("a second category", format!("{SG}INSERT DATA {{ <http://shop.example/p1> sg:category <{shirts}> }}"), true),
+        ("a category link removed", format!("{SG}DELETE DATA {{ <{p}> sg:category <{c}> }}"), true),
+        ("a type removed", format!("{SG}DELETE DATA {{ <http://shop.example/p1> a sg:Product }}"), true),
+        ("an asserted type that was inferred", format!("INSERT DATA {{ <{p}> a <http://schema.org/Product> }}"), true),
+        ("and removed again: still inferred", format!("DELETE DATA {{ <{p}> a <http://schema.org/Product> }}"), true),
+        (
+            "a taxonomy edge removed",
+            format!(
+                "DELETE DATA {{ GRAPH <{taxonomy}> {{ <{dresses}> <http://www.w3.org/2004/02/skos/core#broader> <https://w3id.org/shopgraph/taxonomy/google/1604> }} }}"
+            ),
+            true,
+        ),
+        (
+            "an update with patterns",
+            format!("{SG}DELETE {{ ?r sg:reviewOf ?x }} WHERE {{ ?r sg:reviewOf ?x ; sg:rating 1 }}"),
+            false,
+        ),
+    ];
+    for (what, update, exact) in steps {
+        let before = e.maintenance_counts();
+        e.update(&update).unwrap();
+        let after = e.maintenance_counts();
+        let followed = (after.incremental - before.incremental, after.rebuilds - before.rebuilds);
+        assert_eq!(followed, if exact { (1, 0) } else { (0, 1) }, "{what}");
+        let kept = inferred(&e);
+        let rebuilt = e.reason().unwrap();
+        let full = inferred(&e);
+        assert_eq!(kept.len(), rebuilt.inferred, "{what}");
+        let missing: Vec<_> = full.difference(&kept).take(3).collect();
+        let extra: Vec<_> = kept.difference(&full).take(3).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{what} (exact: {exact}): missing {missing:?}, extra {extra:?}"
+        );
+    }
+    assert_ne!(inferred(&e).len(), built, "the steps changed what is inferred");
+    // Maintenance reports what it did: a data write is followed triple by triple (and doing it
+    // twice adds nothing), a schema change rebuilds.
+    let q = shopgraph::store::model::Quad::new(
+        NamedNode::new_unchecked("http://shop.example/p2"),
+        NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+        NamedNode::new_unchecked("https://w3id.org/shopgraph/ontology#Product"),
+        shopgraph::store::model::GraphName::DefaultGraph,
+    );
+    e.store().insert(std::slice::from_ref(&q)).unwrap();
+    assert!(inferred(&e).contains(
+        "<http://shop.example/p2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://schema.org/Product>"
+    ));
+    let m = e.maintain(&shopgraph::store::Delta::Exact { added: &[q], removed: &[] }).unwrap().unwrap();
+    assert_eq!((m.rebuilt, m.added, m.removed), (false, 0, 0));
+    let m = e
+        .maintain(&shopgraph::store::Delta::Unknown {
+            graphs: Some(vec![shopgraph::store::model::GraphName::NamedNode(NamedNode::new_unchecked(
+                "https://w3id.org/shopgraph/graph/ontology",
+            ))]),
+        })
+        .unwrap()
+        .unwrap();
+    assert!(m.rebuilt);
+}
