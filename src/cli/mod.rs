@@ -353,6 +353,12 @@ enum Command {
         #[command(subcommand)]
         action: queue::Action,
     },
+    /// Find duplicate brands and products (same GTIN; same normalised name, and brand) and
+    /// propose each new pair in the review queue; accepted pairs become owl:sameAs links.
+    Fuse {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// The ontology and shapes as numbered versions: list, diff, apply a change set, export.
     Ontology {
         #[command(flatten)]
@@ -583,6 +589,14 @@ pub fn run() -> Result<()> {
             }
         }
         Command::Queue { store, action } => queue::run(&*store.engine(None)?, action)?,
+        Command::Fuse { store } => {
+            let r = store.engine(None)?.propose_duplicates()?;
+            eprintln!(
+                "proposed {} brand and {} product pair(s) for review ({} known already); see `shopgraph queue list --kind same_as`",
+                r.brands, r.products, r.known
+            );
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
         Command::Ontology { store, action } => ontology::run(&*store.engine(None)?, action)?,
         Command::Keys { store, action } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;

@@ -65,7 +65,7 @@ fn nn(s: &str) -> NamedNode {
     NamedNode::new_unchecked(s)
 }
 
-fn hash_id(parts: &[&str]) -> String {
+pub(super) fn hash_id(parts: &[&str]) -> String {
     let mut h = blake3::Hasher::new();
     for p in parts {
         h.update(p.as_bytes());

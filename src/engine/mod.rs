@@ -3,6 +3,7 @@
 //! through [`crate::pool::Pool`].
 
 mod extract;
+mod fusion;
 mod privacy;
 mod queue;
 mod reason;
@@ -11,6 +12,7 @@ mod validate;
 mod versions;
 
 pub use extract::{BrandLinker, ExtractOptions, ExtractReport};
+pub use fusion::{FusionReport, normalise};
 pub use queue::{Decision, Edit, QueueFilter, QueueItem};
 
 pub use privacy::Forgotten;

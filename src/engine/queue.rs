@@ -21,8 +21,8 @@ pub struct QueueItem {
     pub id: String,
     /// Its IRI.
     pub iri: String,
-    /// Fact kind: `aspect`, `attribute` (attribute or brand mention) or `sentiment` (a
-    /// review's sentiment judgement).
+    /// Fact kind: `aspect`, `attribute` (attribute or brand mention), `sentiment` (a
+    /// review's sentiment judgement) or `same_as` (two products or brands proposed as one).
     pub kind: String,
     /// The review it was read from.
     pub source: String,
@@ -48,6 +48,9 @@ pub struct QueueItem {
     pub run: String,
     /// The graph it goes to when accepted.
     pub target_graph: String,
+    /// For a `same_as` candidate: the node proposed to be the same as `source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
 }
 
 /// Which items to list.
@@ -90,9 +93,10 @@ impl Engine {
         // Aspect mentions carry every field; facts held because they fail a shape may lack
         // some (that can be why they were held), so only the bookkeeping is required.
         let q = format!(
-            "PREFIX sg: <{sg}> SELECT ?m ?src ?product ?aspect ?s ?c ?text ?ctx ?start ?end ?method ?why ?run ?target ?type WHERE {{
+            "PREFIX sg: <{sg}> SELECT ?m ?src ?product ?aspect ?s ?c ?text ?ctx ?start ?end ?method ?why ?run ?target ?type ?other WHERE {{
                GRAPH <{queue}> {{ ?m a ?type ; sg:heldBecause ?why ; sg:targetGraph ?target .
-                 VALUES ?type {{ sg:AspectMention sg:AttributeMention sg:SentimentJudgement }}
+                 VALUES ?type {{ sg:AspectMention sg:AttributeMention sg:SentimentJudgement sg:SameAsCandidate }}
+                 OPTIONAL {{ ?m sg:candidate ?other }}
                  OPTIONAL {{ ?m sg:mentionIn|sg:about ?src }} OPTIONAL {{ ?m sg:aspect ?aspect }}
                  OPTIONAL {{ ?m sg:sentiment ?s }} OPTIONAL {{ ?m sg:confidence ?c }} OPTIONAL {{ ?m sg:sourceText ?text }}
                  OPTIONAL {{ ?m sg:contextText ?ctx }} OPTIONAL {{ ?m sg:spanStart ?start }} OPTIONAL {{ ?m sg:spanEnd ?end }}
@@ -103,7 +107,7 @@ impl Engine {
         );
         let vars = [
             "m", "src", "product", "aspect", "s", "c", "text", "ctx", "start", "end", "method", "why", "run", "target",
-            "type",
+            "type", "other",
         ];
         let rows = self.store().select_terms(&q, &[], &vars, self.config.query_timeout())?;
         let text = |t: &Option<Term>| lexical(t).unwrap_or_default();
@@ -119,6 +123,7 @@ impl Engine {
             let kind = match text(&r[14]).rsplit('#').next() {
                 Some("AspectMention") => "aspect",
                 Some("AttributeMention") => "attribute",
+                Some("SameAsCandidate") => "same_as",
                 _ => "sentiment",
             };
             items.push(QueueItem {
@@ -137,6 +142,7 @@ impl Engine {
                 reason: text(&r[11]),
                 run: text(&r[12]),
                 target_graph: text(&r[13]),
+                same_as: if kind == "same_as" { lexical(&r[15]) } else { None },
             });
         }
         Ok(items)
@@ -160,8 +166,8 @@ impl Engine {
         if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(EngineError::NotFound(format!("no review-queue item {id:?}")));
         }
-        // Mentions and judgements are minted under different paths; the id names one of them.
-        for kind in ["mention", "judgement"] {
+        // Mentions, judgements and candidates are minted under different paths; the id names one.
+        for kind in ["mention", "judgement", "candidate"] {
             let node = nn(&format!("{}{kind}/{id}", self.minter().base()));
             if let Some(item) = self.queue_items(Some(&node))?.into_iter().next() {
                 return Ok((node, item));
@@ -193,6 +199,23 @@ impl Engine {
         }
         let target = GraphName::NamedNode(nn(&item.target_graph));
         let held = self.held_quads(&node)?;
+        if item.kind == "same_as" {
+            if edit.aspect.is_some() || edit.sentiment.is_some() {
+                return Err(EngineError::Input("a same-as candidate has nothing to edit".into()));
+            }
+            let (Ok(a), Some(Ok(b))) = (NamedNode::new(&item.source), item.same_as.as_deref().map(NamedNode::new))
+            else {
+                return Err(EngineError::Input("the candidate does not name two nodes".into()));
+            };
+            // Both directions: queries and the recommender read the link either way round.
+            let link = vec![
+                Quad::new(a.clone(), nn(vocab::OWL_SAME_AS), b.clone(), target.clone()),
+                Quad::new(b, nn(vocab::OWL_SAME_AS), a, target.clone()),
+            ];
+            let decided = self.decision_quads(&node, &item, "accepted", who, &now());
+            self.store().swap(&held, &[link, decided].concat())?;
+            return Ok(Decision { decision: "accepted".into(), item });
+        }
         let mut moved = Vec::new();
         for q in &held {
             let p = q.predicate.as_str();
@@ -243,7 +266,10 @@ impl Engine {
         let mut out = decision_marks(node, decision, who, now, &g);
         let lit = |p: &str, v: &str| Quad::new(node.clone(), nn(p), Literal::from(v), g.clone());
         let link = |p: &str, o: &str| NamedNode::new(o).ok().map(|o| Quad::new(node.clone(), nn(p), o, g.clone()));
-        out.extend(link(if item.kind == "attribute" { vocab::ABOUT } else { vocab::MENTION_IN }, &item.source));
+        let about =
+            if matches!(item.kind.as_str(), "attribute" | "same_as") { vocab::ABOUT } else { vocab::MENTION_IN };
+        out.extend(link(about, &item.source));
+        out.extend(item.same_as.as_deref().and_then(|b| link(vocab::CANDIDATE, b)));
         out.extend(link(vocab::HAS_ASPECT, &item.aspect));
         out.extend(link(vocab::GENERATED_BY, &item.run));
         for (p, v) in [

@@ -58,10 +58,11 @@ const BULK_WRITE: usize = 50_000;
 /// The graphs reasoning reads as data.
 const DATA_GRAPHS: [&str; 1] = [vocab::GRAPH_TAXONOMY];
 /// The graphs reasoning reads the schema from (a change there means a rebuild).
-const SCHEMA_GRAPHS: [&str; 4] =
-    [vocab::GRAPH_ONTOLOGY, vocab::GRAPH_SCHEMA_ORG, vocab::GRAPH_GOODRELATIONS, vocab::GRAPH_REV];
+const SCHEMA_GRAPHS: [&str; 5] =
+    [vocab::GRAPH_ONTOLOGY, vocab::GRAPH_SCHEMA_ORG, vocab::GRAPH_GOODRELATIONS, vocab::GRAPH_REV, vocab::GRAPH_FUSION];
 /// Predicates that make a data triple part of the schema.
-const SCHEMA_PREDICATES: [&str; 7] = [
+const SCHEMA_PREDICATES: [&str; 8] = [
+    vocab::OWL_SAME_AS,
     vocab::RDFS_SUB_CLASS_OF,
     vocab::RDFS_SUB_PROPERTY_OF,
     vocab::OWL_EQUIVALENT_CLASS,
@@ -120,6 +121,8 @@ pub(super) struct Schema {
     ranges: HashMap<NamedNode, Vec<NamedNode>>,
     inverses: HashMap<NamedNode, Vec<NamedNode>>,
     transitive: HashSet<NamedNode>,
+    /// Each node linked by `owl:sameAs` (fusion graph, default graph), to the others of its group.
+    same: HashMap<Term, Vec<Term>>,
 }
 
 fn nn(s: &str) -> NamedNode {
@@ -200,6 +203,17 @@ impl Schema {
 fn consequences(s: &Schema, (subj, p, o): &Triple) -> Vec<(&'static str, Triple)> {
     let rdf_type = nn(vocab::RDF_TYPE);
     let mut out = Vec::new();
+    // owl:sameAs: what holds of one node of a group holds of the others (eq-rep-s, eq-rep-o).
+    if !s.same.is_empty() && p.as_str() != vocab::OWL_SAME_AS {
+        for other in s.same.get(&Term::from(subj.clone())).into_iter().flatten() {
+            if let Some(x) = as_subject(other) {
+                out.push(("eq-rep-s (sameAs)", (x, p.clone(), o.clone())));
+            }
+        }
+        for other in s.same.get(o).into_iter().flatten() {
+            out.push(("eq-rep-o (sameAs)", (subj.clone(), p.clone(), other.clone())));
+        }
+    }
     if p == &rdf_type {
         if let Term::NamedNode(c) = o {
             for d in s.super_classes.get(c).into_iter().flatten() {
@@ -271,7 +285,28 @@ impl Engine {
                     || matches!(&t.2, Term::NamedNode(c) if c.as_str() == vocab::OWL_TRANSITIVE_PROPERTY)
             }));
         }
-        Ok(Schema::read(&triples))
+        let mut schema = Schema::read(&triples);
+        let mut pairs = Vec::new();
+        for g in [GraphName::NamedNode(nn(vocab::GRAPH_FUSION)), GraphName::DefaultGraph] {
+            for q in self.store.graph_quads_with_predicate(&g, &nn(vocab::OWL_SAME_AS))? {
+                pairs.push((Term::from(q.subject).to_string(), q.object.to_string()));
+            }
+        }
+        // Groups by their N-Triples text, back to terms through a lookup of the originals.
+        let mut terms: HashMap<String, Term> = HashMap::new();
+        for g in [GraphName::NamedNode(nn(vocab::GRAPH_FUSION)), GraphName::DefaultGraph] {
+            for q in self.store.graph_quads_with_predicate(&g, &nn(vocab::OWL_SAME_AS))? {
+                terms.insert(Term::from(q.subject.clone()).to_string(), q.subject.into());
+                terms.insert(q.object.to_string(), q.object);
+            }
+        }
+        for group in super::fusion::groups(&pairs) {
+            let members: Vec<Term> = group.iter().filter_map(|k| terms.get(k).cloned()).collect();
+            for m in &members {
+                schema.same.insert(m.clone(), members.iter().filter(|x| *x != m).cloned().collect());
+            }
+        }
+        Ok(schema)
     }
 
     /// Rebuilds the inferred graph from the ontology, the taxonomy and the shop's data, and
@@ -580,7 +615,7 @@ impl Engine {
         {
             for (prop, ranges) in &schema.ranges {
                 if ranges.contains(class)
-                    && self.store.find_first(None, Some(prop), Some(&subject_term), None, &usable)?.is_some()
+                    && self.store.find_first(None, Some(prop), Some(&subject_term), None, usable)?.is_some()
                 {
                     return Ok(true);
                 }
@@ -588,7 +623,7 @@ impl Engine {
         }
         if let Some(o) = as_subject(&c.2) {
             for q in schema.inverses.get(&c.1).into_iter().flatten() {
-                if self.store.find_first(Some(&o), Some(q), Some(&subject_term), None, &usable)?.is_some() {
+                if self.store.find_first(Some(&o), Some(q), Some(&subject_term), None, usable)?.is_some() {
                     return Ok(true);
                 }
             }
@@ -624,6 +659,12 @@ impl Engine {
         // inverse): the quads touching it, in any graph, asserted or inferred, are all it needs.
         // Asserted premises are preferred to inferred ones: the explanation then ends sooner.
         let mut quads = self.store.quads_touching(subject)?;
+        // A fact copied over owl:sameAs has its premise on the other node of the group.
+        for other in schema.same.get(&Term::NamedNode(subject.clone())).into_iter().flatten() {
+            if let Term::NamedNode(n) = other {
+                quads.extend(self.store.quads_touching(n)?);
+            }
+        }
         quads.sort_by_key(|q| matches!(&q.graph_name, GraphName::NamedNode(g) if g.as_str() == vocab::GRAPH_INFERRED));
         let all: Vec<Triple> = quads.into_iter().map(triple).collect();
         let target: Triple = (NamedOrBlankNode::NamedNode(subject.clone()), predicate.clone(), object.clone());
@@ -640,6 +681,12 @@ impl Engine {
                         }
                         "rdfs2 (domain)" => [t.1.to_string(), format!("<{}>", vocab::RDFS_DOMAIN), term_string(object)],
                         "rdfs3 (range)" => [t.1.to_string(), format!("<{}>", vocab::RDFS_RANGE), term_string(object)],
+                        "eq-rep-s (sameAs)" => {
+                            [t.0.to_string(), format!("<{}>", vocab::OWL_SAME_AS), subject.to_string()]
+                        }
+                        "eq-rep-o (sameAs)" => {
+                            [term_string(&t.2), format!("<{}>", vocab::OWL_SAME_AS), term_string(object)]
+                        }
                         _ => [t.1.to_string(), format!("<{}>", vocab::OWL_INVERSE_OF), predicate.to_string()],
                     };
                     return Ok(Some(Derivation { rule, premises: vec![show(t), schema_premise] }));

@@ -178,8 +178,13 @@ impl Engine {
     /// without interactions can be placed by their graph neighbours).
     pub fn interaction_dataset(&self) -> Result<Dataset, EngineError> {
         let mut ds = Dataset::default();
+        // Products accepted as the same (owl:sameAs in the fusion graph) are one item, named by
+        // the smallest id of their group.
+        let canonical = self.canonical_items()?;
         for row in self.internal("item-facets", &[], &["id"])? {
-            if let Some(id) = lexical(&row[0]) {
+            if let Some(id) = lexical(&row[0])
+                && !canonical.contains_key(&id)
+            {
                 ds.add_item(&id);
             }
         }
@@ -198,7 +203,8 @@ impl Engine {
                 continue;
             }
             let ts = lexical(&row[3]).and_then(|t| clean::parse_timestamp(&t).ok()).map_or(0, |t| t.timestamp());
-            ds.push(user, &item, w, ts);
+            let item = canonical.get(item.as_ref()).map_or(item.as_ref(), String::as_str);
+            ds.push(user, item, w, ts);
         }
         if skipped > 0 {
             log::warn!("skipped {skipped} interactions whose weight is not a number in (0, {}]", clean::MAX_WEIGHT);
@@ -285,7 +291,8 @@ impl Engine {
     /// Items most like a product.
     pub fn similar(&self, item: &str, k: usize, filter: &Filter) -> Result<RecommendResponse, EngineError> {
         let live = self.rec.current()?;
-        let items = live.similar(item, k, filter)?;
+        let item = self.canonical_item(item)?;
+        let items = live.similar(&item, k, filter)?;
         Ok(RecommendResponse {
             model_version: live.trained.meta.version.clone(),
             model: live.trained.model.name(),
@@ -302,6 +309,7 @@ impl Engine {
         if !live.knows_user(&key) {
             return Err(RecommendError::UnknownUser(raw_user.into()).into());
         }
+        let item = &self.canonical_item(item)?;
         let score = live.score(&key, item)?;
         let (parts, total) = live.contributions(&key, item)?;
         let b = self.minter.product(item);
@@ -402,7 +410,7 @@ impl Engine {
         for e in &events {
             let ev = clean::parse_event(&e.event).unwrap_or("view");
             let w = e.weight.unwrap_or_else(|| ingest::default_weight(ev)) as f32;
-            per_user.entry(self.user_key(&e.user)).or_default().push((e.item.clone(), w));
+            per_user.entry(self.user_key(&e.user)).or_default().push((self.canonical_item(&e.item)?, w));
         }
         let mut retrain_started = false;
         let users_updated = per_user.len();

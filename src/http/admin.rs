@@ -97,6 +97,28 @@ pub(super) async fn reason(state: web::Data<AppState>, req: actix_web::HttpReque
     Ok(HttpResponse::Ok().json(report))
 }
 
+/// `POST /fuse`: proposes duplicate brands and products as same-as candidates in the review
+/// queue. Admin.
+pub(super) async fn fuse(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    let engine = std::sync::Arc::clone(&state.engine);
+    let who = access::of(&req).who();
+    let report = state
+        .pool
+        .run(move || -> Result<_, ApiError> {
+            let r = engine.propose_duplicates()?;
+            engine.audit().record(Entry::new(
+                who,
+                "fuse",
+                Some(crate::ontology::vocab::GRAPH_QUEUE.into()),
+                b"",
+                Some(r.brands + r.products),
+            ));
+            Ok(r)
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(report))
+}
+
 /// `GET /inference/explain?subject=IRI&predicate=IRI&object=IRI`: the rule and premises that
 /// give an inferred triple (404 when nothing stored yields it).
 pub(super) async fn explain_inference(

@@ -171,6 +171,7 @@ pub fn app(
         .route("/audit", web::get().to(admin::audit))
         .route("/users/{id}", web::delete().to(admin::forget_user))
         .route("/reason", web::post().to(admin::reason))
+        .route("/fuse", web::post().to(admin::fuse))
         .route("/queue", web::get().to(queue::list))
         .route("/queue/{id}/{decision}", web::post().to(queue::decide))
         .route("/inference/explain", web::get().to(admin::explain_inference))

@@ -48,6 +48,11 @@ pub fn is_protected(graph: &str) -> bool {
     PROTECTED_GRAPHS.contains(&graph) || graph.starts_with(GRAPH_ONTOLOGY_HISTORY)
 }
 
+/// Accepted `owl:sameAs` links between duplicate brands and products.
+pub const GRAPH_FUSION: &str = "https://w3id.org/shopgraph/graph/fusion";
+/// `owl:sameAs`.
+pub const OWL_SAME_AS: &str = "http://www.w3.org/2002/07/owl#sameAs";
+
 /// The SHACL shapes graph (`ontology/shapes.ttl` until an engineer replaces it).
 pub const GRAPH_SHAPES: &str = "https://w3id.org/shopgraph/graph/shapes";
 
@@ -168,6 +173,8 @@ sg! {
     SPAN_END = "spanEnd";
     ONTOLOGY_VERSION_CLASS = "OntologyVersion";
     ASPECT = "Aspect";
+    SAME_AS_CANDIDATE = "SameAsCandidate";
+    GTIN = "gtin";
     ATTRIBUTE_VALUE = "AttributeValue";
     VERSION_NUMBER = "versionNumber";
     VERSION_SOURCE = "versionSource";

@@ -10,6 +10,7 @@ mod corpus;
 mod extract;
 mod faults;
 mod finetune;
+mod fusion;
 mod golden;
 mod http;
 mod load;
