@@ -1,4 +1,4 @@
-//! SHACL validation (a Core subset): shapes read from a shapes graph, validated against any
+//! SHACL Core validation: shapes read from a shapes graph, validated against any
 //! data source that answers the three lookups of [`DataGraph`], results as a standard
 //! `sh:ValidationReport` (triples) or JSON.
 //!
@@ -6,13 +6,15 @@
 //! client and TLS stack (82 more crates, oxigraph's `http-client` feature turned on in a server
 //! that must never fetch on a client's behalf) and reads data through its own RDF traits, so
 //! validating inside a store transaction (uploads checked before they commit) would mean
-//! copying the data out. The components shopgraph's shapes need are implemented; any other
-//! `sh:` constraint in a shape is refused when the shapes are read, never ignored.
+//! copying the data out. SHACL Core's components and paths are implemented; SHACL-SPARQL and
+//! any `sh:` term it does not know are refused when the shapes are read, never ignored.
 
 mod literal;
+mod path;
 mod shapes;
 
-pub use shapes::{Constraint, Path, Severity, Shape, Shapes, Target};
+pub use path::Path;
+pub use shapes::{Constraint, Severity, Shape, Shapes, Target};
 
 use oxigraph::model::{BlankNode, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
 use std::collections::{HashMap, HashSet};
@@ -51,6 +53,8 @@ pub trait DataGraph {
     fn focus_subjects(&self, p: &NamedNode, o: Option<&Term>) -> Result<Vec<Term>, ShaclError>;
     /// Objects of `(?s, p, ?o)` in the validated graph.
     fn focus_objects(&self, p: &NamedNode) -> Result<Vec<Term>, ShaclError>;
+    /// Every `(p, o)` of `(s, ?p, ?o)` (closed shapes).
+    fn outgoing(&self, s: &Term) -> Result<Vec<(NamedNode, Term)>, ShaclError>;
 }
 
 /// One `sh:ValidationResult`.
@@ -109,14 +113,11 @@ impl ValidationReport {
             out.push(Triple::new(report.clone(), nn("result"), node.clone()));
             out.push(Triple::new(node.clone(), rdf_type.clone(), nn("ValidationResult")));
             out.push(Triple::new(node.clone(), nn("focusNode"), r.terms.focus.clone()));
-            match &r.terms.path {
-                Some(Path::Predicate(p)) => out.push(Triple::new(node.clone(), nn("resultPath"), p.clone())),
-                Some(Path::Inverse(p)) => {
-                    let path = BlankNode::default();
-                    out.push(Triple::new(node.clone(), nn("resultPath"), path.clone()));
-                    out.push(Triple::new(path, nn("inversePath"), p.clone()));
-                }
-                None => {}
+            if let Some(p) = &r.terms.path {
+                let mut path_triples = Vec::new();
+                let head = p.to_rdf(&mut path_triples);
+                out.push(Triple::new(node.clone(), nn("resultPath"), head));
+                out.extend(path_triples);
             }
             if let Some(v) = &r.terms.value {
                 out.push(Triple::new(node.clone(), nn("value"), v.clone()));
@@ -157,10 +158,7 @@ pub enum Focus {
 }
 
 fn show_path(p: &Path) -> String {
-    match p {
-        Path::Predicate(n) => n.to_string(),
-        Path::Inverse(n) => format!("^{n}"),
-    }
+    p.show()
 }
 
 fn short(t: &Term) -> String {
@@ -267,15 +265,13 @@ impl Run<'_> {
     }
 
     fn values(&self, focus: &Term, path: &Path) -> Result<Vec<Term>, ShaclError> {
-        match path {
-            Path::Predicate(p) => {
-                if matches!(focus, Term::Literal(_)) {
-                    return Ok(Vec::new());
-                }
-                self.data.objects(focus, p)
-            }
-            Path::Inverse(p) => self.data.subjects(p, focus),
-        }
+        path.follow(self.data, focus)
+    }
+
+    /// Whether a node conforms to a shape (referenced by `sh:node`, `sh:or` and the like).
+    fn conforms(&mut self, shape: &Term, node: &Term, depth: usize) -> Result<bool, ShaclError> {
+        let j = self.shapes.by_id[shape];
+        Ok(self.check(j, node, depth + 1)?.is_empty())
     }
 
     /// The results of one shape on one focus node (its property shapes included).
@@ -297,22 +293,35 @@ impl Run<'_> {
         let what = shape.path.as_ref().map(show_path).unwrap_or_else(|| "the node".into());
         let mut out = Vec::new();
         for c in &shape.constraints {
-            for (value, why) in self.failures(c, &values, &what, depth)? {
-                let shape = &self.shapes.all[shape_index];
+            let mut found: Vec<(Option<Path>, Option<Term>, String)> = Vec::new();
+            if let Constraint::Closed(allowed) = c {
+                // Each result names the predicate the closed shape does not allow, as the
+                // spec asks; rdf:type too is refused unless listed in sh:ignoredProperties.
+                for v in values.iter().filter(|v| !matches!(v, Term::Literal(_))) {
+                    for (p, o) in self.data.outgoing(v)? {
+                        if !allowed.contains(&p) {
+                            let why = format!("{} has {p}, which the closed shape does not allow", short(v));
+                            found.push((Some(Path::Predicate(p)), Some(o), why));
+                        }
+                    }
+                }
+            } else {
+                let path = self.shapes.all[shape_index].path.clone();
+                for (value, why) in self.failures(c, focus, &values, &what, depth)? {
+                    found.push((path.clone(), value, why));
+                }
+            }
+            let shape = &self.shapes.all[shape_index];
+            for (path, value, why) in found {
                 out.push(ValidationResult {
                     focus_node: focus.to_string(),
-                    result_path: shape.path.as_ref().map(show_path),
+                    result_path: path.as_ref().map(show_path),
                     value: value.as_ref().map(Term::to_string),
                     source_shape: shape.id.to_string(),
                     source_constraint_component: format!("{SH}{}", c.component()),
                     result_severity: shape.severity.iri(),
                     result_message: shape.message.clone().unwrap_or(why),
-                    terms: ResultTerms {
-                        focus: focus.clone(),
-                        path: shape.path.clone(),
-                        value,
-                        shape: shape.id.clone(),
-                    },
+                    terms: ResultTerms { focus: focus.clone(), path, value, shape: shape.id.clone() },
                 });
             }
         }
@@ -330,6 +339,7 @@ impl Run<'_> {
     fn failures(
         &mut self,
         c: &Constraint,
+        focus: &Term,
         values: &[Term],
         what: &str,
         depth: usize,
@@ -416,11 +426,124 @@ impl Run<'_> {
                 each(&mut out, &|v| allowed.contains(v), &|_| format!("is not one of {}", list.join(", ")))
             }
             Constraint::Node(other) => {
-                let j = self.shapes.by_id[other];
                 for v in values {
-                    if !self.check(j, v, depth + 1)?.is_empty() {
+                    if !self.conforms(other, v, depth)? {
                         out.push((Some(v.clone()), format!("{what}: {} does not conform to {other}", short(v))));
                     }
+                }
+            }
+            Constraint::Or(members) | Constraint::And(members) | Constraint::Xone(members) => {
+                for v in values {
+                    let mut n = 0;
+                    for m in members {
+                        n += usize::from(self.conforms(m, v, depth)?);
+                    }
+                    let (ok, rule) = match c {
+                        Constraint::Or(_) => (n >= 1, "at least one"),
+                        Constraint::And(_) => (n == members.len(), "all"),
+                        _ => (n == 1, "exactly one"),
+                    };
+                    if !ok {
+                        out.push((
+                            Some(v.clone()),
+                            format!("{what}: {} conforms to {n} of {} shapes, not {rule}", short(v), members.len()),
+                        ));
+                    }
+                }
+            }
+            Constraint::Not(other) => {
+                for v in values {
+                    if self.conforms(other, v, depth)? {
+                        out.push((
+                            Some(v.clone()),
+                            format!("{what}: {} conforms to {other}, which it must not", short(v)),
+                        ));
+                    }
+                }
+            }
+            // Checked in `check`: its results name a path of their own.
+            Constraint::Closed(_) => {}
+            Constraint::LanguageIn(ranges) => each(
+                &mut out,
+                &|v| match v {
+                    Term::Literal(l) => l.language().is_some_and(|tag| {
+                        let tag = tag.to_ascii_lowercase();
+                        ranges.iter().any(|r| r == "*" || tag == *r || tag.starts_with(&format!("{r}-")))
+                    }),
+                    _ => false,
+                },
+                &|_| format!("is not in one of the languages {}", ranges.join(", ")),
+            ),
+            Constraint::UniqueLang => {
+                let mut seen: HashMap<String, usize> = HashMap::new();
+                for v in values {
+                    if let Term::Literal(l) = v
+                        && let Some(tag) = l.language()
+                    {
+                        *seen.entry(tag.to_ascii_lowercase()).or_default() += 1;
+                    }
+                }
+                let mut dup: Vec<&String> = seen.iter().filter(|(_, n)| **n > 1).map(|(t, _)| t).collect();
+                dup.sort();
+                for tag in dup {
+                    out.push((None, format!("{what}: more than one value in language {tag:?}")));
+                }
+            }
+            Constraint::Equals(p)
+            | Constraint::Disjoint(p)
+            | Constraint::LessThan(p)
+            | Constraint::LessThanOrEquals(p) => {
+                let others =
+                    if matches!(focus, Term::Literal(_)) { Vec::new() } else { self.data.objects(focus, p)? };
+                match c {
+                    Constraint::Equals(_) => {
+                        for v in values.iter().filter(|v| !others.contains(v)) {
+                            out.push((Some(v.clone()), format!("{what}: {} is not a value of {p}", short(v))));
+                        }
+                        for o in others.iter().filter(|o| !values.contains(o)) {
+                            out.push((Some(o.clone()), format!("{what}: lacks {}, a value of {p}", short(o))));
+                        }
+                    }
+                    Constraint::Disjoint(_) => {
+                        for v in values.iter().filter(|v| others.contains(v)) {
+                            out.push((Some(v.clone()), format!("{what}: {} is also a value of {p}", short(v))));
+                        }
+                    }
+                    _ => {
+                        let strict = matches!(c, Constraint::LessThan(_));
+                        for v in values {
+                            for o in &others {
+                                let ok = literal::compare(v, o)
+                                    .is_some_and(|ord| if strict { ord.is_lt() } else { ord.is_le() });
+                                if !ok {
+                                    let rel = if strict { "<" } else { "<=" };
+                                    out.push((
+                                        Some(v.clone()),
+                                        format!("{what}: {} is not {rel} {} ({p})", short(v), short(o)),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Constraint::Qualified { shape, min, max } => {
+                let mut n = 0;
+                for v in values {
+                    n += usize::from(self.conforms(shape, v, depth)?);
+                }
+                if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+                    out.push((
+                        None,
+                        format!(
+                            "{what}: {n} value(s) conform to {shape}; expected {}{}",
+                            min.map_or(String::new(), |m| format!("at least {m}")),
+                            max.map_or(String::new(), |m| format!(
+                                "{}at most {m}",
+                                if min.is_some() { ", " } else { "" }
+                            ))
+                        ),
+                    ));
                 }
             }
         }
@@ -472,6 +595,12 @@ impl DataGraph for MemoryGraph {
     fn focus_objects(&self, p: &NamedNode) -> Result<Vec<Term>, ShaclError> {
         Ok(dedup(self.focus.iter().filter(|t| &t.predicate == p).map(|t| t.object.clone()).collect()))
     }
+    fn outgoing(&self, s: &Term) -> Result<Vec<(NamedNode, Term)>, ShaclError> {
+        let mut v: Vec<(NamedNode, Term)> = self.by_subject.get(s).cloned().unwrap_or_default();
+        let mut seen = HashSet::new();
+        v.retain(|x| seen.insert(x.clone()));
+        Ok(v)
+    }
 }
 
 /// A named or blank node as a term (targets and focus nodes are terms).
@@ -486,7 +615,8 @@ mod tests {
 
     const PREFIXES: &str =
         "@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
-        @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix ex: <http://ex.org/> .\n";
+        @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix ex: <http://ex.org/> .
+        @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n";
 
     fn triples(ttl: &str) -> Vec<Triple> {
         RdfParser::from_format(RdfFormat::Turtle)
@@ -550,6 +680,116 @@ mod tests {
     }
 
     #[test]
+    fn logical_pair_language_closed_and_qualified_components() {
+        let shape = |body: &str| format!("ex:S a sh:NodeShape ; sh:targetClass ex:C ; {body} .");
+        // (shape body, data beyond `ex:a a ex:C . ex:b a ex:C .`, expected results)
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: [Case<'_>; 12] = [
+            (
+                "sh:property [ sh:path ex:p ; sh:or ( [ sh:datatype xsd:string ] [ sh:datatype xsd:integer ] ) ]",
+                "ex:a ex:p \"x\", 3 . ex:b ex:p true .",
+                &[("b", "Or")],
+            ),
+            (
+                "sh:property [ sh:path ex:p ; sh:and ( [ sh:datatype xsd:integer ] [ sh:minInclusive 1 ] ) ]",
+                "ex:a ex:p 2 . ex:b ex:p 0 .",
+                &[("b", "And")],
+            ),
+            (
+                "sh:property [ sh:path ex:p ; sh:xone ( [ sh:datatype xsd:integer ] [ sh:minInclusive 1 ] ) ]",
+                "ex:a ex:p 0 . ex:b ex:p 2 .",
+                &[("b", "Xone")],
+            ),
+            ("sh:not [ sh:class ex:Banned ]", "ex:b a ex:Banned .", &[("b", "Not")]),
+            (
+                "sh:closed true ; sh:ignoredProperties ( rdf:type ex:note ) ; sh:property [ sh:path ex:p ]",
+                "ex:a ex:p 1 ; ex:note 2 . ex:b ex:q 3 .",
+                &[("b", "Closed")],
+            ),
+            (
+                "sh:property [ sh:path ex:label ; sh:languageIn ( \"en\" \"fr\" ) ]",
+                "ex:a ex:label \"hi\"@en-GB . ex:b ex:label \"hallo\"@de .",
+                &[("b", "LanguageIn")],
+            ),
+            (
+                "sh:property [ sh:path ex:label ; sh:uniqueLang true ]",
+                "ex:a ex:label \"a\"@en , \"b\"@fr . ex:b ex:label \"a\"@en , \"b\"@EN .",
+                &[("b", "UniqueLang")],
+            ),
+            (
+                "sh:property [ sh:path ex:p ; sh:equals ex:q ]",
+                "ex:a ex:p 1 ; ex:q 1 . ex:b ex:p 1 ; ex:q 2 .",
+                &[("b", "Equals"), ("b", "Equals")],
+            ),
+            (
+                "sh:property [ sh:path ex:p ; sh:disjoint ex:q ]",
+                "ex:a ex:p 1 ; ex:q 2 . ex:b ex:p 1 ; ex:q 1 .",
+                &[("b", "Disjoint")],
+            ),
+            (
+                "sh:property [ sh:path ex:start ; sh:lessThan ex:end ]",
+                "ex:a ex:start 1 ; ex:end 2 . ex:b ex:start 2 ; ex:end 2 .",
+                &[("b", "LessThan")],
+            ),
+            (
+                "sh:property [ sh:path ex:part ; sh:qualifiedValueShape [ sh:class ex:Wheel ] ; sh:qualifiedMinCount 2 ]",
+                "ex:a ex:part ex:w1 , ex:w2 . ex:w1 a ex:Wheel . ex:w2 a ex:Wheel . ex:b ex:part ex:w1 , ex:x .",
+                &[("b", "QualifiedMinCount")],
+            ),
+            (
+                "sh:property [ sh:path ex:p ; sh:node ex:Named ] . ex:Named sh:property [ sh:path ex:name ; sh:minCount 1 ]",
+                "ex:a ex:p ex:n1 . ex:n1 ex:name \"n\" . ex:b ex:p ex:n2 .",
+                &[("b", "Node")],
+            ),
+        ];
+        for (body, data, expected) in cases {
+            let data = format!("ex:a a ex:C . ex:b a ex:C . {data}");
+            let want: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            assert_eq!(results(&shape(body), &data), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn closed_shapes_name_the_predicate_they_refuse() {
+        let shapes = "ex:S sh:targetNode ex:a ; sh:closed true ; sh:property [ sh:path ex:p ] .";
+        let shapes = Shapes::parse(&triples(shapes)).unwrap();
+        let data = triples("ex:a a ex:C ; ex:p 1 ; ex:q 2 .");
+        let report = validate(&shapes, &MemoryGraph::new(&data, &[]), &Focus::All).unwrap();
+        let mut paths: Vec<String> = report.results.iter().filter_map(|r| r.result_path.clone()).collect();
+        paths.sort();
+        assert_eq!(paths, ["<http://ex.org/q>", "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"]);
+    }
+
+    #[test]
+    fn complex_paths_reach_what_sparql_paths_reach() {
+        // A chain a -p-> x -q-> y, y -p-> z; b has nothing.
+        let data = "ex:a a ex:C . ex:b a ex:C . ex:a ex:p ex:x . ex:x ex:q ex:y . ex:y ex:p ex:z . ex:z ex:r ex:a .";
+        // (path, values reached from ex:a)
+        let cases: [(&str, usize); 7] = [
+            ("( ex:p ex:q )", 1),
+            ("[ sh:alternativePath ( ex:p ex:q ) ]", 1),
+            ("[ sh:zeroOrMorePath [ sh:alternativePath ( ex:p ex:q ) ] ]", 4),
+            ("[ sh:oneOrMorePath [ sh:alternativePath ( ex:p ex:q ) ] ]", 3),
+            ("[ sh:zeroOrOnePath ex:p ]", 2),
+            ("[ sh:inversePath ex:r ]", 1),
+            ("[ sh:inversePath ( ex:q ex:p ) ]", 0),
+        ];
+        for (path, n) in cases {
+            // minCount n + 1 fails on a with exactly n values; maxCount n passes.
+            let shapes = format!(
+                "ex:S sh:targetNode ex:a ; sh:property [ sh:path {path} ; sh:minCount {} ; sh:maxCount {n} ] .",
+                n + 1
+            );
+            let shapes = Shapes::parse(&triples(&shapes)).unwrap();
+            let report = validate(&shapes, &MemoryGraph::new(&triples(data), &[]), &Focus::All).unwrap();
+            assert_eq!(report.results.len(), 1, "{path}: {:?}", report.results);
+            assert!(report.results[0].result_message.contains(&format!("found {n}")), "{path}: {:?}", report.results);
+            let t = report.to_triples();
+            assert!(t.iter().any(|x| x.predicate.as_str() == format!("{SH}resultPath")), "{path}");
+        }
+    }
+
+    #[test]
     fn targets_inverse_paths_and_nested_shapes() {
         let shapes = "ex:S a sh:NodeShape ; sh:targetSubjectsOf ex:q ; sh:property [ sh:path [ sh:inversePath ex:r ] ; sh:minCount 1 ] .
             ex:T a sh:NodeShape ; sh:targetObjectsOf ex:link ; sh:node ex:U .
@@ -572,7 +812,13 @@ mod tests {
             ("ex:S sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:pattern \"(\" ] .", "does not compile"),
             ("ex:S sh:targetClass ex:C ; sh:sparql [ sh:select \"SELECT $this {}\" ] .", "not supported"),
             ("ex:S sh:targetClass ex:C ; sh:property [ sh:minCount 1 ] .", "sh:path"),
-            ("ex:S sh:targetClass ex:C ; sh:property [ sh:path ( ex:p ex:q ) ] .", "predicate paths"),
+            ("ex:S sh:targetClass ex:C ; sh:property [ sh:path [ sh:fooPath ex:p ] ] .", "does not make a SHACL path"),
+            ("ex:S sh:targetClass ex:C ; sh:property [ sh:path ( ex:p ) ] .", "at least two"),
+            ("ex:S sh:targetClass ex:C ; sh:or ( ex:Missing ) .", "names no shape"),
+            (
+                "ex:S sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:qualifiedValueShape [ sh:class ex:D ] ] .",
+                "qualifiedMinCount",
+            ),
             ("ex:S sh:targetClass ex:C ; sh:nodeKind sh:Thing .", "node kind"),
             ("ex:S sh:targetClass ex:C ; sh:node ex:Missing .", "names no shape"),
             ("ex:S sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:minInclusive ex:x ] .", "number, date"),

@@ -1,20 +1,12 @@
 //! Reading SHACL shapes from the triples of a shapes graph into [`Shapes`], refusing what
 //! shopgraph's validator does not implement instead of silently passing it.
 
+use super::path::{Path, list};
 use super::{SH, ShaclError, literal};
 use oxigraph::model::{NamedNode, NamedOrBlankNode, Term, Triple};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
-
-/// A path from a focus node to its value nodes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Path {
-    /// `ex:p`.
-    Predicate(NamedNode),
-    /// `[ sh:inversePath ex:p ]`.
-    Inverse(NamedNode),
-}
 
 /// How bad a result is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -68,6 +60,38 @@ pub enum Constraint {
     HasValue(Term),
     /// `sh:node`: each value conforms to that shape.
     Node(Term),
+    /// `sh:or`: each value conforms to at least one of the shapes.
+    Or(Vec<Term>),
+    /// `sh:and`: each value conforms to all of them.
+    And(Vec<Term>),
+    /// `sh:not`: no value conforms to the shape.
+    Not(Term),
+    /// `sh:xone`: each value conforms to exactly one of them.
+    Xone(Vec<Term>),
+    /// `sh:closed true`: the focus node has no predicate outside these (the property shapes'
+    /// predicates and `sh:ignoredProperties`).
+    Closed(HashSet<NamedNode>),
+    /// `sh:languageIn`.
+    LanguageIn(Vec<String>),
+    /// `sh:uniqueLang true`.
+    UniqueLang,
+    /// `sh:equals`: the values are exactly the focus node's values of this predicate.
+    Equals(NamedNode),
+    /// `sh:disjoint`: no value is a value of this predicate.
+    Disjoint(NamedNode),
+    /// `sh:lessThan`: each value is less than every value of this predicate.
+    LessThan(NamedNode),
+    /// `sh:lessThanOrEquals`.
+    LessThanOrEquals(NamedNode),
+    /// `sh:qualifiedValueShape` with `sh:qualifiedMinCount` / `sh:qualifiedMaxCount`.
+    Qualified {
+        /// The shape counted values conform to.
+        shape: Term,
+        /// At least this many.
+        min: Option<usize>,
+        /// At most this many.
+        max: Option<usize>,
+    },
 }
 
 impl Constraint {
@@ -86,6 +110,28 @@ impl Constraint {
             Constraint::In(_) => "InConstraintComponent",
             Constraint::HasValue(_) => "HasValueConstraintComponent",
             Constraint::Node(_) => "NodeConstraintComponent",
+            Constraint::Or(_) => "OrConstraintComponent",
+            Constraint::And(_) => "AndConstraintComponent",
+            Constraint::Not(_) => "NotConstraintComponent",
+            Constraint::Xone(_) => "XoneConstraintComponent",
+            Constraint::Closed(_) => "ClosedConstraintComponent",
+            Constraint::LanguageIn(_) => "LanguageInConstraintComponent",
+            Constraint::UniqueLang => "UniqueLangConstraintComponent",
+            Constraint::Equals(_) => "EqualsConstraintComponent",
+            Constraint::Disjoint(_) => "DisjointConstraintComponent",
+            Constraint::LessThan(_) => "LessThanConstraintComponent",
+            Constraint::LessThanOrEquals(_) => "LessThanOrEqualsConstraintComponent",
+            Constraint::Qualified { min: Some(_), .. } => "QualifiedMinCountConstraintComponent",
+            Constraint::Qualified { .. } => "QualifiedMaxCountConstraintComponent",
+        }
+    }
+
+    /// The shapes this constraint refers to.
+    pub fn shape_refs(&self) -> Vec<&Term> {
+        match self {
+            Constraint::Node(t) | Constraint::Not(t) | Constraint::Qualified { shape: t, .. } => vec![t],
+            Constraint::Or(ts) | Constraint::And(ts) | Constraint::Xone(ts) => ts.iter().collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -134,7 +180,18 @@ pub struct Shapes {
 }
 
 /// Predicates a shape may carry that do not constrain anything (annotations, form hints).
-const ANNOTATIONS: [&str; 6] = ["name", "description", "order", "group", "defaultValue", "flags"];
+const ANNOTATIONS: [&str; 10] = [
+    "name",
+    "description",
+    "order",
+    "group",
+    "defaultValue",
+    "flags",
+    "ignoredProperties",
+    "qualifiedMinCount",
+    "qualifiedMaxCount",
+    "qualifiedValueShapesDisjoint",
+];
 
 type Index<'a> = HashMap<&'a Term, Vec<(&'a NamedNode, &'a Term)>>;
 
@@ -160,28 +217,6 @@ fn iri<'t>(shape: &Term, p: &str, o: &'t Term) -> Result<&'t NamedNode, ShaclErr
     match o {
         Term::NamedNode(n) => Ok(n),
         _ => Err(bad(shape, format!("sh:{p} must be an IRI, got {o}"))),
-    }
-}
-
-/// The members of an RDF list, refusing cycles and malformed cells.
-fn list(shape: &Term, head: &Term, index: &Index<'_>) -> Result<Vec<Term>, ShaclError> {
-    let (first, rest, nil) = (format!("{RDF}first"), format!("{RDF}rest"), format!("{RDF}nil"));
-    let mut out = Vec::new();
-    let mut cell = head.clone();
-    loop {
-        if matches!(&cell, Term::NamedNode(n) if n.as_str() == nil) {
-            return Ok(out);
-        }
-        if out.len() > 10_000 {
-            return Err(bad(shape, "an RDF list longer than 10,000 members (or a cycle)"));
-        }
-        let props = index.get(&cell).ok_or_else(|| bad(shape, format!("{cell} is not an RDF list")))?;
-        let get = |p: &str| props.iter().find(|(q, _)| q.as_str() == p).map(|(_, o)| (*o).clone());
-        let (Some(v), Some(next)) = (get(&first), get(&rest)) else {
-            return Err(bad(shape, format!("{cell} is not a well-formed RDF list cell")));
-        };
-        out.push(v);
-        cell = next;
     }
 }
 
@@ -245,28 +280,11 @@ impl Shapes {
             }
         }
         let mut shape = self.all[i].clone();
-        for (p, o) in props {
+        let mut closed = false;
+        for &(p, o) in &props {
             let Some(local) = p.as_str().strip_prefix(SH) else { continue };
             match local {
-                "path" => {
-                    shape.path = Some(match o {
-                        Term::NamedNode(n) => Path::Predicate(n.clone()),
-                        other => {
-                            let inner = index.get(other).cloned().unwrap_or_default();
-                            match inner.as_slice() {
-                                [(q, Term::NamedNode(n))] if q.as_str() == sh("inversePath") => {
-                                    Path::Inverse(n.clone())
-                                }
-                                _ => {
-                                    return Err(bad(
-                                        id,
-                                        "only predicate paths and sh:inversePath of a predicate are supported",
-                                    ));
-                                }
-                            }
-                        }
-                    })
-                }
+                "path" => shape.path = Some(Path::parse(id, o, index, 0)?),
                 "targetClass" => shape.targets.push(Target::Class(iri(id, local, o)?.clone())),
                 "targetNode" => shape.targets.push(Target::Node(o.clone())),
                 "targetSubjectsOf" => shape.targets.push(Target::SubjectsOf(iri(id, local, o)?.clone())),
@@ -317,6 +335,38 @@ impl Shapes {
                 "in" => shape.constraints.push(Constraint::In(list(id, o, index)?)),
                 "hasValue" => shape.constraints.push(Constraint::HasValue(o.clone())),
                 "node" => shape.constraints.push(Constraint::Node(o.clone())),
+                "or" => shape.constraints.push(Constraint::Or(list(id, o, index)?)),
+                "and" => shape.constraints.push(Constraint::And(list(id, o, index)?)),
+                "xone" => shape.constraints.push(Constraint::Xone(list(id, o, index)?)),
+                "not" => shape.constraints.push(Constraint::Not(o.clone())),
+                "closed" => closed = o_value(o) == "true",
+                "languageIn" => shape.constraints.push(Constraint::LanguageIn(
+                    list(id, o, index)?.iter().map(|t| o_value(t).to_ascii_lowercase()).collect(),
+                )),
+                "uniqueLang" => {
+                    if o_value(o) == "true" {
+                        shape.constraints.push(Constraint::UniqueLang)
+                    }
+                }
+                "equals" => shape.constraints.push(Constraint::Equals(iri(id, local, o)?.clone())),
+                "disjoint" => shape.constraints.push(Constraint::Disjoint(iri(id, local, o)?.clone())),
+                "lessThan" => shape.constraints.push(Constraint::LessThan(iri(id, local, o)?.clone())),
+                "lessThanOrEquals" => shape.constraints.push(Constraint::LessThanOrEquals(iri(id, local, o)?.clone())),
+                "qualifiedValueShape" => {
+                    let get = |l: &str| props.iter().find(|(p, _)| p.as_str() == sh(l)).map(|(_, o)| *o);
+                    if get("qualifiedValueShapesDisjoint").is_some_and(|o| o_value(o) == "true") {
+                        return Err(bad(id, "sh:qualifiedValueShapesDisjoint true is not supported"));
+                    }
+                    let min = get("qualifiedMinCount").map(|o| count(id, "qualifiedMinCount", o)).transpose()?;
+                    let max = get("qualifiedMaxCount").map(|o| count(id, "qualifiedMaxCount", o)).transpose()?;
+                    if min.is_none() && max.is_none() {
+                        return Err(bad(
+                            id,
+                            "sh:qualifiedValueShape needs sh:qualifiedMinCount or sh:qualifiedMaxCount",
+                        ));
+                    }
+                    shape.constraints.push(Constraint::Qualified { shape: o.clone(), min, max })
+                }
                 "severity" => {
                     shape.severity = match iri(id, local, o)?.as_str().strip_prefix(SH) {
                         Some("Violation") => Severity::Violation,
@@ -354,14 +404,27 @@ impl Shapes {
             }
             self.all[i].properties.push(j);
         }
-        let nodes: Vec<Term> = self.all[i]
-            .constraints
-            .iter()
-            .filter_map(|c| if let Constraint::Node(n) = c { Some(n.clone()) } else { None })
-            .collect();
-        for n in nodes {
+        if closed {
+            let mut allowed: HashSet<NamedNode> = HashSet::new();
+            for &j in &self.all[i].properties {
+                if let Some(p) = self.all[j].path.as_ref().and_then(Path::predicate) {
+                    allowed.insert(p.clone());
+                }
+            }
+            if let Some((_, o)) = props.iter().find(|(p, _)| p.as_str() == sh("ignoredProperties")) {
+                for t in list(id, o, index)? {
+                    if let Term::NamedNode(n) = t {
+                        allowed.insert(n);
+                    }
+                }
+            }
+            self.all[i].constraints.push(Constraint::Closed(allowed));
+        }
+        let refs: Vec<Term> =
+            self.all[i].constraints.iter().flat_map(|c| c.shape_refs().into_iter().cloned()).collect();
+        for n in refs {
             if !index.contains_key(&n) {
-                return Err(bad(id, format!("sh:node {n} names no shape in the shapes graph")));
+                return Err(bad(id, format!("{n} names no shape in the shapes graph")));
             }
             self.read(&n, index, depth + 1)?;
         }

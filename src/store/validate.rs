@@ -86,6 +86,18 @@ impl DataGraph for View<'_, '_> {
     fn focus_objects(&self, p: &NamedNode) -> Result<Vec<Term>, ShaclError> {
         self.collect(None, p, None, self.focus_graph.as_ref().map(GraphName::as_ref), |q| q.object)
     }
+    fn outgoing(&self, s: &Term) -> Result<Vec<(NamedNode, Term)>, ShaclError> {
+        let Some(s) = subject_ref(s) else { return Ok(Vec::new()) };
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for q in self.tx.quads_for_pattern(Some(s), None, None, None) {
+            let q = q.map_err(data_err)?;
+            if self.visible(&q.graph_name) && seen.insert((q.predicate.clone(), q.object.clone())) {
+                out.push((q.predicate, q.object));
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl From<ShaclError> for StoreError {
