@@ -225,7 +225,7 @@ impl Engine {
         }
         for row in self.internal("taxonomy-edges", &[], &["child", "parent"])? {
             if let (Some(c), Some(p)) = (lexical(&row[0]), lexical(&row[1])) {
-                f.parent.insert(c, p);
+                f.parent.entry(c).or_default().push(p);
             }
         }
         Ok(f)

@@ -14,8 +14,9 @@ pub struct Facets {
     pub price: Vec<Option<f64>>,
     /// Whether the offer is in stock (None: no offer information).
     pub in_stock: Vec<Option<bool>>,
-    /// Category tree: child concept -> parent concept.
-    pub parent: HashMap<String, String>,
+    /// Category hierarchy: concept -> its broader concepts (several where an engineer added
+    /// a link, all ancestors where the inferred hierarchy was read).
+    pub parent: HashMap<String, Vec<String>>,
 }
 
 /// Graph conditions a recommendation must satisfy.
@@ -54,14 +55,16 @@ impl Facets {
 
     /// Whether `concept` is `ancestor` or below it.
     pub fn is_under(&self, concept: &str, ancestor: &str) -> bool {
-        let mut c = concept;
-        for _ in 0..32 {
+        let mut seen: HashSet<&str> = HashSet::from([concept]);
+        let mut stack = vec![concept];
+        while let Some(c) = stack.pop() {
             if c == ancestor {
                 return true;
             }
-            match self.parent.get(c) {
-                Some(p) => c = p,
-                None => return false,
+            for p in self.parent.get(c).into_iter().flatten() {
+                if seen.insert(p) {
+                    stack.push(p);
+                }
             }
         }
         false

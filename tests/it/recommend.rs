@@ -505,3 +505,37 @@ fn tune_without_timestamps_validates_on_random_folds_and_prefers_popularity_with
     // Nothing here beats popularity beyond noise: popularity is served.
     assert_eq!(chosen, Algorithm::Popularity, "{reason}");
 }
+
+#[actix_web::test]
+async fn a_category_link_an_engineer_adds_reaches_the_filters() {
+    let e = trained_engine();
+    // "Summer edit", a merchandiser's category, holds Shirts & Tops (212): a change to the
+    // ontology, not to the taxonomy file.
+    let patch = "@prefix skos: <http://www.w3.org/2004/02/skos/core#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+      <https://shop.example/category/summer-edit> a skos:Concept ; skos:prefLabel \"Summer edit\"@en ; rdfs:label \"Summer edit\"@en .
+      <https://w3id.org/shopgraph/taxonomy/google/212> skos:broader <https://shop.example/category/summer-edit> .";
+    e.ontology_apply(&shopgraph::engine::Patch::Turtle(patch.into()), "merchandiser", "").unwrap();
+    let alg = e.recommender().current().unwrap().trained.meta.algorithm.clone();
+    e.train(&alg, None, |_, _| {}).unwrap();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (s, b) = get!(
+        app,
+        "/recommend?user=sim-0001&k=50&exclude_seen=false&category=https%3A%2F%2Fshop.example%2Fcategory%2Fsummer-edit"
+    );
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let under_edit = items(&json(&b));
+    let (_, b) = get!(app, "/recommend?user=sim-0001&k=50&exclude_seen=false&category=212");
+    let tops = items(&json(&b));
+    assert!(!tops.is_empty());
+    assert_eq!(under_edit, tops, "the new category holds exactly the tops");
+    // With the inferred hierarchy built, filters read it and answer the same.
+    e.reason().unwrap();
+    e.train(&alg, None, |_, _| {}).unwrap();
+    let (_, b) = get!(
+        app,
+        "/recommend?user=sim-0001&k=50&exclude_seen=false&category=https%3A%2F%2Fshop.example%2Fcategory%2Fsummer-edit"
+    );
+    assert_eq!(items(&json(&b)), tops);
+    let (_, b) = get!(app, "/recommend?user=sim-0001&k=50&exclude_seen=false&category=1604");
+    assert!(items(&json(&b)).len() >= tops.len());
+}
