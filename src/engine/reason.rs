@@ -268,16 +268,8 @@ impl Engine {
         for g in [vocab::GRAPH_ONTOLOGY, vocab::GRAPH_SCHEMA_ORG, vocab::GRAPH_GOODRELATIONS, vocab::GRAPH_REV] {
             triples.extend(self.store.graph_quads(&GraphName::NamedNode(nn(g)))?.into_iter().map(triple));
         }
-        for p in [
-            vocab::RDFS_SUB_CLASS_OF,
-            vocab::RDFS_SUB_PROPERTY_OF,
-            vocab::OWL_EQUIVALENT_CLASS,
-            vocab::OWL_EQUIVALENT_PROPERTY,
-            vocab::OWL_INVERSE_OF,
-            vocab::RDFS_DOMAIN,
-            vocab::RDFS_RANGE,
-            vocab::RDF_TYPE,
-        ] {
+        // owl:sameAs is read below, into groups; the rest are the hierarchy's predicates.
+        for &p in SCHEMA_PREDICATES.iter().filter(|p| **p != vocab::OWL_SAME_AS).chain([&vocab::RDF_TYPE]) {
             let quads = self.store.graph_quads_with_predicate(&GraphName::DefaultGraph, &nn(p))?;
             // Of rdf:type, only the declarations of transitive properties are schema.
             triples.extend(quads.into_iter().map(triple).filter(|t| {

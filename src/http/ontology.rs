@@ -3,33 +3,18 @@
 //! `GET /ontology/diff?from=&to=` compares two; `POST /ontology` applies a change set (Turtle
 //! additions or a SPARQL Update) as a new version after checking it (admin, audited).
 
-use super::params::{header_str, media_type, pairs, read_body, utf8};
+use super::params::{header_str, media_type, read_body, rec_params, utf8};
 use super::{ApiError, AppState, access};
 use crate::audit::Entry;
 use crate::engine::Patch;
 use crate::store::formats;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use std::collections::HashMap;
 use std::sync::Arc;
-
-fn params(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
-    let mut out = HashMap::new();
-    for (k, v) in pairs(req)? {
-        if !allowed.contains(&k.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "unknown parameter {k:?}; expected one of {}",
-                allowed.join(", ")
-            )));
-        }
-        out.insert(k, v);
-    }
-    Ok(out)
-}
 
 /// `GET /ontology[?version=&part=&format=]`.
 pub(super) async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let p = params(&req, &["version", "part", "format"])?;
+    let p = rec_params(&req, &["version", "part", "format"])?;
     let accept = header_str(req.headers(), header::ACCEPT).unwrap_or("");
     let names: Vec<String> = p.get("format").cloned().into_iter().collect();
     let wants_json = names.iter().any(|n| n == "json")
@@ -52,7 +37,7 @@ pub(super) async fn get(state: web::Data<AppState>, req: HttpRequest) -> Result<
 
 /// `GET /ontology/diff?from=&to=` (`to` defaults to `current`).
 pub(super) async fn diff(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let p = params(&req, &["from", "to"])?;
+    let p = rec_params(&req, &["from", "to"])?;
     let from = p.get("from").cloned().ok_or_else(|| ApiError::BadRequest("from is required".into()))?;
     let to = p.get("to").cloned().unwrap_or_else(|| "current".into());
     let engine = Arc::clone(&state.engine);
@@ -66,7 +51,7 @@ pub(super) async fn apply(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params(&req, &["note"])?;
+    let p = rec_params(&req, &["note"])?;
     let note = p.get("note").cloned().unwrap_or_default();
     let ct = media_type(&req);
     let body = read_body(&req, payload, state.engine.config.max_body_bytes).await?;

@@ -75,7 +75,8 @@ pub(super) fn utf8(body: Vec<u8>) -> Result<String, ApiError> {
     String::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("body is not UTF-8: {e}")))
 }
 
-/// Query parameters of the recommendation endpoints, as strings so every parse error is ours.
+/// Query parameters of endpoints with a fixed set (recommendation, queue, ontology), as strings
+/// so every parse error is ours: an unknown or repeated one is a 400.
 pub(super) fn rec_params(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
     let mut out = HashMap::new();
     for (k, v) in pairs(req)? {

@@ -151,6 +151,14 @@ pub fn file_format(path: &std::path::Path) -> Option<RdfFormat> {
     }
 }
 
+fn serializer(format: RdfFormat, prefixes: &[(&str, &str)]) -> std::io::Result<oxigraph::io::RdfSerializer> {
+    let mut ser = oxigraph::io::RdfSerializer::from_format(format);
+    for (name, iri) in prefixes {
+        ser = ser.with_prefix(*name, *iri).map_err(std::io::Error::other)?;
+    }
+    Ok(ser)
+}
+
 /// Serialises triples made in code (a SHACL report) in a graph format, with the given prefixes
 /// where the format has them.
 pub fn write_triples(
@@ -158,11 +166,7 @@ pub fn write_triples(
     format: RdfFormat,
     prefixes: &[(&str, &str)],
 ) -> std::io::Result<Vec<u8>> {
-    let mut ser = oxigraph::io::RdfSerializer::from_format(format);
-    for (name, iri) in prefixes {
-        ser = ser.with_prefix(*name, *iri).map_err(std::io::Error::other)?;
-    }
-    let mut w = ser.for_writer(Vec::new());
+    let mut w = serializer(format, prefixes)?.for_writer(Vec::new());
     for t in triples {
         w.serialize_triple(t.as_ref())?;
     }
@@ -175,11 +179,7 @@ pub fn write_quads(
     format: RdfFormat,
     prefixes: &[(&str, &str)],
 ) -> std::io::Result<Vec<u8>> {
-    let mut ser = oxigraph::io::RdfSerializer::from_format(format);
-    for (name, iri) in prefixes {
-        ser = ser.with_prefix(*name, *iri).map_err(std::io::Error::other)?;
-    }
-    let mut w = ser.for_writer(Vec::new());
+    let mut w = serializer(format, prefixes)?.for_writer(Vec::new());
     for q in quads {
         w.serialize_quad(q.as_ref())?;
     }

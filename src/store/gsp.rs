@@ -60,15 +60,7 @@ impl Store {
         quads: &[Quad],
         check: Option<&Check<'_>>,
     ) -> Result<bool, StoreError> {
-        let existed = self.graph_exists(graph)?;
-        let mut tx = self.inner.start_transaction()?;
-        tx.clear_graph(graph.as_ref())?;
-        if let GraphName::NamedNode(n) = graph {
-            tx.insert_named_graph(n.as_ref());
-        }
-        tx.extend(quads.iter());
-        self.commit_checked(tx, check, Delta::Unknown { graphs: Some(vec![graph.clone()]) })?;
-        Ok(existed)
+        self.write_graph(graph, quads, check, true)
     }
 
     /// GSP POST: adds quads to a graph in one transaction. Returns whether it existed.
@@ -78,13 +70,31 @@ impl Store {
         quads: &[Quad],
         check: Option<&Check<'_>>,
     ) -> Result<bool, StoreError> {
+        self.write_graph(graph, quads, check, false)
+    }
+
+    fn write_graph(
+        &self,
+        graph: &GraphName,
+        quads: &[Quad],
+        check: Option<&Check<'_>>,
+        replace: bool,
+    ) -> Result<bool, StoreError> {
         let existed = self.graph_exists(graph)?;
         let mut tx = self.inner.start_transaction()?;
+        if replace {
+            tx.clear_graph(graph.as_ref())?;
+        }
         if let GraphName::NamedNode(n) = graph {
             tx.insert_named_graph(n.as_ref());
         }
         tx.extend(quads.iter());
-        self.commit_checked(tx, check, Delta::Exact { added: quads, removed: &[] })?;
+        let delta = if replace {
+            Delta::Unknown { graphs: Some(vec![graph.clone()]) }
+        } else {
+            Delta::Exact { added: quads, removed: &[] }
+        };
+        self.commit_checked(tx, check, delta)?;
         Ok(existed)
     }
 

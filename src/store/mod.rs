@@ -666,15 +666,7 @@ impl Store {
         object: Option<&Term>,
         graph: Option<&GraphName>,
     ) -> Result<Vec<Quad>, StoreError> {
-        Ok(self
-            .inner
-            .quads_for_pattern(
-                subject.map(NamedOrBlankNode::as_ref),
-                predicate.map(NamedNode::as_ref),
-                object.map(Term::as_ref),
-                graph.map(GraphName::as_ref),
-            )
-            .collect::<Result<_, _>>()?)
+        Ok(self.matching(subject, predicate, object, graph).collect::<Result<_, _>>()?)
     }
 
     /// The first quad matching a pattern that `keep` accepts, reading no further.
@@ -686,18 +678,28 @@ impl Store {
         graph: Option<&GraphName>,
         keep: impl Fn(&Quad) -> bool,
     ) -> Result<Option<Quad>, StoreError> {
-        for q in self.inner.quads_for_pattern(
-            subject.map(NamedOrBlankNode::as_ref),
-            predicate.map(NamedNode::as_ref),
-            object.map(Term::as_ref),
-            graph.map(GraphName::as_ref),
-        ) {
+        for q in self.matching(subject, predicate, object, graph) {
             let q = q?;
             if keep(&q) {
                 return Ok(Some(q));
             }
         }
         Ok(None)
+    }
+
+    fn matching(
+        &self,
+        subject: Option<&NamedOrBlankNode>,
+        predicate: Option<&NamedNode>,
+        object: Option<&Term>,
+        graph: Option<&GraphName>,
+    ) -> oxigraph::store::QuadIter<'static> {
+        self.inner.quads_for_pattern(
+            subject.map(NamedOrBlankNode::as_ref),
+            predicate.map(NamedNode::as_ref),
+            object.map(Term::as_ref),
+            graph.map(GraphName::as_ref),
+        )
     }
 
     /// Objects of `(subject, predicate, ?o)` in any graph, for small lookups.
