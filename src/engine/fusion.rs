@@ -26,6 +26,34 @@ pub struct FusionReport {
     pub products: usize,
     /// Pairs found again but already linked, decided or waiting.
     pub known: usize,
+    /// Products compared by their text embeddings (0 when extraction has not embedded them, or
+    /// when there are more than [`MAX_EMBEDDED`] and the exact comparison would be too slow).
+    pub embedded_compared: usize,
+}
+
+/// Cosine similarity of product text embeddings from which two products are proposed.
+pub const NEAR_IDENTICAL: f32 = 0.95;
+/// Above this many embedded products the all-pairs comparison is skipped (and said so).
+pub const MAX_EMBEDDED: usize = 5_000;
+
+/// Pairs of vectors (unit length) whose cosine is at least `threshold`, each once, most similar
+/// first; `allowed` vetoes a pair.
+pub fn similar_pairs(
+    vectors: &[(String, &[f32])],
+    threshold: f32,
+    allowed: impl Fn(&str, &str) -> bool,
+) -> Vec<(String, String, f32)> {
+    let mut out = Vec::new();
+    for (i, (a, va)) in vectors.iter().enumerate() {
+        for (b, vb) in &vectors[i + 1..] {
+            let cos: f32 = va.iter().zip(vb.iter()).map(|(x, y)| x * y).sum();
+            if cos >= threshold && allowed(a, b) {
+                out.push((a.clone(), b.clone(), cos));
+            }
+        }
+    }
+    out.sort_by(|x, y| y.2.total_cmp(&x.2).then_with(|| x.0.cmp(&y.0)));
+    out
 }
 
 /// Words a brand or product name carries that do not tell it apart.
@@ -173,6 +201,7 @@ impl Engine {
         // Brands that are (or will be) one: products compare by the group's first brand.
         let brand_of: HashMap<&String, &String> =
             brands.values().flat_map(|s| s.iter().map(move |b| (b, s.iter().next().expect("non-empty")))).collect();
+        let mut brand_of_product: HashMap<String, String> = HashMap::new();
         let mut by_gtin: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut by_name: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         for r in self.internal("fusion-products", &[], &["product", "name", "brand", "gtin"])? {
@@ -183,6 +212,9 @@ impl Engine {
                 if (8..=14).contains(&digits.len()) {
                     by_gtin.entry(format!("{digits:0>14}")).or_default().insert(p.clone());
                 }
+            }
+            if let Some(b) = lexical(&r[2]) {
+                brand_of_product.insert(p.clone(), brand_of.get(&b).map_or(b.clone(), |c| (*c).clone()));
             }
             if let (Some(n), Some(b)) = (lexical(&r[1]), lexical(&r[2])) {
                 let brand = brand_of.get(&b).map_or(b.clone(), |c| (*c).clone());
@@ -203,6 +235,43 @@ impl Engine {
             let brand = brand_names.get(brand).cloned().unwrap_or_else(|| brand.clone());
             for p in &m[1..] {
                 propose("product", m[0], p, format!("same name {name:?} and brand {brand:?}"), 0.8, &mut report);
+            }
+        }
+        // Near-identical text, from the embeddings extraction stored: products of one brand
+        // (or without a brand on either side).
+        if let Ok(index) = self.semantic.index() {
+            for r in self.internal("fusion-products", &[], &["product"])? {
+                if let Some(p) = lexical(&r[0])
+                    && !brand_of_product.contains_key(&p)
+                {
+                    brand_of_product.insert(p, String::new());
+                }
+            }
+            let mut products: Vec<&String> = brand_of_product.keys().collect();
+            products.sort();
+            let vectors: Vec<(String, &[f32])> =
+                products.iter().filter_map(|p| index.get(p).map(|v| ((*p).clone(), v))).collect();
+            if vectors.len() <= MAX_EMBEDDED {
+                report.embedded_compared = vectors.len();
+                let same_brand = |a: &str, b: &str| {
+                    let (x, y) = (&brand_of_product[a], &brand_of_product[b]);
+                    x.is_empty() || y.is_empty() || x == y
+                };
+                for (a, b, cos) in similar_pairs(&vectors, NEAR_IDENTICAL, same_brand) {
+                    propose(
+                        "product",
+                        &a,
+                        &b,
+                        format!("near-identical text (cosine {cos:.3})"),
+                        f64::from(cos),
+                        &mut report,
+                    );
+                }
+            } else {
+                log::warn!(
+                    "{} embedded products: more than {MAX_EMBEDDED}, text similarity not compared",
+                    vectors.len()
+                );
             }
         }
         let queue = GraphName::NamedNode(nn(vocab::GRAPH_QUEUE));
@@ -248,6 +317,21 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(normalise(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn similar_pairs_are_found_once_best_first_and_vetoed() {
+        let unit = |v: [f32; 2]| {
+            let n = (v[0] * v[0] + v[1] * v[1]).sqrt();
+            vec![v[0] / n, v[1] / n]
+        };
+        let (a, b, c, d) = (unit([1.0, 0.0]), unit([1.0, 0.1]), unit([1.0, 0.02]), unit([0.0, 1.0]));
+        let v: Vec<(String, &[f32])> =
+            vec![("a".into(), &a[..]), ("b".into(), &b[..]), ("c".into(), &c[..]), ("d".into(), &d[..])];
+        let got: Vec<(String, String)> =
+            similar_pairs(&v, 0.99, |_, _| true).into_iter().map(|(x, y, _)| (x, y)).collect();
+        assert_eq!(got, [("a".to_string(), "c".to_string()), ("b".into(), "c".into()), ("a".into(), "b".into())]);
+        assert!(similar_pairs(&v, 0.99, |x, _| x != "a").iter().all(|p| p.0 != "a"));
     }
 
     #[test]

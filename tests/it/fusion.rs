@@ -119,3 +119,31 @@ async fn duplicates_are_proposed_once_and_accepted_ones_answer_as_one() {
     let listed = v["items"].as_array().unwrap();
     assert!(listed.iter().all(|i| i["kind"] == "same_as" && i["same_as"].is_string()), "{v}");
 }
+
+#[test]
+fn products_with_near_identical_text_are_proposed_from_their_embeddings() {
+    let e = crate::common::empty_engine();
+    let m = e.minter().clone();
+    let (a, b, c) = (m.product("shirt-1"), m.product("shirt-2"), m.product("coat-1"));
+    e.update(&format!(
+        "{SG}INSERT DATA {{
+           {a} a sg:Product ; sg:productId \"shirt-1\" ; sg:name \"Relaxed linen shirt\" ;
+             sg:description \"Relaxed linen shirt with rolled sleeves and a chest pocket.\" .
+           {b} a sg:Product ; sg:productId \"shirt-2\" ; sg:name \"Relaxed linen shirt, rolled sleeves\" ;
+             sg:description \"Relaxed linen shirt with rolled sleeves and one chest pocket.\" .
+           {c} a sg:Product ; sg:productId \"coat-1\" ; sg:name \"Wool winter coat\" ;
+             sg:description \"A long double-breasted coat in heavy wool.\" .
+         }}"
+    ))
+    .unwrap();
+    let r = e.extract(&Default::default(), &std::sync::atomic::AtomicBool::new(false), |_, _| {}).unwrap();
+    assert_eq!(r.docs, 3, "{r:?}");
+    let f = e.propose_duplicates().unwrap();
+    assert_eq!((f.embedded_compared, f.products), (3, 1), "{f:?}");
+    let items = e.queue_list(&QueueFilter { kind: Some("same_as".into()), ..Default::default() }).unwrap();
+    assert_eq!(items.len(), 1);
+    let i = &items[0];
+    let pair = [i.source.as_str(), i.same_as.as_deref().unwrap()];
+    assert!(pair.contains(&a.as_str()) && pair.contains(&b.as_str()), "{i:?}");
+    assert!(i.reason.starts_with("near-identical text (cosine 0.9"), "{i:?}");
+}
