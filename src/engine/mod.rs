@@ -245,15 +245,41 @@ impl Engine {
         if self.store.contains(&marker)? {
             return Ok(false);
         }
+        // A store installed by a newer shopgraph is left as it is: going back would undo that
+        // release's ontology.
+        let builtin = NamedNode::new_unchecked(format!("{}/builtin/ontology", vocab::GRAPH_ONTOLOGY_HISTORY));
+        let installed_from = self
+            .store
+            .pattern(
+                Some(&NamedNode::new_unchecked(vocab::ONTOLOGY).into()),
+                Some(&NamedNode::new_unchecked(vocab::OWL_VERSION_INFO)),
+                None,
+                Some(&GraphName::NamedNode(builtin)),
+            )?
+            .into_iter()
+            .find_map(|q| if let Term::Literal(l) = q.object { Some(l.value().to_owned()) } else { None });
+        if let Some(v) = installed_from
+            && newer(&v, vocab::ONTOLOGY_VERSION)
+        {
+            log::warn!(
+                "the store's ontology was installed by a newer shopgraph ({v}); this one carries {}: left as it is",
+                vocab::ONTOLOGY_VERSION
+            );
+            return Ok(false);
+        }
         let installed = !self
             .store
             .graph_quads_limited(&GraphName::NamedNode(NamedNode::new_unchecked(vocab::GRAPH_ONTOLOGY)), 1)?
             .is_empty();
-        if installed {
-            self.upgrade_ontology(ontology::ontology_quads()?)?;
-        } else {
-            self.install_ontology(ontology::ontology_quads()?)?;
-        }
+        // The inferred graph (when there is one) is rebuilt once at the end, not after each of
+        // the graphs an upgrade replaces.
+        self.with_one_rebuild(|| {
+            if installed {
+                self.upgrade_ontology(ontology::ontology_quads()?).map(|_| ())
+            } else {
+                self.install_ontology(ontology::ontology_quads()?)
+            }
+        })?;
         // Installed after the shop's data (a first open after `shopgraph load`): the ontology's
         // files overlap the data's in every index, and reads would pay for it until a
         // compaction. Compact once, now.
@@ -435,6 +461,12 @@ impl Engine {
     }
 }
 
+/// Whether version `a` (`1.10.0`) is newer than `b` (`1.4.0`), number by number.
+fn newer(a: &str, b: &str) -> bool {
+    let parts = |v: &str| v.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parts(a) > parts(b)
+}
+
 /// Writes `<stem>.report.json` and `<stem>.rejected.csv`; returns their paths.
 fn save_report(
     dir: &Path,
@@ -461,4 +493,16 @@ fn save_report(
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(vec![rp.display().to_string(), xp.display().to_string()])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_compare_number_by_number() {
+        for (a, b, want) in
+            [("1.10.0", "1.4.0", true), ("1.4.0", "1.4.0", false), ("1.3.9", "1.4.0", false), ("2.0", "1.9.9", true)]
+        {
+            assert_eq!(super::newer(a, b), want, "{a} > {b}");
+        }
+    }
 }

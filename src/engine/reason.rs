@@ -395,6 +395,19 @@ impl Engine {
         }
     }
 
+    /// Runs a sequence of writes that each would rebuild the inferred graph (an ontology
+    /// install or upgrade) with maintenance held back, then rebuilds once if the graph exists.
+    pub(super) fn with_one_rebuild<T>(&self, f: impl FnOnce() -> Result<T, EngineError>) -> Result<T, EngineError> {
+        MAINTAINING.with(|m| m.set(true));
+        let r = f();
+        MAINTAINING.with(|m| m.set(false));
+        let r = r?;
+        if self.store.graph_exists(&GraphName::NamedNode(nn(vocab::GRAPH_INFERRED)))? {
+            self.reason()?;
+        }
+        Ok(r)
+    }
+
     /// How writes have kept the inferred graph current so far.
     pub fn maintenance_counts(&self) -> MaintenanceCounts {
         self.reasoner.lock().unwrap_or_else(|e| e.into_inner()).counts

@@ -230,6 +230,12 @@ fn an_upgrade_merges_the_new_built_in_and_keeps_the_engineers_edits() {
     assert_eq!((last.number, last.source.as_str()), (r.version, "upgrade"));
     assert!(last.note.contains("1 conflict") && last.note.contains("aspect-fit"), "{}", last.note);
     assert_eq!(e.store().graph_quads(&GraphName::DefaultGraph).unwrap().len(), data_before);
+    // This binary (1.4.0) opening a store a newer release (9.9.0) upgraded leaves it alone.
+    assert!(!e.ensure_ontology().unwrap());
+    assert_eq!(
+        values(&e, "https://w3id.org/shopgraph/ontology", "http://www.w3.org/2002/07/owl#versionInfo"),
+        ["9.9.0"]
+    );
     // Upgrading again to the same built-in changes nothing and reports no conflict.
     let again = e.upgrade_ontology(newer_built_in()).unwrap();
     assert!(again.conflicts.is_empty(), "{again:?}");
