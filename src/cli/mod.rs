@@ -470,12 +470,26 @@ impl StoreArgs {
         let config = Config::resolve(&overrides, &|k| std::env::var(k).ok())?;
         let where_ = if config.memory { "memory".to_string() } else { config.data.display().to_string() };
         let engine = Engine::open(config).with_context(|| format!("opening the store ({where_})"))?;
+        OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
         Ok(engine)
     }
 }
 
+/// Engines this process opened: before it exits, a rebuild of the inferred graph a command
+/// started in the background is let finish (else every short command would cut it off; the
+/// rebuild's thread keeps its engine alive until then).
+static OPENED: std::sync::Mutex<Vec<std::sync::Weak<Engine>>> = std::sync::Mutex::new(Vec::new());
+
 /// Entry point: parses arguments and runs the command.
 pub fn run() -> Result<()> {
+    let r = run_command();
+    for e in OPENED.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(std::sync::Weak::upgrade) {
+        e.settle();
+    }
+    r
+}
+
+fn run_command() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Load { store, mapping, graph, validate, files } => {
@@ -483,9 +497,11 @@ pub fn run() -> Result<()> {
             config.validate_writes |= validate;
             if files.iter().any(|f| is_tabular(f)) || config.validate_writes {
                 let engine = Engine::open(config).context("opening the store")?;
+                OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             } else {
                 let engine = Engine::open_for_rdf_load(config).context("opening the store")?;
+                OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
             }
         }

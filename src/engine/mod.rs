@@ -103,6 +103,7 @@ pub struct Engine {
     audit: crate::audit::AuditLog,
     shapes_cache: std::sync::RwLock<validate::ShapesCache>,
     reasoner: std::sync::Mutex<reason::Reasoner>,
+    background: reason::Background,
 }
 
 impl Engine {
@@ -126,6 +127,7 @@ impl Engine {
         let engine = Self::listening(Self::assemble(config, store, pseudo)?);
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
+        engine.resume_owed_rebuild()?;
         Ok(engine)
     }
 
@@ -184,6 +186,7 @@ impl Engine {
             audit,
             shapes_cache: Default::default(),
             reasoner: Default::default(),
+            background: Default::default(),
         })
     }
 

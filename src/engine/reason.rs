@@ -15,6 +15,7 @@ use crate::store::Delta;
 use crate::store::model::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Reasoning state shared by the writers that keep the inferred graph current: one at a time.
 #[derive(Debug, Default)]
@@ -33,6 +34,21 @@ pub struct MaintenanceCounts {
     /// Writes that forced a full rebuild (schema changes, replaced graphs, updates with
     /// patterns, streamed loads).
     pub rebuilds: u64,
+}
+
+/// What a commit asks of the inferred graph.
+enum Plan {
+    /// Rebuild it.
+    Rebuild,
+    /// Follow these data triples (added, removed).
+    Follow(Vec<Triple>, Vec<Triple>),
+}
+
+/// A background rebuild: whether one runs, and whether a write asked for another pass.
+#[derive(Debug, Default)]
+pub(super) struct Background {
+    running: std::sync::atomic::AtomicBool,
+    again: std::sync::atomic::AtomicBool,
 }
 
 /// What keeping the inferred graph current after one write did (for tests and logs).
@@ -384,13 +400,24 @@ impl Engine {
     /// Keeps the inferred graph current after a commit (the store's listener). Nothing to do
     /// until a first `reason` built the graph, or when the write touched neither the data nor
     /// the schema. Failures are logged: the write itself has committed.
-    pub(super) fn after_write(&self, delta: &Delta<'_>) {
+    pub(super) fn after_write(self: &Arc<Self>, delta: &Delta<'_>) {
         if MAINTAINING.with(|m| m.get()) {
             return;
         }
-        match self.maintain(delta) {
-            Ok(Some(m)) => log::debug!("inferences kept current: {m:?}"),
-            Ok(None) => {}
+        let result = match self.plan(delta) {
+            Ok(None) => return,
+            // Seconds on a real store: not in the writer's request.
+            Ok(Some(Plan::Rebuild)) => return self.rebuild_in_background(),
+            // A rebuild under way reads the store after this write, or runs once more.
+            Ok(Some(Plan::Follow(..))) if self.background.running.load(Ordering::SeqCst) => {
+                self.background.again.store(true, Ordering::SeqCst);
+                return;
+            }
+            Ok(Some(plan)) => self.execute(plan),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(m) => log::debug!("inferences kept current: {m:?}"),
             Err(e) => log::error!("keeping the inferred graph current failed ({e}); run `shopgraph reason`"),
         }
     }
@@ -413,8 +440,9 @@ impl Engine {
         self.reasoner.lock().unwrap_or_else(|e| e.into_inner()).counts
     }
 
-    /// What [`Self::after_write`] does, with its result.
-    pub fn maintain(&self, delta: &Delta<'_>) -> Result<Option<Maintenance>, EngineError> {
+    /// What a commit asks of the inferred graph: nothing (no graph yet, or a write that
+    /// touches neither data nor schema), a rebuild, or following its data triples.
+    fn plan(&self, delta: &Delta<'_>) -> Result<Option<Plan>, EngineError> {
         let (rebuild, added, removed): (bool, Vec<Triple>, Vec<Triple>) = match delta {
             Delta::Unknown { graphs } => {
                 let relevant =
@@ -438,16 +466,36 @@ impl Engine {
         if !self.store.graph_exists(&GraphName::NamedNode(nn(vocab::GRAPH_INFERRED)))? {
             return Ok(None);
         }
+        Ok(Some(if rebuild { Plan::Rebuild } else { Plan::Follow(added, removed) }))
+    }
+
+    /// What [`Self::after_write`] does, all in the caller's thread, with its result.
+    pub fn maintain(&self, delta: &Delta<'_>) -> Result<Option<Maintenance>, EngineError> {
+        let Some(plan) = self.plan(delta)? else { return Ok(None) };
+        self.execute(plan).map(Some)
+    }
+
+    fn execute(&self, plan: Plan) -> Result<Maintenance, EngineError> {
         let mut state = self.reasoner.lock().unwrap_or_else(|e| e.into_inner());
         MAINTAINING.with(|m| m.set(true));
         let r = (|| {
-            if rebuild || state.schema.is_none() {
-                state.counts.rebuilds += 1;
-                let r = self.rebuild(&mut state)?;
-                return Ok(Maintenance { added: r.inferred, removed: 0, rebuilt: true });
-            }
+            let (added, removed) = match plan {
+                Plan::Follow(a, r) => {
+                    // After a restart the graph is current (an owed rebuild is resumed on open):
+                    // only the schema has to be read again.
+                    if state.schema.is_none() {
+                        state.schema = Some(Arc::new(self.schema()?));
+                    }
+                    (a, r)
+                }
+                Plan::Rebuild => {
+                    state.counts.rebuilds += 1;
+                    let r = self.rebuild(&mut state)?;
+                    return Ok(Maintenance { added: r.inferred, removed: 0, rebuilt: true });
+                }
+            };
             state.counts.incremental += 1;
-            let schema = Arc::clone(state.schema.as_ref().expect("set above"));
+            let schema = Arc::clone(state.schema.as_ref().expect("matched above"));
             let n_removed = self.retract(&schema, removed.clone())?;
             // A triple no longer asserted may still follow from the rest: then it is inferred.
             let none = HashSet::new();
@@ -471,7 +519,72 @@ impl Engine {
             Ok(Maintenance { added: n_added, removed: n_removed, rebuilt: false })
         })();
         MAINTAINING.with(|m| m.set(false));
-        r.map(Some)
+        r
+    }
+
+    /// The marker saying the inferred graph is behind the data (a rebuild is owed): written
+    /// before a background rebuild starts, removed when it ends, so a process stopped in
+    /// between rebuilds on its next open.
+    fn stale_marker() -> Quad {
+        Quad::new(
+            nn(vocab::GRAPH_INFERRED),
+            nn(vocab::STALE),
+            crate::store::model::Literal::from(true),
+            nn(vocab::GRAPH_META),
+        )
+    }
+
+    /// Starts a rebuild on a thread of its own (or asks the running one for one more pass), so
+    /// the write that asked for it answers at once; queries with inferences see the previous
+    /// graph until it ends. [`Self::settle`] waits for it.
+    pub(super) fn rebuild_in_background(self: &Arc<Self>) {
+        if self.background.running.swap(true, Ordering::SeqCst) {
+            self.background.again.store(true, Ordering::SeqCst);
+            return;
+        }
+        MAINTAINING.with(|m| m.set(true));
+        if let Err(e) = self.store.insert(&[Self::stale_marker()]) {
+            log::error!("marking the inferred graph stale failed: {e}");
+        }
+        MAINTAINING.with(|m| m.set(false));
+        let engine = Arc::clone(self);
+        std::thread::spawn(move || {
+            loop {
+                engine.background.again.store(false, Ordering::SeqCst);
+                if let Err(e) = engine.execute(Plan::Rebuild) {
+                    log::error!("rebuilding the inferred graph failed ({e}); run `shopgraph reason`");
+                }
+                if !engine.background.again.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            MAINTAINING.with(|m| m.set(true));
+            if let Err(e) = engine.store.remove(&[Self::stale_marker()]) {
+                log::error!("clearing the stale mark failed: {e}");
+            }
+            MAINTAINING.with(|m| m.set(false));
+            engine.background.running.store(false, Ordering::SeqCst);
+            // A write between the last pass and here asked for one more.
+            if engine.background.again.swap(false, Ordering::SeqCst) {
+                engine.rebuild_in_background();
+            }
+        });
+    }
+
+    /// Waits until no background rebuild is running (tests; commands about to exit).
+    pub fn settle(&self) {
+        while self.background.running.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// On open: a rebuild owed by a process that stopped before it finished is started.
+    pub(super) fn resume_owed_rebuild(self: &Arc<Self>) -> Result<(), EngineError> {
+        if self.store.contains(&Self::stale_marker())? {
+            log::info!("the inferred graph is behind the data (a rebuild was interrupted): rebuilding");
+            self.rebuild_in_background();
+        }
+        Ok(())
     }
 
     /// Whether a triple is asserted (default graph, taxonomy) or inferred.

@@ -174,6 +174,7 @@ sg! {
     ONTOLOGY_VERSION_CLASS = "OntologyVersion";
     ASPECT = "Aspect";
     SAME_AS_CANDIDATE = "SameAsCandidate";
+    STALE = "stale";
     GTIN = "gtin";
     ATTRIBUTE_VALUE = "AttributeValue";
     VERSION_NUMBER = "versionNumber";

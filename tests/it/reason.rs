@@ -157,6 +157,8 @@ fn incremental_updates_match_a_full_rebuild() {
     for (what, update, exact) in steps {
         let before = e.maintenance_counts();
         e.update(&update).unwrap();
+        // A rebuild runs in the background: the update answered without waiting for it.
+        e.settle();
         let after = e.maintenance_counts();
         let followed = (after.incremental - before.incremental, after.rebuilds - before.rebuilds);
         assert_eq!(followed, if exact { (1, 0) } else { (0, 1) }, "{what}");
@@ -195,4 +197,46 @@ fn incremental_updates_match_a_full_rebuild() {
         .unwrap()
         .unwrap();
     assert!(m.rebuilt);
+}
+
+#[test]
+fn a_rebuild_cut_off_by_a_stop_is_resumed_on_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = shopgraph::config::Config { data: dir.path().to_path_buf(), ..crate::common::config() };
+    let config = shopgraph::config::Config { memory: false, ..config };
+    let product =
+        "<http://shop.example/p1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://schema.org/Product>";
+    {
+        let e = shopgraph::engine::Engine::open(config.clone()).unwrap();
+        e.update(&format!("{SG}INSERT DATA {{ <http://shop.example/p1> a sg:Product }}")).unwrap();
+        e.reason().unwrap();
+        assert!(inferred(&e).contains(product));
+        // As a process stopped mid-rebuild leaves it: an inferred triple missing, the mark set.
+        let g =
+            shopgraph::store::model::GraphName::NamedNode(NamedNode::new_unchecked(shopgraph::store::INFERRED_GRAPH));
+        let gone: Vec<_> = e
+            .store()
+            .graph_quads(&g)
+            .unwrap()
+            .into_iter()
+            .filter(|q| q.object.to_string() == "<http://schema.org/Product>")
+            .collect();
+        e.store().remove(&gone).unwrap();
+        e.update(
+            "INSERT DATA { GRAPH <https://w3id.org/shopgraph/graph/meta> { <https://w3id.org/shopgraph/graph/inferred> <https://w3id.org/shopgraph/ontology#stale> true } }",
+        )
+        .unwrap();
+        assert!(!inferred(&e).contains(product));
+    }
+    let e = shopgraph::engine::Engine::open(config).unwrap();
+    e.settle();
+    assert!(inferred(&e).contains(product), "the owed rebuild ran");
+    assert_eq!(
+        count(
+            &e,
+            "SELECT (COUNT(*) AS ?n) { GRAPH <https://w3id.org/shopgraph/graph/meta> { ?g <https://w3id.org/shopgraph/ontology#stale> ?x } }"
+        ),
+        0,
+        "the mark is cleared"
+    );
 }
