@@ -22,8 +22,6 @@ use std::sync::atomic::Ordering;
 pub(super) struct Reasoner {
     /// The closed schema, read at the last full rebuild (a schema change forces another).
     schema: Option<Arc<Schema>>,
-    /// Writes followed triple by triple, and writes that forced a rebuild.
-    counts: MaintenanceCounts,
 }
 
 /// How writes have kept the inferred graph current since the engine started.
@@ -49,6 +47,10 @@ enum Plan {
 pub(super) struct Background {
     running: std::sync::atomic::AtomicBool,
     again: std::sync::atomic::AtomicBool,
+    /// Writes followed triple by triple.
+    incremental: std::sync::atomic::AtomicU64,
+    /// Writes that forced a rebuild.
+    rebuilds: std::sync::atomic::AtomicU64,
 }
 
 /// What keeping the inferred graph current after one write did (for tests and logs).
@@ -437,7 +439,11 @@ impl Engine {
 
     /// How writes have kept the inferred graph current so far.
     pub fn maintenance_counts(&self) -> MaintenanceCounts {
-        self.reasoner.lock().unwrap_or_else(|e| e.into_inner()).counts
+        // Read without the reasoner's lock: /metrics must not wait for a rebuild.
+        MaintenanceCounts {
+            incremental: self.background.incremental.load(Ordering::Relaxed),
+            rebuilds: self.background.rebuilds.load(Ordering::Relaxed),
+        }
     }
 
     /// What a commit asks of the inferred graph: nothing (no graph yet, or a write that
@@ -489,12 +495,12 @@ impl Engine {
                     (a, r)
                 }
                 Plan::Rebuild => {
-                    state.counts.rebuilds += 1;
+                    self.background.rebuilds.fetch_add(1, Ordering::Relaxed);
                     let r = self.rebuild(&mut state)?;
                     return Ok(Maintenance { added: r.inferred, removed: 0, rebuilt: true });
                 }
             };
-            state.counts.incremental += 1;
+            self.background.incremental.fetch_add(1, Ordering::Relaxed);
             let schema = Arc::clone(state.schema.as_ref().expect("matched above"));
             let n_removed = self.retract(&schema, removed.clone())?;
             // A triple no longer asserted may still follow from the rest: then it is inferred.
