@@ -470,7 +470,8 @@ impl Engine {
         let report = self.store.validate_addition(quads, &check)?;
         let mut failing: HashMap<Term, Vec<String>> = HashMap::new();
         for r in report.results.iter().filter(|r| r.result_severity.ends_with("#Violation")) {
-            if let Some(node) = facts.keys().find(|n| n.to_string() == r.focus_node) {
+            let node = crate::shacl::ValidationReport::focus_of(r);
+            if facts.contains_key(node) {
                 failing.entry(node.clone()).or_default().push(r.result_message.clone());
             }
         }

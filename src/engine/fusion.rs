@@ -206,6 +206,8 @@ impl Engine {
         let mut by_name: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         for r in self.internal("fusion-products", &[], &["product", "name", "brand", "gtin"])? {
             let Some(p) = lexical(&r[0]) else { continue };
+            // Every product gets an entry (no brand: empty), for the text comparison below.
+            brand_of_product.entry(p.clone()).or_default();
             if let Some(g) = lexical(&r[3]) {
                 let digits: String = g.chars().filter(char::is_ascii_digit).collect();
                 // GTIN-8/12/13/14 compare as GTIN-14.
@@ -240,13 +242,6 @@ impl Engine {
         // Near-identical text, from the embeddings extraction stored: products of one brand
         // (or without a brand on either side).
         if let Ok(index) = self.semantic.index() {
-            for r in self.internal("fusion-products", &[], &["product"])? {
-                if let Some(p) = lexical(&r[0])
-                    && !brand_of_product.contains_key(&p)
-                {
-                    brand_of_product.insert(p, String::new());
-                }
-            }
             let mut products: Vec<&String> = brand_of_product.keys().collect();
             products.sort();
             let vectors: Vec<(String, &[f32])> =

@@ -407,10 +407,15 @@ impl Engine {
         }
         self.store.insert(&cleaned.quads)?;
         let mut per_user: HashMap<String, Vec<(String, f32)>> = HashMap::new();
+        // Read once for the whole post: merged products fold into the item that stands for them.
+        let canonical = self.canonical_items()?;
         for e in &events {
             let ev = clean::parse_event(&e.event).unwrap_or("view");
             let w = e.weight.unwrap_or_else(|| ingest::default_weight(ev)) as f32;
-            per_user.entry(self.user_key(&e.user)).or_default().push((self.canonical_item(&e.item)?, w));
+            per_user
+                .entry(self.user_key(&e.user))
+                .or_default()
+                .push((canonical.get(&e.item).unwrap_or(&e.item).clone(), w));
         }
         let mut retrain_started = false;
         let users_updated = per_user.len();

@@ -134,6 +134,11 @@ impl ValidationReport {
         out
     }
 
+    /// The focus node of a result, as a term.
+    pub fn focus_of(result: &ValidationResult) -> &Term {
+        &result.terms.focus
+    }
+
     /// Focus nodes with at least one result.
     pub fn failing_nodes(&self) -> HashSet<Term> {
         self.results.iter().map(|r| r.terms.focus.clone()).collect()

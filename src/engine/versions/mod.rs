@@ -228,7 +228,7 @@ impl Engine {
                 let n: u64 = n.parse().map_err(|_| {
                     EngineError::Input(format!("{n:?} is not a version: give a number, latest, current or builtin"))
                 })?;
-                if !self.ontology_versions()?.history.iter().any(|v| v.number == n) {
+                if !self.history()?.iter().any(|v| v.number == n) {
                     return Err(EngineError::NotFound(format!("no ontology version {n}")));
                 }
                 self.read_snapshot(&history_graph(&n.to_string(), "ontology"), &history_graph(&n.to_string(), "shapes"))
@@ -238,6 +238,24 @@ impl Engine {
 
     /// Every recorded version and whether the live graphs moved on since the latest.
     pub fn ontology_versions(&self) -> Result<OntologyInfo, EngineError> {
+        let history = self.history()?;
+        let current = history.last().cloned();
+        let unversioned_changes = match &current {
+            Some(v) => {
+                let (o, s) = live();
+                let n = v.number.to_string();
+                !same(
+                    &units(&self.read_snapshot(&o, &s)?),
+                    &units(&self.read_snapshot(&history_graph(&n, "ontology"), &history_graph(&n, "shapes"))?),
+                )
+            }
+            None => false,
+        };
+        Ok(OntologyInfo { current, unversioned_changes, history })
+    }
+
+    /// The recorded versions, oldest first (records only: no snapshot is read).
+    fn history(&self) -> Result<Vec<OntologyVersion>, EngineError> {
         let g = GraphName::NamedNode(nn(vocab::GRAPH_ONTOLOGY_HISTORY));
         let mut by: BTreeMap<String, HashMap<String, String>> = BTreeMap::new();
         for q in self.store.graph_quads(&g)? {
@@ -263,19 +281,7 @@ impl Engine {
             })
             .collect();
         history.sort_by_key(|v| v.number);
-        let current = history.last().cloned();
-        let unversioned_changes = match &current {
-            Some(v) => {
-                let (o, s) = live();
-                let n = v.number.to_string();
-                !same(
-                    &units(&self.read_snapshot(&o, &s)?),
-                    &units(&self.read_snapshot(&history_graph(&n, "ontology"), &history_graph(&n, "shapes"))?),
-                )
-            }
-            None => false,
-        };
-        Ok(OntologyInfo { current, unversioned_changes, history })
+        Ok(history)
     }
 
     /// The quads that record a new version (its record and snapshot); numbered after the latest.
@@ -286,7 +292,7 @@ impl Engine {
         by: &str,
         note: &str,
     ) -> Result<(u64, Vec<Quad>), EngineError> {
-        let n = self.ontology_versions()?.current.map_or(1, |v| v.number + 1);
+        let n = self.history()?.last().map_or(1, |v| v.number + 1);
         let g = GraphName::NamedNode(nn(vocab::GRAPH_ONTOLOGY_HISTORY));
         let node = nn(&format!("{}/{n}", vocab::GRAPH_ONTOLOGY_HISTORY));
         let lit = |p: &str, v: Literal| Quad::new(node.clone(), nn(p), v, g.clone());
@@ -403,8 +409,7 @@ impl Engine {
         let note = if note.is_empty() { summary(&d) } else { format!("{note} ({})", summary(&d)) };
         let (n, record) = self.version_quads(&after, "patch", who, &note)?;
         self.store.swap(&quads_of(&before, &o, &s), &[quads_of(&after, &o, &s), record].concat())?;
-        self.ontology_versions()?
-            .history
+        self.history()?
             .into_iter()
             .find(|v| v.number == n)
             .ok_or_else(|| EngineError::NotFound(format!("version {n} was not recorded")))
