@@ -17,6 +17,7 @@ pub mod ontology;
 pub mod pool;
 pub mod queries;
 pub mod recommend;
+pub mod search;
 pub mod shacl;
 pub mod sparql_fns;
 pub mod store;

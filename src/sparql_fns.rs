@@ -160,6 +160,122 @@ impl ServiceHandler for NearestService {
     }
 }
 
+/// Runs a search the way `/search` does (set by the engine once it exists: the evaluator is
+/// built before it).
+pub type SearchFn =
+    Arc<dyn Fn(&crate::search::SearchRequest) -> Result<crate::search::SearchResponse, String> + Send + Sync>;
+
+/// Where the engine puts its search function.
+#[derive(Clone, Default)]
+pub struct SearchSlot(Arc<std::sync::RwLock<Option<SearchFn>>>);
+
+impl std::fmt::Debug for SearchSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SearchSlot")
+    }
+}
+
+impl SearchSlot {
+    /// Sets the function.
+    pub fn set(&self, f: SearchFn) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(f);
+    }
+
+    fn get(&self) -> Option<SearchFn> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Adds `SERVICE sg:search`:
+///
+/// ```sparql
+/// SERVICE sg:search { ?product sg:matches "soft summer dress" ; sg:score ?s ; sg:rank ?r .
+///                     sg:request sg:k 20 ; sg:inCategory <concept> ; sg:brandName "x" ;
+///                     sg:minPrice 10 ; sg:maxPrice 50 . }
+/// ```
+///
+/// The rows are `/search`'s results for the same request, in its order.
+pub fn register_search(ev: SparqlEvaluator, slot: SearchSlot) -> SparqlEvaluator {
+    ev.with_service_handler(sg("search"), SearchService { slot })
+}
+
+struct SearchService {
+    slot: SearchSlot,
+}
+
+impl ServiceHandler for SearchService {
+    type Error = ServiceError;
+
+    fn handle(
+        &self,
+        pattern: &GraphPattern,
+        _base_iri: Option<&oxiri::Iri<String>>,
+    ) -> Result<QuerySolutionIter<'static>, Self::Error> {
+        let err = |m: &str| ServiceError::Pattern { service: "sg:search", message: m.into() };
+        let GraphPattern::Bgp { patterns } = pattern else { return Err(err("expected only triple patterns")) };
+        let mut req = crate::search::SearchRequest { k: 10, ..Default::default() };
+        let (mut subject, mut score, mut rank) = (None, None, None);
+        let literal = |o: &TermPattern, what: &str| match o {
+            TermPattern::Literal(l) => Ok(l.value().to_owned()),
+            _ => Err(err(&format!("{what} needs a literal"))),
+        };
+        let number = |o: &TermPattern, what: &str| -> Result<f64, ServiceError> {
+            literal(o, what)?.parse().map_err(|_| err(&format!("{what} must be a number")))
+        };
+        for t in patterns {
+            let NamedNodePattern::NamedNode(p) = &t.predicate else { return Err(err("predicates must be constants")) };
+            let var = |o: &TermPattern| match o {
+                TermPattern::Variable(v) => Ok(v.clone()),
+                _ => Err(err(&format!("the object of {p} must be a variable"))),
+            };
+            match p.as_str().strip_prefix(vocab::SG) {
+                Some("matches") => {
+                    let TermPattern::Variable(v) = &t.subject else {
+                        return Err(err("the subject of sg:matches must be a variable"));
+                    };
+                    subject = Some(v.clone());
+                    req.q = literal(&t.object, "sg:matches")?;
+                }
+                Some("score") => score = Some(var(&t.object)?),
+                Some("rank") => rank = Some(var(&t.object)?),
+                Some("k") => {
+                    req.k = literal(&t.object, "sg:k")?.parse().map_err(|_| err("sg:k must be an integer"))?;
+                }
+                Some("inCategory") => match &t.object {
+                    TermPattern::NamedNode(n) => req.categories.push(n.as_str().to_owned()),
+                    _ => return Err(err("sg:inCategory needs a category IRI")),
+                },
+                Some("brandName") => req.brands.push(literal(&t.object, "sg:brandName")?),
+                Some("minPrice") => req.min_price = Some(number(&t.object, "sg:minPrice")?),
+                Some("maxPrice") => req.max_price = Some(number(&t.object, "sg:maxPrice")?),
+                _ => return Err(err(&format!("unknown predicate {p}"))),
+            }
+        }
+        let Some(subject) = subject else { return Err(err("missing `?product sg:matches \"text\"`")) };
+        let Some(f) = self.slot.get() else { return Err(err("search is not ready")) };
+        let resp = f(&req).map_err(|m| err(&m))?;
+        let mut vars = vec![subject];
+        vars.extend(score.clone());
+        vars.extend(rank.clone());
+        let rows: Vec<_> = resp
+            .results
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let mut row: Vec<Option<Term>> = vec![Some(NamedNode::new_unchecked(h.item).into())];
+                if score.is_some() {
+                    row.push(Some(Literal::from(f64::from(h.score)).into()));
+                }
+                if rank.is_some() {
+                    row.push(Some(Literal::from(i as i64 + 1).into()));
+                }
+                Ok(row)
+            })
+            .collect();
+        Ok(QuerySolutionIter::from_tuples(vars.into(), rows))
+    }
+}
+
 struct RecService {
     rec: Arc<Recommender>,
     minter: Minter,

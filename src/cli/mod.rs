@@ -5,6 +5,7 @@ mod load;
 mod ontology;
 mod queue;
 mod rec;
+mod search;
 mod text;
 mod validate;
 
@@ -359,6 +360,15 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Search products: keywords, meaning and the graph's vocabulary (categories, brands,
+    /// attribute values, aspects, price phrases); or rebuild the index; or evaluate a labelled
+    /// query set (nDCG@10, recall@100, MRR)
+    Search {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        args: search::Args,
+    },
     /// The ontology and shapes as numbered versions: list, diff, apply a change set, export.
     Ontology {
         #[command(flatten)]
@@ -614,6 +624,7 @@ fn run_command() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Command::Ontology { store, action } => ontology::run(&*store.engine(None)?, action)?,
+        Command::Search { store, args } => search::run(&*store.engine(None)?, args)?,
         Command::Keys { store, action } => {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             keys::run(&config, action)?;

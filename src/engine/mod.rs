@@ -8,6 +8,7 @@ mod privacy;
 mod queue;
 mod reason;
 mod rec;
+mod search;
 mod validate;
 mod versions;
 
@@ -68,6 +69,9 @@ pub enum EngineError {
     /// A thing named in the request does not exist (a review-queue item).
     #[error("{0}")]
     NotFound(String),
+    /// From product search (its index, or a request it cannot answer).
+    #[error(transparent)]
+    Search(crate::search::SearchError),
 }
 
 /// What loading one file did.
@@ -104,6 +108,17 @@ pub struct Engine {
     shapes_cache: std::sync::RwLock<validate::ShapesCache>,
     reasoner: std::sync::Mutex<reason::Reasoner>,
     background: reason::Background,
+    search: Arc<crate::search::Search>,
+    /// The search index must be rewritten from the graph when the catalogue is first read.
+    search_stale: bool,
+    /// Where `SERVICE sg:search` finds the engine's search.
+    search_slot: crate::sparql_fns::SearchSlot,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.search.close();
+    }
 }
 
 impl Engine {
@@ -128,6 +143,7 @@ impl Engine {
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         engine.resume_owed_rebuild()?;
+        engine.rebuild_search(engine.search_stale)?;
         Ok(engine)
     }
 
@@ -136,9 +152,15 @@ impl Engine {
     fn listening(engine: Self) -> Arc<Self> {
         let engine = Arc::new(engine);
         let weak = Arc::downgrade(&engine);
+        let weak_search = Arc::downgrade(&engine);
+        engine.search_slot.set(Arc::new(move |req| {
+            let e = weak_search.upgrade().ok_or("the engine is closing")?;
+            e.search(req, None).map_err(|x| x.to_string())
+        }));
         engine.store.set_listener(Arc::new(move |delta| {
             if let Some(e) = weak.upgrade() {
                 e.after_write(delta);
+                e.search_after_write(delta);
             }
         }));
         engine
@@ -165,8 +187,13 @@ impl Engine {
             batch: config.extract_batch,
         };
         let semantic = Arc::new(Semantic::new(settings, (!config.memory).then(|| config.data.join("embeddings"))));
+        let search_dir = (!config.memory).then(|| config.data.join("search"));
+        let (search, search_stale) = crate::search::Search::open(search_dir.as_deref()).map_err(EngineError::Search)?;
+        let search = Arc::new(search);
+        let search_slot: crate::sparql_fns::SearchSlot = Default::default();
         let store = store.with_memory_limit(config.memory_limit_bytes()).with_evaluator(|ev| {
             let ev = crate::sparql_fns::register(ev, Arc::clone(&rec), minter.clone());
+            let ev = crate::sparql_fns::register_search(ev, search_slot.clone());
             crate::sparql_fns::register_semantic(ev, Arc::clone(&semantic))
         });
         let keys = if config.memory { crate::auth::Keys::memory()? } else { crate::auth::Keys::open(&config.data)? };
@@ -187,6 +214,9 @@ impl Engine {
             shapes_cache: Default::default(),
             reasoner: Default::default(),
             background: Default::default(),
+            search,
+            search_stale,
+            search_slot,
         })
     }
 

@@ -8,6 +8,7 @@ use crate::ontology::OntologyError;
 use crate::pool::PoolError;
 use crate::queries::NamedQueryError;
 use crate::recommend::RecommendError;
+use crate::search::SearchError;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -120,6 +121,10 @@ impl ApiError {
                 },
                 EngineError::Input(_) => (S::BAD_REQUEST, "bad_input"),
                 EngineError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+                EngineError::Search(x) => match x {
+                    SearchError::Input(_) => (S::BAD_REQUEST, "bad_search"),
+                    SearchError::Io { .. } | SearchError::Index(_) => (S::INTERNAL_SERVER_ERROR, "search_index"),
+                },
                 EngineError::Auth(a) => match a {
                     AuthError::UnknownKey(_) => (S::NOT_FOUND, "unknown_key"),
                     AuthError::BadRole(_) | AuthError::BadName => (S::BAD_REQUEST, "bad_key_request"),

@@ -15,6 +15,7 @@ mod ontology;
 mod params;
 mod queue;
 mod rec;
+mod search;
 mod sparql;
 mod text;
 mod validate;
@@ -158,6 +159,8 @@ pub fn app(
         .route("/model", web::get().to(rec::model_info))
         .route("/analyze", web::post().to(text::analyze))
         .route("/nearest", web::get().to(text::nearest))
+        .route("/search", web::get().to(search::search))
+        .route("/suggest", web::get().to(search::suggest))
         .route("/openapi.json", web::get().to(openapi))
         .route("/queries", web::get().to(sparql::list_queries))
         .route("/queries/{name}", web::get().to(sparql::run_named_query))

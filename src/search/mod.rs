@@ -1,0 +1,824 @@
+//! Product search: the keyword index (`text`, tantivy), semantic retrieval over stored
+//! embeddings (`dense`), query understanding against the graph's vocabulary (`understand`),
+//! fusion, graph boosts, filters and facets. The engine feeds it product documents read from
+//! the graph and keeps it in step with every write; it never reads the store itself.
+
+pub mod dense;
+mod facets;
+pub mod text;
+pub mod understand;
+
+pub use facets::Facets;
+pub use understand::{Interpretation, Kind, Matched, PriceRange, Vocabulary};
+
+use dense::DenseIndex;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use text::{TextIndex, TextQuery};
+use understand::PhraseTable;
+
+/// Errors of search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The index files could not be read or written.
+    #[error("search index {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// tantivy refused (a corrupt or locked index).
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    /// The request is not one search can answer (empty, too long, bad paging).
+    #[error("{0}")]
+    Input(String),
+}
+
+impl SearchError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+}
+
+/// Longest query text read (characters).
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most results per page.
+pub const MAX_K: usize = 100;
+/// Deepest page start.
+pub const MAX_OFFSET: usize = 10_000;
+/// Candidates semantic retrieval adds to the match set.
+pub const DENSE_CANDIDATES: usize = 200;
+/// Reciprocal-rank-fusion constant (the usual 60).
+const RRF_K: f32 = 60.0;
+
+/// The key of a product IRI in the index (first 8 bytes of its BLAKE3 hash).
+pub fn key(iri: &str) -> u64 {
+    let h = blake3::hash(iri.as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or([0; 8]))
+}
+
+/// Everything search knows about one product, read from the graph.
+#[derive(Debug, Clone, Default)]
+pub struct ProductDoc {
+    /// [`key`] of the IRI.
+    pub key: u64,
+    /// Product IRI.
+    pub iri: String,
+    /// Shop id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Brand (IRI, name).
+    pub brand: Option<(String, String)>,
+    /// Direct categories (IRIs).
+    pub categories: Vec<String>,
+    /// Category labels (the direct ones and their parents) and the shop's own category paths.
+    pub category_text: Vec<String>,
+    /// Attribute values (IRIs) found for it.
+    pub attributes: Vec<String>,
+    /// Their labels.
+    pub attribute_labels: Vec<String>,
+    /// Review titles and texts.
+    pub review_text: Vec<String>,
+    /// Lowest offer price.
+    pub price: Option<f64>,
+    /// Stock: `Some(false)` when every offer is out of stock.
+    pub in_stock: Option<bool>,
+    /// Sum of review ratings.
+    pub rating_sum: f64,
+    /// Number of ratings.
+    pub ratings: u32,
+    /// Per aspect (IRI): positive and negative mentions in its reviews.
+    pub aspects: Vec<(String, u32, u32)>,
+}
+
+impl ProductDoc {
+    /// A name to show: the product's, else its category and id.
+    pub fn display_name(&self) -> String {
+        match (&self.name, self.category_text.first()) {
+            (Some(n), _) => n.clone(),
+            (None, Some(c)) => format!("{c} {}", self.id),
+            (None, None) => format!("product {}", self.id),
+        }
+    }
+
+    /// Mean rating.
+    pub fn rating(&self) -> Option<f64> {
+        (self.ratings > 0).then(|| self.rating_sum / f64::from(self.ratings))
+    }
+}
+
+/// What search keeps of a product in memory (no text): filters, facets, boosts.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// Product IRI.
+    pub iri: String,
+    /// Shop id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Brand IRI and name.
+    pub brand: Option<(String, String)>,
+    /// Direct categories and every ancestor.
+    pub categories: Vec<String>,
+    /// Attribute values.
+    pub attributes: Vec<String>,
+    /// Lowest price.
+    pub price: Option<f64>,
+    /// Stock.
+    pub in_stock: Option<bool>,
+    /// Mean rating and count.
+    pub rating: Option<(f64, u32)>,
+    /// Aspect mentions: IRI, positive, negative.
+    pub aspects: Vec<(String, u32, u32)>,
+}
+
+/// The category tree as search needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    /// Broader categories of each category.
+    pub parents: HashMap<String, Vec<String>>,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+}
+
+impl Tree {
+    /// The category and everything above it.
+    pub fn closure(&self, c: &str) -> Vec<String> {
+        let mut out = vec![c.to_owned()];
+        let mut i = 0;
+        while i < out.len() {
+            for p in self.parents.get(&out[i]).into_iter().flatten() {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Steps to the root (the longest way up).
+    pub fn depth(&self, c: &str) -> usize {
+        fn go(t: &Tree, c: &str, seen: &mut HashSet<String>) -> usize {
+            if !seen.insert(c.to_owned()) {
+                return 0;
+            }
+            t.parents.get(c).into_iter().flatten().map(|p| 1 + go(t, p, seen)).max().unwrap_or(0)
+        }
+        go(self, c, &mut HashSet::new())
+    }
+}
+
+/// The in-memory side of the index: product facts, the vocabulary and the tree.
+#[derive(Debug, Default)]
+pub struct Catalogue {
+    products: HashMap<u64, Meta>,
+    vocab: Vocabulary,
+    table: PhraseTable,
+    tree: Tree,
+    mean_rating: f64,
+}
+
+impl Catalogue {
+    fn meta(doc: &ProductDoc, tree: &Tree) -> Meta {
+        let mut categories: Vec<String> = Vec::new();
+        for c in &doc.categories {
+            for a in tree.closure(c) {
+                if !categories.contains(&a) {
+                    categories.push(a);
+                }
+            }
+        }
+        Meta {
+            iri: doc.iri.clone(),
+            id: doc.id.clone(),
+            name: doc.display_name(),
+            brand: doc.brand.clone(),
+            categories,
+            attributes: doc.attributes.clone(),
+            price: doc.price,
+            in_stock: doc.in_stock,
+            rating: doc.rating().map(|r| (r, doc.ratings)),
+            aspects: doc.aspects.clone(),
+        }
+    }
+
+    fn new(docs: &[ProductDoc], vocab: Vocabulary, tree: Tree) -> Self {
+        let products = docs.iter().map(|d| (d.key, Self::meta(d, &tree))).collect();
+        let table = PhraseTable::new(&vocab);
+        let mut c = Self { products, vocab, table, tree, mean_rating: 0.0 };
+        c.rate();
+        c
+    }
+
+    fn rate(&mut self) {
+        let (s, n) = self
+            .products
+            .values()
+            .filter_map(|m| m.rating)
+            .fold((0.0, 0u64), |(s, n), (r, c)| (s + r * f64::from(c), n + u64::from(c)));
+        self.mean_rating = if n > 0 { s / n as f64 } else { 3.0 };
+    }
+
+    /// Products held.
+    pub fn len(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.products.is_empty()
+    }
+
+    /// A product by key.
+    pub fn get(&self, key: u64) -> Option<&Meta> {
+        self.products.get(&key)
+    }
+
+    /// Every product's key and IRI.
+    pub fn iris(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.products.iter().map(|(k, m)| (*k, m.iri.as_str()))
+    }
+}
+
+/// Which retrieval paths a search uses (the full pipeline by default; the others for
+/// comparisons).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Keywords, meaning, the graph's understanding and boosts.
+    #[default]
+    Full,
+    /// Keywords and meaning fused, without understanding or boosts.
+    Hybrid,
+    /// BM25 only.
+    Keyword,
+    /// Embeddings only.
+    Semantic,
+}
+
+/// A search request.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// What the shopper typed.
+    pub q: String,
+    /// Results per page.
+    pub k: usize,
+    /// Results skipped.
+    pub offset: usize,
+    /// Category filters (IRIs), descendants included; several are alternatives.
+    pub categories: Vec<String>,
+    /// Brand filters (IRIs or names, case-insensitive).
+    pub brands: Vec<String>,
+    /// Price range.
+    pub min_price: Option<f64>,
+    /// Price range.
+    pub max_price: Option<f64>,
+    /// Lowest mean rating.
+    pub min_rating: Option<f64>,
+    /// Aspects (IRIs) whose reviews must be more positive than negative.
+    pub aspects: Vec<String>,
+    /// Only products in stock.
+    pub in_stock: bool,
+    /// Paths used.
+    pub mode: Mode,
+    /// Weight of the shopper's recommender scores in the final order (0: none).
+    pub personal_weight: f32,
+    /// Count facets.
+    pub facets: bool,
+}
+
+impl SearchRequest {
+    /// Checks the paging and the text (a clear error for what search cannot answer).
+    pub fn check(&self) -> Result<(), SearchError> {
+        if self.q.chars().count() > MAX_QUERY_CHARS {
+            return Err(SearchError::Input(format!("q is longer than {MAX_QUERY_CHARS} characters")));
+        }
+        if self.k == 0 || self.k > MAX_K {
+            return Err(SearchError::Input(format!("k must be between 1 and {MAX_K}")));
+        }
+        if self.offset > MAX_OFFSET {
+            return Err(SearchError::Input(format!("offset must be at most {MAX_OFFSET}")));
+        }
+        if !(0.0..=1.0).contains(&self.personal_weight) || self.personal_weight.is_nan() {
+            return Err(SearchError::Input("personal_weight must be between 0 and 1".into()));
+        }
+        for p in [self.min_price, self.max_price, self.min_rating].into_iter().flatten() {
+            if !p.is_finite() || p < 0.0 {
+                return Err(SearchError::Input("prices and ratings must be finite and not negative".into()));
+            }
+        }
+        let browse = self.q.trim().is_empty();
+        let filtered = !self.categories.is_empty() || !self.brands.is_empty() || !self.aspects.is_empty();
+        if browse && !filtered {
+            return Err(SearchError::Input(
+                "q is empty: give words to search for, or a category or brand to browse".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a product is in the results.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Why {
+    /// Rank and BM25 score in the keyword results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<(usize, f32)>,
+    /// Rank and cosine in the semantic results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<(usize, f32)>,
+    /// Concepts of the query this product has (category, brand, attribute value).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<String>,
+    /// Aspects the query asked about, as its reviews judge them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aspects: Vec<AspectEvidence>,
+    /// Mean rating and count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<(f64, u32)>,
+    /// The recommender's normalised score for the shopper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal: Option<f32>,
+    /// The graph boost the score was multiplied by.
+    pub boost: f32,
+}
+
+/// Review evidence for an aspect the query named.
+#[derive(Debug, Clone, Serialize)]
+pub struct AspectEvidence {
+    /// Aspect IRI.
+    pub aspect: String,
+    /// Label.
+    pub label: String,
+    /// Positive mentions.
+    pub positive: u32,
+    /// Negative mentions.
+    pub negative: u32,
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// Product IRI.
+    pub item: String,
+    /// Shop id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Final score (higher first).
+    pub score: f32,
+    /// Price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Why it matched.
+    pub why: Why,
+}
+
+/// A search answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    /// Products matching (all pages).
+    pub total: usize,
+    /// This page.
+    pub results: Vec<Hit>,
+    /// Counts over every match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<Facets>,
+    /// How the query was read.
+    pub interpretation: Interpretation,
+}
+
+/// What the engine adds to a search: the query's embedding and the shopper's scores.
+#[derive(Debug, Default)]
+pub struct Context {
+    /// The query embedded with the encoder of the stored vectors.
+    pub vector: Option<Vec<f32>>,
+    /// Why there is no vector (shown in the interpretation).
+    pub semantic_note: String,
+    /// Recommender scores for the shopper, by product key.
+    pub personal: Option<HashMap<u64, f32>>,
+}
+
+/// A suggestion for a prefix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suggestion {
+    /// What it is: `category`, `brand` or `product`.
+    pub kind: &'static str,
+    /// Text to show.
+    pub label: String,
+    /// IRI.
+    pub iri: String,
+    /// Products it covers.
+    pub products: usize,
+}
+
+/// The search service: keyword index, catalogue, dense index.
+#[derive(Debug)]
+pub struct Search {
+    text: TextIndex,
+    catalogue: RwLock<Arc<Catalogue>>,
+    dense: RwLock<Option<(u64, Arc<DenseIndex>)>>,
+    dir: Option<PathBuf>,
+    /// A catalogue was installed (before that, writes are not followed: the next open rebuilds).
+    ready: AtomicBool,
+    /// An update failed: the index may miss a write until the next rebuild.
+    behind: AtomicBool,
+}
+
+/// Marker that the index may be behind the graph (a write between the two commits was cut).
+const DIRTY: &str = "dirty";
+
+impl Search {
+    /// Opens the index in `dir` (in memory without one). The flag says it must be rebuilt from
+    /// the graph: new, of another schema version, or not closed cleanly (a write may have
+    /// reached the graph and not the index).
+    pub fn open(dir: Option<&Path>) -> Result<(Self, bool), SearchError> {
+        let (text, fresh) = TextIndex::open(dir)?;
+        let dirty = dir.is_some_and(|d| d.join(DIRTY).exists());
+        let s = Self {
+            text,
+            catalogue: Default::default(),
+            dense: Default::default(),
+            dir: dir.map(Path::to_path_buf),
+            ready: AtomicBool::new(false),
+            behind: AtomicBool::new(false),
+        };
+        s.mark_dirty()?;
+        Ok((s, fresh || dirty))
+    }
+
+    fn mark_dirty(&self) -> Result<(), SearchError> {
+        if let Some(d) = &self.dir {
+            let p = d.join(DIRTY);
+            let f = std::fs::File::create(&p).map_err(|e| SearchError::io(&p, e))?;
+            f.sync_all().map_err(|e| SearchError::io(&p, e))?;
+        }
+        Ok(())
+    }
+
+    /// Records a clean stop when the index holds every write the graph holds (it followed
+    /// every write since it was installed, and none failed).
+    pub fn close(&self) {
+        if !self.ready.load(Ordering::SeqCst) || self.behind.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_file(d.join(DIRTY));
+        }
+    }
+
+    /// Whether a catalogue is installed (writes are followed from then on).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Notes that an update failed: the next open rebuilds.
+    pub fn fell_behind(&self) {
+        self.behind.store(true, Ordering::SeqCst);
+    }
+
+    /// The category tree of the installed catalogue.
+    pub fn catalogue_tree(&self) -> Tree {
+        self.catalogue().tree.clone()
+    }
+
+    /// The catalogue snapshot.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        Arc::clone(&self.catalogue.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Documents in the keyword index.
+    pub fn indexed(&self) -> u64 {
+        self.text.len()
+    }
+
+    /// Installs a whole catalogue; `reindex` also rewrites the keyword index (otherwise the
+    /// saved one is kept: it is in step with the graph).
+    pub fn install(
+        &self,
+        docs: &[ProductDoc],
+        vocab: Vocabulary,
+        tree: Tree,
+        reindex: bool,
+    ) -> Result<(), SearchError> {
+        if reindex {
+            self.text.replace_all(docs)?;
+        }
+        *self.catalogue.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Catalogue::new(docs, vocab, tree));
+        if reindex {
+            self.behind.store(false, Ordering::SeqCst);
+        }
+        self.ready.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Replaces some products and removes others (by IRI), in the keyword index and in memory.
+    pub fn update(&self, docs: &[ProductDoc], gone: &[String]) -> Result<(), SearchError> {
+        let gone_keys: Vec<u64> = gone.iter().map(|g| key(g)).collect();
+        self.text.update(docs, &gone_keys)?;
+        let mut slot = self.catalogue.write().unwrap_or_else(|p| p.into_inner());
+        let old = &**slot;
+        let mut products = old.products.clone();
+        for k in &gone_keys {
+            products.remove(k);
+        }
+        for d in docs {
+            products.insert(d.key, Catalogue::meta(d, &old.tree));
+        }
+        let mut next = Catalogue {
+            products,
+            vocab: old.vocab.clone(),
+            table: PhraseTable::new(&old.vocab),
+            tree: old.tree.clone(),
+            mean_rating: 0.0,
+        };
+        next.rate();
+        *slot = Arc::new(next);
+        Ok(())
+    }
+
+    /// The dense index built from `source` (an id of the embedding snapshot), building it
+    /// with `entries` when the snapshot changed.
+    pub fn dense(&self, source: u64, entries: impl FnOnce() -> (Vec<(u64, Vec<f32>)>, usize)) -> Arc<DenseIndex> {
+        if let Some((s, ix)) = self.dense.read().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && *s == source
+        {
+            return Arc::clone(ix);
+        }
+        let (entries, dim) = entries();
+        let ix = Arc::new(DenseIndex::new(entries, dim, dense::IVF_MIN));
+        *self.dense.write().unwrap_or_else(|p| p.into_inner()) = Some((source, Arc::clone(&ix)));
+        ix
+    }
+
+    /// Reads a query against the vocabulary.
+    pub fn interpret(&self, q: &str) -> Interpretation {
+        let c = self.catalogue();
+        understand::interpret(q, &c.vocab, &c.table, &|w| self.text.doc_freq(w) <= 2)
+    }
+
+    /// Runs a search. `dense` is the semantic index (when embeddings exist).
+    pub fn search(
+        &self,
+        req: &SearchRequest,
+        ctx: &Context,
+        dense: Option<&DenseIndex>,
+    ) -> Result<SearchResponse, SearchError> {
+        req.check()?;
+        let cat = self.catalogue();
+        let full = req.mode == Mode::Full;
+        let mut interp = if full {
+            understand::interpret(&req.q, &cat.vocab, &cat.table, &|w| self.text.doc_freq(w) <= 2)
+        } else {
+            Interpretation { keywords: req.q.clone(), ..Default::default() }
+        };
+        let use_text = req.mode != Mode::Semantic;
+        let use_dense = req.mode != Mode::Keyword;
+
+        // Keyword hits.
+        let mut keyword: Vec<(u64, f32)> = Vec::new();
+        if use_text && !interp.keywords.trim().is_empty() {
+            let expansions = interp.synonyms.iter().map(|s| (s.clone(), 0.6)).collect();
+            let (hits, fuzzy) = self.text.search(&TextQuery { text: interp.keywords.clone(), expansions })?;
+            keyword = hits;
+            interp.fuzzy.extend(fuzzy.into_iter().map(|w| format!("{w} ~ (by edit distance)")));
+            keyword.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        // Semantic hits.
+        let mut semantic: Vec<(u64, f32)> = Vec::new();
+        interp.semantic = match (use_dense, &ctx.vector, dense) {
+            (false, _, _) => "off".into(),
+            (true, Some(v), Some(ix)) if !ix.is_empty() && !req.q.trim().is_empty() => {
+                semantic = ix.nearest(v, DENSE_CANDIDATES, false);
+                semantic.retain(|(k, _)| cat.products.contains_key(k));
+                format!(
+                    "{} of {} products with embeddings{}",
+                    semantic.len(),
+                    ix.len(),
+                    if ix.approximate() { " (cells probed)" } else { "" }
+                )
+            }
+            (true, _, _) if !ctx.semantic_note.is_empty() => ctx.semantic_note.clone(),
+            _ => "no product embeddings".into(),
+        };
+
+        // Candidates and fused scores.
+        let mut fused: HashMap<u64, f32> = HashMap::new();
+        let mut why: HashMap<u64, Why> = HashMap::new();
+        let single = keyword.is_empty() || semantic.is_empty();
+        for (list, is_kw) in [(&keyword, true), (&semantic, false)] {
+            for (rank, (k, s)) in list.iter().enumerate() {
+                let w = why.entry(*k).or_default();
+                if is_kw {
+                    w.keyword = Some((rank + 1, *s));
+                } else {
+                    w.semantic = Some((rank + 1, *s));
+                }
+                // One list alone keeps its own scores: ranks would throw away its margins.
+                let part = if single || req.mode == Mode::Keyword || req.mode == Mode::Semantic {
+                    *s
+                } else {
+                    1.0 / (RRF_K + rank as f32 + 1.0)
+                };
+                *fused.entry(*k).or_default() += part;
+            }
+        }
+        let browse =
+            req.q.trim().is_empty() || (keyword.is_empty() && semantic.is_empty() && interp.keywords.trim().is_empty());
+        if browse {
+            for k in cat.products.keys() {
+                fused.entry(*k).or_insert(0.0);
+                why.entry(*k).or_default();
+            }
+        }
+
+        // Filters: the request's, then the query's.
+        let brand_match =
+            |m: &Meta, b: &str| m.brand.as_ref().is_some_and(|(iri, name)| iri == b || name.eq_ignore_ascii_case(b));
+        let priced = cat.products.values().any(|m| m.price.is_some());
+        if interp.price.is_some() && !priced {
+            interp.notes.push("no product has a price: the price phrase is not applied".into());
+            interp.price = None;
+        }
+        let price = interp.price.clone().unwrap_or_default();
+        let (lo, hi) = (req.min_price.or(price.min), req.max_price.or(price.max));
+        let passes = |k: &u64| -> bool {
+            let Some(m) = cat.products.get(k) else { return false };
+            (req.categories.is_empty() || req.categories.iter().any(|c| m.categories.contains(c)))
+                && (req.brands.is_empty() || req.brands.iter().any(|b| brand_match(m, b)))
+                && lo.is_none_or(|l| m.price.is_some_and(|p| p >= l))
+                && hi.is_none_or(|h| m.price.is_some_and(|p| p <= h))
+                && req.min_rating.is_none_or(|r| m.rating.is_some_and(|(x, _)| x >= r))
+                && (!req.in_stock || m.in_stock != Some(false))
+                && req.aspects.iter().all(|a| m.aspects.iter().any(|(x, p, n)| x == a && p > n))
+        };
+        let mut cands: Vec<u64> = fused.keys().copied().filter(|k| passes(k)).collect();
+        if full {
+            for kind in [Kind::Category, Kind::Brand] {
+                let named: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == kind).collect();
+                if named.is_empty() {
+                    continue;
+                }
+                let keep = |k: &u64| {
+                    let m = &cat.products[k];
+                    named.iter().any(|n| match kind {
+                        Kind::Category => m.categories.contains(&n.iri),
+                        _ => m.brand.as_ref().is_some_and(|(b, _)| *b == n.iri),
+                    })
+                };
+                let narrowed: Vec<u64> = cands.iter().copied().filter(keep).collect();
+                let labels = named.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" or ");
+                if narrowed.is_empty() {
+                    interp.notes.push(format!("nothing matched within {labels}: read as keywords only"));
+                } else {
+                    interp.notes.push(format!("filtered to {labels}"));
+                    cands = narrowed;
+                }
+            }
+        }
+
+        // Graph boosts and the shopper's taste.
+        let aspects: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == Kind::Aspect).collect();
+        let attrs: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == Kind::Attribute).collect();
+        let personal = ctx.personal.as_ref().filter(|_| req.personal_weight > 0.0);
+        let (pmin, pmax) = personal.map_or((0.0, 1.0), |p| {
+            cands.iter().filter_map(|k| p.get(k)).fold((f32::MAX, f32::MIN), |(a, b), s| (a.min(*s), b.max(*s)))
+        });
+        let top = cands.iter().map(|k| fused[k]).fold(0f32, f32::max).max(1e-9);
+        let mut scored: Vec<(u64, f32)> = Vec::with_capacity(cands.len());
+        for k in cands {
+            let m = &cat.products[&k];
+            let w = why.entry(k).or_default();
+            let mut boost = 1.0f32;
+            if full {
+                for a in &aspects {
+                    let (p, n) = m.aspects.iter().find(|x| x.0 == a.iri).map_or((0, 0), |x| (x.1, x.2));
+                    let total = (p + n) as f32;
+                    let share = (p as f32 + 1.0) / (total + 2.0);
+                    boost *= 1.0 + 0.8 * (total / (total + 3.0)) * (share - 0.5);
+                    w.aspects.push(AspectEvidence {
+                        aspect: a.iri.clone(),
+                        label: a.label.clone(),
+                        positive: p,
+                        negative: n,
+                    });
+                }
+                for a in &attrs {
+                    if m.attributes.contains(&a.iri) {
+                        boost *= 1.25;
+                        w.matched.push(a.label.clone());
+                    }
+                }
+                for n in interp.matched.iter().filter(|x| matches!(x.kind, Kind::Category | Kind::Brand)) {
+                    if m.categories.contains(&n.iri) || m.brand.as_ref().is_some_and(|(b, _)| *b == n.iri) {
+                        w.matched.push(n.label.clone());
+                    }
+                }
+                if let Some((r, c)) = m.rating {
+                    let bayes = (r * f64::from(c) + cat.mean_rating * 5.0) / (f64::from(c) + 5.0);
+                    boost *= (1.0 + 0.15 * (bayes - cat.mean_rating)) as f32;
+                }
+                if m.in_stock == Some(false) {
+                    boost *= 0.5;
+                }
+            }
+            w.rating = m.rating;
+            w.boost = boost;
+            let mut s = if browse { w.rating.map_or(0.0, |r| r.0 as f32) } else { fused[&k] * boost };
+            if let Some(p) = personal {
+                let norm = p.get(&k).map_or(0.0, |s| (s - pmin) / (pmax - pmin).max(1e-9));
+                w.personal = Some(norm);
+                s = s * (1.0 - req.personal_weight) + req.personal_weight * norm * top;
+            }
+            scored.push((k, s));
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let facets = req.facets.then(|| Facets::count(&cat, scored.iter().map(|(k, _)| k)));
+        let results = scored
+            .iter()
+            .skip(req.offset)
+            .take(req.k)
+            .map(|(k, s)| {
+                let m = &cat.products[k];
+                Hit {
+                    item: m.iri.clone(),
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    score: *s,
+                    price: m.price,
+                    why: why.remove(k).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Ok(SearchResponse { total: scored.len(), results, facets, interpretation: interp })
+    }
+
+    /// Completions of a prefix: categories and brands by how many products they hold, then
+    /// product names.
+    pub fn suggest(&self, prefix: &str, k: usize) -> Vec<Suggestion> {
+        let p = prefix.trim().to_lowercase();
+        if p.is_empty() {
+            return Vec::new();
+        }
+        let starts = |label: &str| {
+            let l = label.to_lowercase();
+            l.starts_with(&p) || l.split([' ', '&', '-', ',']).any(|w| !w.is_empty() && w.starts_with(&p))
+        };
+        let cat = self.catalogue();
+        let mut per_cat: HashMap<&str, usize> = HashMap::new();
+        let mut per_brand: HashMap<&str, usize> = HashMap::new();
+        for m in cat.products.values() {
+            for c in &m.categories {
+                *per_cat.entry(c).or_default() += 1;
+            }
+            if let Some((b, _)) = &m.brand {
+                *per_brand.entry(b).or_default() += 1;
+            }
+        }
+        let mut out: Vec<Suggestion> = Vec::new();
+        for c in &cat.vocab.categories {
+            if starts(&c.label) || c.alt.iter().any(|a| starts(a)) {
+                let n = per_cat.get(c.iri.as_str()).copied().unwrap_or(0);
+                out.push(Suggestion { kind: "category", label: c.label.clone(), iri: c.iri.clone(), products: n });
+            }
+        }
+        for b in &cat.vocab.brands {
+            if starts(&b.label) {
+                let n = per_brand.get(b.iri.as_str()).copied().unwrap_or(0);
+                out.push(Suggestion { kind: "brand", label: b.label.clone(), iri: b.iri.clone(), products: n });
+            }
+        }
+        out.retain(|s| s.products > 0);
+        out.sort_by(|a, b| b.products.cmp(&a.products).then(a.label.cmp(&b.label)));
+        let mut products: Vec<&Meta> = cat.products.values().filter(|m| starts(&m.name)).collect();
+        products
+            .sort_by(|a, b| b.rating.map_or(0, |r| r.1).cmp(&a.rating.map_or(0, |r| r.1)).then(a.name.cmp(&b.name)));
+        out.extend(products.into_iter().take(k).map(|m| Suggestion {
+            kind: "product",
+            label: m.name.clone(),
+            iri: m.iri.clone(),
+            products: 1,
+        }));
+        out.truncate(k);
+        out
+    }
+
+    /// Keys in the keyword index that the catalogue lacks and the reverse (both empty when
+    /// the two agree).
+    pub fn drift(&self) -> Result<(usize, usize), SearchError> {
+        let cat = self.catalogue();
+        let keys: HashSet<u64> = self.text.keys()?.into_iter().collect();
+        let extra = keys.iter().filter(|k| !cat.products.contains_key(k)).count();
+        let missing = cat.products.keys().filter(|k| !keys.contains(k)).count();
+        Ok((extra, missing))
+    }
+}
