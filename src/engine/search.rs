@@ -53,6 +53,12 @@ impl Engine {
         let docs = self.product_docs(None, &tree)?;
         let vocab = self.search_vocabulary(&docs, cats, brands, &tree)?;
         self.search.install(&docs, vocab, tree, reindex).map_err(EngineError::Search)?;
+        // A graph written without the index following (another tool, or a crash before the
+        // index committed) shows as products one side lacks.
+        if !reindex && self.search.drift().map_err(EngineError::Search)? != (0, 0) {
+            log::warn!("search: the index and the graph disagree; rewriting the index");
+            return self.rebuild_search(true);
+        }
         log::info!(
             "search: {} products{} in {:.1}s",
             docs.len(),

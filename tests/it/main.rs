@@ -20,4 +20,5 @@ mod protocol;
 mod queue;
 mod reason;
 mod recommend;
+mod search;
 mod validate;
