@@ -63,18 +63,18 @@ pub struct Facets {
 impl Facets {
     /// Counts over the products `keys`.
     pub fn count<'a>(cat: &Catalogue, keys: impl Iterator<Item = &'a u64>) -> Self {
-        let mut cats: HashMap<&str, usize> = HashMap::new();
-        let mut brands: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut cats = vec![0usize; cat.categories.items.len()];
+        let mut brands = vec![0usize; cat.brands.items.len()];
         let mut bands = [0usize; PRICE_BANDS.len()];
         let mut ratings = [0usize; 4];
         let mut aspects: HashMap<&str, usize> = HashMap::new();
         for k in keys {
             let Some(m) = cat.products.get(k) else { continue };
             for c in &m.categories {
-                *cats.entry(c).or_default() += 1;
+                cats[*c as usize] += 1;
             }
-            if let Some((iri, name)) = &m.brand {
-                *brands.entry((iri, name)).or_default() += 1;
+            if let Some(b) = m.brand {
+                brands[b as usize] += 1;
             }
             if let Some(p) = m.price
                 && let Some(i) = PRICE_BANDS.iter().position(|(lo, hi)| p >= *lo && hi.is_none_or(|h| p <= band_top(h)))
@@ -97,6 +97,9 @@ impl Facets {
         let label = |iri: &str| cat.tree.labels.get(iri).cloned().unwrap_or_else(|| iri.to_owned());
         let mut category: Vec<Count> = cats
             .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(i, n)| (cat.category(i as u32), n))
             .map(|(c, n)| Count {
                 value: c.to_owned(),
                 label: label(c),
@@ -111,6 +114,9 @@ impl Facets {
         category.truncate(200);
         let mut brand: Vec<Count> = brands
             .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(i, n)| (cat.brand(i as u32), n))
             .map(|((iri, name), n)| Count {
                 value: iri.to_owned(),
                 label: name.to_owned(),

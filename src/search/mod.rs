@@ -124,10 +124,10 @@ pub struct Meta {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// Brand IRI and name.
-    pub brand: Option<(String, String)>,
-    /// Direct categories and every ancestor.
-    pub categories: Vec<String>,
+    /// Brand (index into the catalogue's brands).
+    pub brand: Option<u32>,
+    /// Direct categories and every ancestor (indexes into the catalogue's categories).
+    pub categories: Vec<u32>,
     /// Attribute values.
     pub attributes: Vec<String>,
     /// Lowest price.
@@ -177,31 +177,78 @@ impl Tree {
     }
 }
 
+/// Hashes product keys (already BLAKE3 bits) by themselves.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A map by product key.
+pub type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Strings numbered in order of arrival.
+#[derive(Debug, Clone, Default)]
+struct Interner<T> {
+    items: Vec<T>,
+    index: HashMap<String, u32>,
+}
+
+impl<T> Interner<T> {
+    fn id(&mut self, key: &str, make: impl FnOnce() -> T) -> u32 {
+        if let Some(i) = self.index.get(key) {
+            return *i;
+        }
+        let i = self.items.len() as u32;
+        self.items.push(make());
+        self.index.insert(key.to_owned(), i);
+        i
+    }
+    fn get(&self, key: &str) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+}
+
 /// The in-memory side of the index: product facts, the vocabulary and the tree.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Catalogue {
-    products: HashMap<u64, Meta>,
+    products: KeyMap<Meta>,
     vocab: Vocabulary,
-    table: PhraseTable,
+    table: Arc<PhraseTable>,
     tree: Tree,
     mean_rating: f64,
+    categories: Interner<String>,
+    brands: Interner<(String, String)>,
 }
 
 impl Catalogue {
-    fn meta(doc: &ProductDoc, tree: &Tree) -> Meta {
-        let mut categories: Vec<String> = Vec::new();
+    fn meta(&mut self, doc: &ProductDoc) -> Meta {
+        let mut categories: Vec<u32> = Vec::new();
         for c in &doc.categories {
-            for a in tree.closure(c) {
-                if !categories.contains(&a) {
-                    categories.push(a);
+            for a in self.tree.closure(c) {
+                let i = self.categories.id(&a, || a.clone());
+                if !categories.contains(&i) {
+                    categories.push(i);
                 }
             }
         }
+        let brand = doc.brand.as_ref().map(|b| self.brands.id(&b.0, || b.clone()));
         Meta {
             iri: doc.iri.clone(),
             id: doc.id.clone(),
             name: doc.display_name(),
-            brand: doc.brand.clone(),
+            brand,
             categories,
             attributes: doc.attributes.clone(),
             price: doc.price,
@@ -212,11 +259,24 @@ impl Catalogue {
     }
 
     fn new(docs: &[ProductDoc], vocab: Vocabulary, tree: Tree) -> Self {
-        let products = docs.iter().map(|d| (d.key, Self::meta(d, &tree))).collect();
-        let table = PhraseTable::new(&vocab);
-        let mut c = Self { products, vocab, table, tree, mean_rating: 0.0 };
+        let table = Arc::new(PhraseTable::new(&vocab));
+        let mut c = Self { vocab, table, tree, ..Default::default() };
+        for d in docs {
+            let m = c.meta(d);
+            c.products.insert(d.key, m);
+        }
         c.rate();
         c
+    }
+
+    /// The brand (IRI, name) of an index.
+    pub fn brand(&self, i: u32) -> &(String, String) {
+        &self.brands.items[i as usize]
+    }
+
+    /// The category IRI of an index.
+    pub fn category(&self, i: u32) -> &str {
+        &self.categories.items[i as usize]
     }
 
     fn rate(&mut self) {
@@ -405,7 +465,7 @@ pub struct Context {
     /// Why there is no vector (shown in the interpretation).
     pub semantic_note: String,
     /// Recommender scores for the shopper, by product key.
-    pub personal: Option<HashMap<u64, f32>>,
+    pub personal: Option<KeyMap<f32>>,
 }
 
 /// A suggestion for a prefix.
@@ -419,6 +479,83 @@ pub struct Suggestion {
     pub iri: String,
     /// Products it covers.
     pub products: usize,
+}
+
+/// A candidate's place in each list and its fused score.
+#[derive(Debug, Clone, Default)]
+struct Cand {
+    fused: f32,
+    keyword: Option<(usize, f32)>,
+    semantic: Option<(usize, f32)>,
+}
+
+/// How the graph reorders candidates: review aspects the query named, attribute values,
+/// ratings (shrunk to the catalogue mean), stock.
+struct Ranking<'a> {
+    full: bool,
+    browse: bool,
+    aspects: Vec<&'a Matched>,
+    attributes: Vec<&'a Matched>,
+    mean_rating: f64,
+}
+
+impl Ranking<'_> {
+    fn boost(&self, m: &Meta) -> f32 {
+        if !self.full {
+            return 1.0;
+        }
+        let mut boost = 1.0f32;
+        for a in &self.aspects {
+            let (p, n) = m.aspects.iter().find(|x| x.0 == a.iri).map_or((0, 0), |x| (x.1, x.2));
+            let total = (p + n) as f32;
+            let share = (p as f32 + 1.0) / (total + 2.0);
+            boost *= 1.0 + 0.8 * (total / (total + 3.0)) * (share - 0.5);
+        }
+        for a in &self.attributes {
+            if m.attributes.contains(&a.iri) {
+                boost *= 1.25;
+            }
+        }
+        if let Some((r, c)) = m.rating {
+            let bayes = (r * f64::from(c) + self.mean_rating * 5.0) / (f64::from(c) + 5.0);
+            boost *= (1.0 + 0.15 * (bayes - self.mean_rating)) as f32;
+        }
+        if m.in_stock == Some(false) {
+            boost *= 0.5;
+        }
+        boost
+    }
+
+    fn score(&self, m: &Meta, c: &Cand) -> f32 {
+        if self.browse { m.rating.map_or(0.0, |r| r.0 as f32) } else { c.fused * self.boost(m) }
+    }
+
+    fn explain(&self, m: &Meta, c: &Cand) -> Why {
+        let mut w = Why {
+            keyword: c.keyword,
+            semantic: c.semantic,
+            rating: m.rating,
+            boost: self.boost(m),
+            ..Default::default()
+        };
+        if self.full {
+            for a in &self.aspects {
+                let (p, n) = m.aspects.iter().find(|x| x.0 == a.iri).map_or((0, 0), |x| (x.1, x.2));
+                w.aspects.push(AspectEvidence {
+                    aspect: a.iri.clone(),
+                    label: a.label.clone(),
+                    positive: p,
+                    negative: n,
+                });
+            }
+            for a in &self.attributes {
+                if m.attributes.contains(&a.iri) {
+                    w.matched.push(a.label.clone());
+                }
+            }
+        }
+        w
+    }
 }
 
 /// The search service: keyword index, catalogue, dense index.
@@ -526,21 +663,14 @@ impl Search {
         let gone_keys: Vec<u64> = gone.iter().map(|g| key(g)).collect();
         self.text.update(docs, &gone_keys)?;
         let mut slot = self.catalogue.write().unwrap_or_else(|p| p.into_inner());
-        let old = &**slot;
-        let mut products = old.products.clone();
+        let mut next = (**slot).clone();
         for k in &gone_keys {
-            products.remove(k);
+            next.products.remove(k);
         }
         for d in docs {
-            products.insert(d.key, Catalogue::meta(d, &old.tree));
+            let m = next.meta(d);
+            next.products.insert(d.key, m);
         }
-        let mut next = Catalogue {
-            products,
-            vocab: old.vocab.clone(),
-            table: PhraseTable::new(&old.vocab),
-            tree: old.tree.clone(),
-            mean_rating: 0.0,
-        };
         next.rate();
         *slot = Arc::new(next);
         Ok(())
@@ -576,26 +706,25 @@ impl Search {
         req.check()?;
         let cat = self.catalogue();
         let full = req.mode == Mode::Full;
+        let rare = |w: &str| self.text.doc_freq(w) <= 2;
         let mut interp = if full {
-            understand::interpret(&req.q, &cat.vocab, &cat.table, &|w| self.text.doc_freq(w) <= 2)
+            understand::interpret(&req.q, &cat.vocab, &cat.table, &rare)
         } else {
             Interpretation { keywords: req.q.clone(), ..Default::default() }
         };
-        let use_text = req.mode != Mode::Semantic;
-        let use_dense = req.mode != Mode::Keyword;
 
         // Keyword hits.
         let mut keyword: Vec<(u64, f32)> = Vec::new();
-        if use_text && !interp.keywords.trim().is_empty() {
+        if req.mode != Mode::Semantic && !interp.keywords.trim().is_empty() {
             let expansions = interp.synonyms.iter().map(|s| (s.clone(), 0.6)).collect();
             let (hits, fuzzy) = self.text.search(&TextQuery { text: interp.keywords.clone(), expansions })?;
             keyword = hits;
             interp.fuzzy.extend(fuzzy.into_iter().map(|w| format!("{w} ~ (by edit distance)")));
-            keyword.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            keyword.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         }
         // Semantic hits.
         let mut semantic: Vec<(u64, f32)> = Vec::new();
-        interp.semantic = match (use_dense, &ctx.vector, dense) {
+        interp.semantic = match (req.mode != Mode::Keyword, &ctx.vector, dense) {
             (false, _, _) => "off".into(),
             (true, Some(v), Some(ix)) if !ix.is_empty() && !req.q.trim().is_empty() => {
                 semantic = ix.nearest(v, DENSE_CANDIDATES, false);
@@ -611,39 +740,30 @@ impl Search {
             _ => "no product embeddings".into(),
         };
 
-        // Candidates and fused scores.
-        let mut fused: HashMap<u64, f32> = HashMap::new();
-        let mut why: HashMap<u64, Why> = HashMap::new();
-        let single = keyword.is_empty() || semantic.is_empty();
+        // Candidates with fused scores. One list alone keeps its own scores (ranks would throw
+        // away its margins); two are fused by reciprocal rank.
+        let mut cands: KeyMap<Cand> = KeyMap::default();
+        cands.reserve(keyword.len() + semantic.len());
+        let fuse = !(keyword.is_empty() || semantic.is_empty()) && matches!(req.mode, Mode::Full | Mode::Hybrid);
         for (list, is_kw) in [(&keyword, true), (&semantic, false)] {
             for (rank, (k, s)) in list.iter().enumerate() {
-                let w = why.entry(*k).or_default();
+                let c = cands.entry(*k).or_default();
                 if is_kw {
-                    w.keyword = Some((rank + 1, *s));
+                    c.keyword = Some((rank + 1, *s));
                 } else {
-                    w.semantic = Some((rank + 1, *s));
+                    c.semantic = Some((rank + 1, *s));
                 }
-                // One list alone keeps its own scores: ranks would throw away its margins.
-                let part = if single || req.mode == Mode::Keyword || req.mode == Mode::Semantic {
-                    *s
-                } else {
-                    1.0 / (RRF_K + rank as f32 + 1.0)
-                };
-                *fused.entry(*k).or_default() += part;
+                c.fused += if fuse { 1.0 / (RRF_K + rank as f32 + 1.0) } else { *s };
             }
         }
-        let browse =
-            req.q.trim().is_empty() || (keyword.is_empty() && semantic.is_empty() && interp.keywords.trim().is_empty());
+        let browse = req.q.trim().is_empty() || (cands.is_empty() && interp.keywords.trim().is_empty());
         if browse {
             for k in cat.products.keys() {
-                fused.entry(*k).or_insert(0.0);
-                why.entry(*k).or_default();
+                cands.entry(*k).or_default();
             }
         }
 
         // Filters: the request's, then the query's.
-        let brand_match =
-            |m: &Meta, b: &str| m.brand.as_ref().is_some_and(|(iri, name)| iri == b || name.eq_ignore_ascii_case(b));
         let priced = cat.products.values().any(|m| m.price.is_some());
         if interp.price.is_some() && !priced {
             interp.notes.push("no product has a price: the price phrase is not applied".into());
@@ -651,97 +771,80 @@ impl Search {
         }
         let price = interp.price.clone().unwrap_or_default();
         let (lo, hi) = (req.min_price.or(price.min), req.max_price.or(price.max));
-        let passes = |k: &u64| -> bool {
-            let Some(m) = cat.products.get(k) else { return false };
-            (req.categories.is_empty() || req.categories.iter().any(|c| m.categories.contains(c)))
-                && (req.brands.is_empty() || req.brands.iter().any(|b| brand_match(m, b)))
+        let want_cats: Vec<u32> = req.categories.iter().filter_map(|c| cat.categories.get(c)).collect();
+        let want_brands: Vec<u32> = (0..cat.brands.items.len() as u32)
+            .filter(|i| {
+                let (iri, name) = cat.brand(*i);
+                req.brands.iter().any(|b| iri == b || name.eq_ignore_ascii_case(b))
+            })
+            .collect();
+        let passes = |m: &Meta| -> bool {
+            (req.categories.is_empty() || m.categories.iter().any(|c| want_cats.contains(c)))
+                && (req.brands.is_empty() || m.brand.is_some_and(|b| want_brands.contains(&b)))
                 && lo.is_none_or(|l| m.price.is_some_and(|p| p >= l))
                 && hi.is_none_or(|h| m.price.is_some_and(|p| p <= h))
                 && req.min_rating.is_none_or(|r| m.rating.is_some_and(|(x, _)| x >= r))
                 && (!req.in_stock || m.in_stock != Some(false))
                 && req.aspects.iter().all(|a| m.aspects.iter().any(|(x, p, n)| x == a && p > n))
         };
-        let mut cands: Vec<u64> = fused.keys().copied().filter(|k| passes(k)).collect();
+        let mut kept: Vec<(u64, &Meta, &Cand)> =
+            cands.iter().filter_map(|(k, c)| cat.products.get(k).filter(|m| passes(m)).map(|m| (*k, m, c))).collect();
+        // The concepts the query named, as catalogue indexes.
+        let named_cats: Vec<u32> = interp
+            .matched
+            .iter()
+            .filter(|m| m.kind == Kind::Category)
+            .filter_map(|m| cat.categories.get(&m.iri))
+            .collect();
+        let named_brands: Vec<u32> =
+            interp.matched.iter().filter(|m| m.kind == Kind::Brand).filter_map(|m| cat.brands.get(&m.iri)).collect();
         if full {
             for kind in [Kind::Category, Kind::Brand] {
-                let named: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == kind).collect();
-                if named.is_empty() {
+                let labels: Vec<&str> =
+                    interp.matched.iter().filter(|m| m.kind == kind).map(|m| m.label.as_str()).collect();
+                if labels.is_empty() {
                     continue;
                 }
-                let keep = |k: &u64| {
-                    let m = &cat.products[k];
-                    named.iter().any(|n| match kind {
-                        Kind::Category => m.categories.contains(&n.iri),
-                        _ => m.brand.as_ref().is_some_and(|(b, _)| *b == n.iri),
-                    })
+                let keep = |m: &Meta| match kind {
+                    Kind::Category => m.categories.iter().any(|c| named_cats.contains(c)),
+                    _ => m.brand.is_some_and(|b| named_brands.contains(&b)),
                 };
-                let narrowed: Vec<u64> = cands.iter().copied().filter(keep).collect();
-                let labels = named.iter().map(|n| n.label.as_str()).collect::<Vec<_>>().join(" or ");
+                let narrowed: Vec<(u64, &Meta, &Cand)> = kept.iter().copied().filter(|(_, m, _)| keep(m)).collect();
+                let labels = labels.join(" or ");
                 if narrowed.is_empty() {
                     interp.notes.push(format!("nothing matched within {labels}: read as keywords only"));
                 } else {
                     interp.notes.push(format!("filtered to {labels}"));
-                    cands = narrowed;
+                    kept = narrowed;
                 }
             }
         }
 
         // Graph boosts and the shopper's taste.
-        let aspects: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == Kind::Aspect).collect();
-        let attrs: Vec<&Matched> = interp.matched.iter().filter(|m| m.kind == Kind::Attribute).collect();
+        let ranking = Ranking {
+            full,
+            browse,
+            aspects: interp.matched.iter().filter(|m| m.kind == Kind::Aspect).collect(),
+            attributes: interp.matched.iter().filter(|m| m.kind == Kind::Attribute).collect(),
+            mean_rating: cat.mean_rating,
+        };
         let personal = ctx.personal.as_ref().filter(|_| req.personal_weight > 0.0);
         let (pmin, pmax) = personal.map_or((0.0, 1.0), |p| {
-            cands.iter().filter_map(|k| p.get(k)).fold((f32::MAX, f32::MIN), |(a, b), s| (a.min(*s), b.max(*s)))
+            kept.iter().filter_map(|(k, _, _)| p.get(k)).fold((f32::MAX, f32::MIN), |(a, b), s| (a.min(*s), b.max(*s)))
         });
-        let top = cands.iter().map(|k| fused[k]).fold(0f32, f32::max).max(1e-9);
-        let mut scored: Vec<(u64, f32)> = Vec::with_capacity(cands.len());
-        for k in cands {
-            let m = &cat.products[&k];
-            let w = why.entry(k).or_default();
-            let mut boost = 1.0f32;
-            if full {
-                for a in &aspects {
-                    let (p, n) = m.aspects.iter().find(|x| x.0 == a.iri).map_or((0, 0), |x| (x.1, x.2));
-                    let total = (p + n) as f32;
-                    let share = (p as f32 + 1.0) / (total + 2.0);
-                    boost *= 1.0 + 0.8 * (total / (total + 3.0)) * (share - 0.5);
-                    w.aspects.push(AspectEvidence {
-                        aspect: a.iri.clone(),
-                        label: a.label.clone(),
-                        positive: p,
-                        negative: n,
-                    });
+        let top = kept.iter().map(|(_, _, c)| c.fused).fold(0f32, f32::max).max(1e-9);
+        let personal_norm = |k: &u64| personal.map(|p| p.get(k).map_or(0.0, |s| (s - pmin) / (pmax - pmin).max(1e-9)));
+        let mut scored: Vec<(u64, f32)> = kept
+            .iter()
+            .map(|(k, m, c)| {
+                let mut s = ranking.score(m, c);
+                if let Some(norm) = personal_norm(k) {
+                    s = s * (1.0 - req.personal_weight) + req.personal_weight * norm * top;
                 }
-                for a in &attrs {
-                    if m.attributes.contains(&a.iri) {
-                        boost *= 1.25;
-                        w.matched.push(a.label.clone());
-                    }
-                }
-                for n in interp.matched.iter().filter(|x| matches!(x.kind, Kind::Category | Kind::Brand)) {
-                    if m.categories.contains(&n.iri) || m.brand.as_ref().is_some_and(|(b, _)| *b == n.iri) {
-                        w.matched.push(n.label.clone());
-                    }
-                }
-                if let Some((r, c)) = m.rating {
-                    let bayes = (r * f64::from(c) + cat.mean_rating * 5.0) / (f64::from(c) + 5.0);
-                    boost *= (1.0 + 0.15 * (bayes - cat.mean_rating)) as f32;
-                }
-                if m.in_stock == Some(false) {
-                    boost *= 0.5;
-                }
-            }
-            w.rating = m.rating;
-            w.boost = boost;
-            let mut s = if browse { w.rating.map_or(0.0, |r| r.0 as f32) } else { fused[&k] * boost };
-            if let Some(p) = personal {
-                let norm = p.get(&k).map_or(0.0, |s| (s - pmin) / (pmax - pmin).max(1e-9));
-                w.personal = Some(norm);
-                s = s * (1.0 - req.personal_weight) + req.personal_weight * norm * top;
-            }
-            scored.push((k, s));
-        }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                (*k, s)
+            })
+            .collect();
+        scored.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let facets = req.facets.then(|| Facets::count(&cat, scored.iter().map(|(k, _)| k)));
         let results = scored
             .iter()
@@ -749,14 +852,20 @@ impl Search {
             .take(req.k)
             .map(|(k, s)| {
                 let m = &cat.products[k];
-                Hit {
-                    item: m.iri.clone(),
-                    id: m.id.clone(),
-                    name: m.name.clone(),
-                    score: *s,
-                    price: m.price,
-                    why: why.remove(k).unwrap_or_default(),
+                let c = cands.get(k).cloned().unwrap_or_default();
+                let mut why = ranking.explain(m, &c);
+                for n in &interp.matched {
+                    let has = match n.kind {
+                        Kind::Category => cat.categories.get(&n.iri).is_some_and(|i| m.categories.contains(&i)),
+                        Kind::Brand => cat.brands.get(&n.iri).is_some_and(|i| m.brand == Some(i)),
+                        _ => false,
+                    };
+                    if has {
+                        why.matched.push(n.label.clone());
+                    }
                 }
+                why.personal = personal_norm(k);
+                Hit { item: m.iri.clone(), id: m.id.clone(), name: m.name.clone(), score: *s, price: m.price, why }
             })
             .collect();
         Ok(SearchResponse { total: scored.len(), results, facets, interpretation: interp })
@@ -774,26 +883,26 @@ impl Search {
             l.starts_with(&p) || l.split([' ', '&', '-', ',']).any(|w| !w.is_empty() && w.starts_with(&p))
         };
         let cat = self.catalogue();
-        let mut per_cat: HashMap<&str, usize> = HashMap::new();
-        let mut per_brand: HashMap<&str, usize> = HashMap::new();
+        let mut per_cat = vec![0usize; cat.categories.items.len()];
+        let mut per_brand = vec![0usize; cat.brands.items.len()];
         for m in cat.products.values() {
             for c in &m.categories {
-                *per_cat.entry(c).or_default() += 1;
+                per_cat[*c as usize] += 1;
             }
-            if let Some((b, _)) = &m.brand {
-                *per_brand.entry(b).or_default() += 1;
+            if let Some(b) = m.brand {
+                per_brand[b as usize] += 1;
             }
         }
         let mut out: Vec<Suggestion> = Vec::new();
         for c in &cat.vocab.categories {
             if starts(&c.label) || c.alt.iter().any(|a| starts(a)) {
-                let n = per_cat.get(c.iri.as_str()).copied().unwrap_or(0);
+                let n = cat.categories.get(&c.iri).map_or(0, |i| per_cat[i as usize]);
                 out.push(Suggestion { kind: "category", label: c.label.clone(), iri: c.iri.clone(), products: n });
             }
         }
         for b in &cat.vocab.brands {
             if starts(&b.label) {
-                let n = per_brand.get(b.iri.as_str()).copied().unwrap_or(0);
+                let n = cat.brands.get(&b.iri).map_or(0, |i| per_brand[i as usize]);
                 out.push(Suggestion { kind: "brand", label: b.label.clone(), iri: b.iri.clone(), products: n });
             }
         }
@@ -816,7 +925,7 @@ impl Search {
     /// the two agree).
     pub fn drift(&self) -> Result<(usize, usize), SearchError> {
         let cat = self.catalogue();
-        let keys: HashSet<u64> = self.text.keys()?.into_iter().collect();
+        let keys: HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>> = self.text.keys()?.into_iter().collect();
         let extra = keys.iter().filter(|k| !cat.products.contains_key(k)).count();
         let missing = cat.products.keys().filter(|k| !keys.contains(k)).count();
         Ok((extra, missing))

@@ -166,7 +166,7 @@ pub fn price_phrase(text: &str) -> (Option<PriceRange>, String) {
 }
 
 /// Phrases (folded word sequences) to the concepts they name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PhraseTable {
     by_phrase: HashMap<Vec<String>, Vec<(Kind, usize)>>,
     longest: usize,
