@@ -481,3 +481,184 @@ enum Touched {
     Vocabulary,
     Products(Vec<String>),
 }
+
+/// One search as a shop reports it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostedSearch {
+    /// The shopper's raw id (pseudonymised here), when known.
+    user: Option<String>,
+    /// The text searched.
+    query: String,
+    /// Product ids shown, in order.
+    shown: Vec<String>,
+    /// The product clicked, one of `shown`.
+    clicked: Option<String>,
+    /// When (RFC 3339); the server's time when absent.
+    timestamp: Option<String>,
+}
+
+/// What `POST /search/events` stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchEventsAccepted {
+    /// Searches logged.
+    pub searches: usize,
+    /// Clicks also posted as click interactions (with a user).
+    pub clicks: usize,
+}
+
+/// Click-through of one query (normalised: lower case, single spaces).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryStats {
+    /// The query.
+    pub query: String,
+    /// Times searched.
+    pub searches: usize,
+    /// Searches with a click.
+    pub clicks: usize,
+    /// Clicks per search.
+    pub ctr: f64,
+    /// Mean position of the clicked result.
+    pub mean_click_position: Option<f64>,
+    /// Searches that showed nothing.
+    pub zero_results: usize,
+}
+
+/// Most searches one post may carry.
+const MAX_SEARCH_EVENTS: usize = 1_000;
+
+impl Engine {
+    /// Logs searches (query, results shown, click) in the search-log graph; a click by a known
+    /// shopper is also posted as a click interaction, so it feeds the recommender.
+    pub fn post_search_events(self: &Arc<Self>, body: &[u8]) -> Result<SearchEventsAccepted, EngineError> {
+        let text = std::str::from_utf8(body).map_err(|e| EngineError::Input(format!("body is not UTF-8: {e}")))?;
+        let t = text.trim_start();
+        let events: Vec<PostedSearch> = if t.starts_with('[') {
+            serde_json::from_str(t).map_err(|e| EngineError::Input(format!("search events: {e}")))?
+        } else {
+            t.lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(n, l)| {
+                    serde_json::from_str(l)
+                        .map_err(|e| EngineError::Input(format!("search event on line {}: {e}", n + 1)))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        if events.is_empty() || events.len() > MAX_SEARCH_EVENTS {
+            return Err(EngineError::Input(format!("send 1 to {MAX_SEARCH_EVENTS} search events")));
+        }
+        let now = chrono::Utc::now();
+        let g = GraphName::NamedNode(nn(vocab::GRAPH_SEARCH_LOG));
+        let mut quads = Vec::new();
+        let mut clicks = String::new();
+        let mut clicked = 0;
+        for (n, e) in events.iter().enumerate() {
+            let at = |m: String| EngineError::Input(format!("search event {}: {m}", n + 1));
+            let q = e.query.trim();
+            if q.is_empty() || q.chars().count() > search::MAX_QUERY_CHARS {
+                return Err(at(format!("query must have 1 to {} characters", search::MAX_QUERY_CHARS)));
+            }
+            if e.shown.len() > 1_000 {
+                return Err(at("at most 1000 shown results".into()));
+            }
+            let position = match &e.clicked {
+                None => None,
+                Some(c) => Some(
+                    e.shown
+                        .iter()
+                        .position(|s| s == c)
+                        .ok_or_else(|| at(format!("clicked {c:?} is not among shown")))?
+                        + 1,
+                ),
+            };
+            let ts = match &e.timestamp {
+                None => now,
+                Some(s) => crate::ingest::clean::parse_timestamp(s).map_err(|m| at(format!("timestamp: {m:?}")))?,
+            };
+            let stamp = ts.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+            let user = e.user.as_deref().map(|u| self.user_key(u));
+            let id = blake3::hash(
+                format!("{}\u{1f}{q}\u{1f}{stamp}\u{1f}{:?}\u{1f}{n}", user.as_deref().unwrap_or(""), e.clicked)
+                    .as_bytes(),
+            )
+            .to_hex()[..24]
+                .to_owned();
+            let node = self.minter.search_event(&id);
+            let lit = |v: String| crate::store::model::Literal::new_simple_literal(v);
+            let typed = |v: String, dt: &str| crate::store::model::Literal::new_typed_literal(v, nn(dt));
+            quads.push(Quad::new(node.clone(), nn(vocab::RDF_TYPE), nn(vocab::SEARCH_EVENT), g.clone()));
+            quads.push(Quad::new(node.clone(), nn(vocab::QUERY_TEXT), lit(q.to_owned()), g.clone()));
+            quads.push(Quad::new(
+                node.clone(),
+                nn(vocab::RESULT_COUNT),
+                typed(e.shown.len().to_string(), vocab::XSD_INTEGER),
+                g.clone(),
+            ));
+            quads.push(Quad::new(
+                node.clone(),
+                nn(vocab::SEARCHED_AT),
+                typed(stamp.clone(), vocab::XSD_DATE_TIME),
+                g.clone(),
+            ));
+            if let Some(u) = &user {
+                quads.push(Quad::new(node.clone(), nn(vocab::SEARCHED_BY), self.minter.user(u), g.clone()));
+            }
+            if let (Some(c), Some(p)) = (&e.clicked, position) {
+                quads.push(Quad::new(node.clone(), nn(vocab::CLICKED), self.minter.product(c), g.clone()));
+                quads.push(Quad::new(
+                    node.clone(),
+                    nn(vocab::CLICK_POSITION),
+                    typed(p.to_string(), vocab::XSD_INTEGER),
+                    g.clone(),
+                ));
+                if let Some(raw) = &e.user {
+                    clicks.push_str(
+                        &serde_json::json!({"user": raw, "item": c, "event": "click", "timestamp": stamp}).to_string(),
+                    );
+                    clicks.push('\n');
+                    clicked += 1;
+                }
+            }
+        }
+        // Clicks go through the event path first: an unknown product refuses the whole post
+        // before anything is logged.
+        if !clicks.is_empty() {
+            self.post_events(clicks.as_bytes())?;
+        }
+        self.store.insert(&quads)?;
+        Ok(SearchEventsAccepted { searches: events.len(), clicks: clicked })
+    }
+
+    /// Click-through per query, most searched first.
+    pub fn search_report(&self, limit: usize) -> Result<Vec<QueryStats>, EngineError> {
+        let mut by: HashMap<String, (usize, usize, usize, usize)> = HashMap::new();
+        for row in self.internal("search-log", &[], &["query", "count", "position"])? {
+            let Some(q) = text(&row[0]) else { continue };
+            let q = q.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+            let e = by.entry(q).or_default();
+            e.0 += 1;
+            if text(&row[1]).and_then(|c| c.parse::<usize>().ok()) == Some(0) {
+                e.3 += 1;
+            }
+            if let Some(p) = text(&row[2]).and_then(|p| p.parse::<usize>().ok()) {
+                e.1 += 1;
+                e.2 += p;
+            }
+        }
+        let mut out: Vec<QueryStats> = by
+            .into_iter()
+            .map(|(query, (searches, clicks, pos, zero))| QueryStats {
+                query,
+                searches,
+                clicks,
+                ctr: clicks as f64 / searches as f64,
+                mean_click_position: (clicks > 0).then(|| pos as f64 / clicks as f64),
+                zero_results: zero,
+            })
+            .collect();
+        out.sort_by(|a, b| b.searches.cmp(&a.searches).then(a.query.cmp(&b.query)));
+        out.truncate(limit);
+        Ok(out)
+    }
+}

@@ -52,7 +52,7 @@ pub(super) fn route_role(pattern: &str, method: &Method) -> Option<Role> {
     Some(match pattern {
         "/health" | "/openapi.json" => return None,
         "/train" | "/keys" | "/keys/{id}" | "/audit" | "/users/{id}" | "/reason" | "/fuse" => Role::Admin,
-        "/events" | "/queue/{id}/{decision}" => Role::Writer,
+        "/events" | "/search/events" | "/queue/{id}/{decision}" => Role::Writer,
         "/store" if write => Role::Writer,
         "/ontology" if write => Role::Admin,
         _ => Role::Reader,

@@ -161,6 +161,8 @@ pub fn app(
         .route("/nearest", web::get().to(text::nearest))
         .route("/search", web::get().to(search::search))
         .route("/suggest", web::get().to(search::suggest))
+        .route("/search/events", web::post().to(search::post_events))
+        .route("/search/report", web::get().to(search::report))
         .route("/openapi.json", web::get().to(openapi))
         .route("/queries", web::get().to(sparql::list_queries))
         .route("/queries/{name}", web::get().to(sparql::run_named_query))

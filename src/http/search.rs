@@ -106,3 +106,22 @@ pub(super) async fn suggest(state: web::Data<AppState>, req: HttpRequest) -> Res
     let out = state.pool.run(move || search.suggest(&q, k)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": out })))
 }
+
+pub(super) async fn post_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = super::params::read_body(&req, payload, state.engine.config.max_body_bytes).await?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.post_search_events(&body)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub(super) async fn report(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(&req, &["limit"])?;
+    let limit: usize = number(&p, "limit")?.unwrap_or(100);
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.search_report(limit.min(10_000))).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "queries": out })))
+}

@@ -183,6 +183,11 @@ impl Minter {
         nn(&format!("{}{kind}/{}", self.base, encode_segment(id)))
     }
 
+    /// A search event by a hash of its content.
+    pub fn search_event(&self, id: &str) -> NamedNode {
+        self.mint("search", id)
+    }
+
     /// Product by the shop's id.
     pub fn product(&self, id: &str) -> NamedNode {
         self.mint("product", id)

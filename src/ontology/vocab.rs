@@ -182,7 +182,17 @@ sg! {
     CHANGE_NOTE = "changeNote";
     CREATED_BY = "createdBy";
     CREATED_AT = "createdAt";
+    SEARCH_EVENT = "SearchEvent";
+    QUERY_TEXT = "query";
+    RESULT_COUNT = "resultCount";
+    CLICKED = "clicked";
+    CLICK_POSITION = "clickPosition";
+    SEARCHED_BY = "searchedBy";
+    SEARCHED_AT = "searchedAt";
 }
+
+/// Searches shoppers ran and what they clicked (`POST /search/events`).
+pub const GRAPH_SEARCH_LOG: &str = "https://w3id.org/shopgraph/graph/search-log";
 
 /// `prov:startedAtTime`.
 pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime";
@@ -191,4 +201,4 @@ pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime"
 pub const PROV_ENDED_AT_TIME: &str = "http://www.w3.org/ns/prov#endedAtTime";
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.4.0";
+pub const ONTOLOGY_VERSION: &str = "1.5.0";

@@ -254,3 +254,44 @@ fn catalogue_without_products_answers_empty() {
     let r = e.search(&SearchRequest { q: "dress".into(), k: 10, ..Default::default() }, None).unwrap();
     assert_eq!(r.total, 0);
 }
+
+#[actix_web::test]
+async fn search_events_feed_the_click_through_report_and_the_recommender() {
+    let e = loaded_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let post = |body: &'static str| TestRequest::post().uri("/search/events").set_payload(body).to_request();
+    let interactions =
+        "PREFIX sg: <https://w3id.org/shopgraph/ontology#> SELECT (COUNT(*) AS ?n) { ?i a sg:Interaction }";
+    let before = count(&e, interactions);
+    let body = r#"{"user": "shopper-42", "query": "Midi  Dress", "shown": ["1077", "847"], "clicked": "1077"}
+{"query": "midi dress", "shown": ["1077", "847"], "clicked": "847"}
+{"query": "midi dress", "shown": ["1077", "847"]}
+{"query": "zebra cape", "shown": []}"#;
+    let res = call_service(&app, post(body)).await;
+    assert_eq!(res.status(), 200, "{}", String::from_utf8_lossy(&read_body(res).await));
+    // Only the click with a shopper becomes an interaction.
+    assert_eq!(count(&e, interactions), before + 1);
+    let res = call_service(&app, TestRequest::get().uri("/search/report").to_request()).await;
+    let v: serde_json::Value = serde_json::from_slice(&read_body(res).await).unwrap();
+    let q = &v["queries"][0];
+    assert_eq!(
+        (q["query"].as_str(), q["searches"].as_u64(), q["clicks"].as_u64()),
+        (Some("midi dress"), Some(3), Some(2))
+    );
+    assert!((q["ctr"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(q["mean_click_position"].as_f64(), Some(1.5));
+    assert_eq!(v["queries"][1]["zero_results"], 1);
+    // A click outside the shown results, or on an unknown product, stores nothing.
+    let logged = "PREFIX sg: <https://w3id.org/shopgraph/ontology#> SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s a sg:SearchEvent } }";
+    let n = count(&e, logged);
+    for (body, status) in [
+        (r#"{"query": "dress", "shown": ["1077"], "clicked": "847"}"#, 400),
+        (r#"{"user": "u", "query": "dress", "shown": ["nope"], "clicked": "nope"}"#, 404),
+        (r#"{"query": "", "shown": []}"#, 400),
+        (r#"{"query": "dress", "shown": [], "extra": 1}"#, 400),
+    ] {
+        let res = call_service(&app, post(body)).await;
+        assert_eq!(res.status().as_u16(), status, "{body}");
+    }
+    assert_eq!(count(&e, logged), n);
+}
