@@ -32,6 +32,9 @@ pub struct TextQuery {
     pub expansions: Vec<(String, f32)>,
 }
 
+/// Product keys with their BM25 score.
+pub type Hits = Vec<(u64, f32)>;
+
 /// The keyword index and its one writer.
 pub struct TextIndex {
     reader: IndexReader,
@@ -195,7 +198,7 @@ impl TextIndex {
 
     /// Every matching document with its BM25 score, and the words that were read as typos of
     /// indexed words (matched by edit distance).
-    pub fn search(&self, q: &TextQuery) -> Result<(Vec<(u64, f32)>, Vec<String>), SearchError> {
+    pub fn search(&self, q: &TextQuery) -> Result<(Hits, Vec<String>), SearchError> {
         let searcher = self.reader.searcher();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut fuzzy = Vec::new();

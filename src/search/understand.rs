@@ -338,7 +338,8 @@ mod tests {
 
     #[test]
     fn price_phrases_are_read_and_bare_numbers_are_not() {
-        let cases: [(&str, Option<(Option<f64>, Option<f64>)>, &str); 8] = [
+        type Range = Option<(Option<f64>, Option<f64>)>;
+        let cases: [(&str, Range, &str); 8] = [
             ("dress under $50", Some((None, Some(50.0))), "dress"),
             ("jeans below 80 dollars", Some((None, Some(80.0))), "jeans"),
             ("coat over 100", Some((Some(100.0), None)), "coat"),
