@@ -88,7 +88,8 @@ fn queries_are_read_against_the_graph_vocabulary() {
     let tax = |id: &str| format!("https://w3id.org/shopgraph/taxonomy/google/{id}");
     // (query, expected concepts (kind, label), price (min, max), keywords)
     type Range = Option<(Option<f64>, Option<f64>)>;
-    let cases: Vec<(&str, Vec<(Kind, &str)>, Range, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(Kind, &'a str)>, Range, &'a str);
+    let cases: Vec<Case> = vec![
         ("dresses under $100", vec![(Kind::Category, "Dresses")], Some((None, Some(100.0))), "dresses"),
         (
             "coastline shirt",
