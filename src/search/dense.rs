@@ -69,19 +69,21 @@ impl DenseIndex {
         &self.vectors[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// k-means (spherical: centroids renormalised) with 4 sqrt(n) cells, seeded by a fixed
-    /// stride through the data so that builds are repeatable, trained on at most 50,000 vectors.
+    /// k-means (spherical: centroids renormalised) with sqrt(n) cells, seeded by a fixed
+    /// stride through the data so that builds are repeatable, trained on at most 20,000 vectors;
+    /// assignments run on all cores.
     fn cells(&self) -> Ivf {
+        use rayon::prelude::*;
         let n = self.keys.len();
-        let c = ((n as f64).sqrt() * 4.0) as usize;
-        let c = c.clamp(8, 4096);
+        let c = ((n as f64).sqrt() as usize).clamp(8, 2048);
         let step = (n / c).max(1);
         let mut centroids: Vec<f32> = (0..c).flat_map(|j| self.row((j * step) % n).to_vec()).collect();
-        let sample: Vec<usize> = (0..n).step_by((n / 50_000).max(1)).collect();
-        for _ in 0..8 {
+        let sample: Vec<usize> = (0..n).step_by((n / 20_000).max(1)).collect();
+        for _ in 0..6 {
+            let assigned: Vec<usize> =
+                sample.par_iter().map(|&i| self.closest(&centroids, self.row(i), 1)[0]).collect();
             let mut sums = vec![0f32; c * self.dim];
-            for &i in &sample {
-                let j = self.closest(&centroids, self.row(i), 1)[0];
+            for (&i, &j) in sample.iter().zip(&assigned) {
                 for (s, x) in sums[j * self.dim..(j + 1) * self.dim].iter_mut().zip(self.row(i)) {
                     *s += x;
                 }
@@ -95,11 +97,13 @@ impl DenseIndex {
                 }
             }
         }
+        let assigned: Vec<usize> =
+            (0..n).into_par_iter().map(|i| self.closest(&centroids, self.row(i), 1)[0]).collect();
         let mut lists = vec![Vec::new(); c];
-        for i in 0..n {
-            lists[self.closest(&centroids, self.row(i), 1)[0]].push(i as u32);
+        for (i, j) in assigned.into_iter().enumerate() {
+            lists[j].push(i as u32);
         }
-        Ivf { centroids, lists, probe: (c / 16).max(8) }
+        Ivf { centroids, lists, probe: (c / 12).max(8) }
     }
 
     fn closest(&self, centroids: &[f32], v: &[f32], m: usize) -> Vec<usize> {

@@ -363,7 +363,7 @@ mod tests {
             ("sweatre", "sweater", 1),
             ("jaket", "jacket", 1),
             ("skirt", "shirt", 1),
-            ("coat", "boots", 2),
+            ("coat", "boots", 3),
         ] {
             assert_eq!(distance(a, b, 3), d, "{a} {b}");
         }
