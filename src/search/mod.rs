@@ -56,6 +56,64 @@ pub const DENSE_CANDIDATES: usize = 200;
 /// Reciprocal-rank-fusion constant (the usual 60).
 const RRF_K: f32 = 60.0;
 
+/// The ranking's weights. The defaults were chosen on the development share of the demo query
+/// set (tests/data/search, `split = dev`); `SHOPGRAPH_SEARCH_TUNING` (JSON, any subset of the
+/// fields) overrides them for experiments.
+#[derive(Debug, Clone, Copy, serde::Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tuning {
+    /// Weight of the keyword list in reciprocal-rank fusion.
+    pub keyword_weight: f32,
+    /// Weight of the semantic list.
+    pub semantic_weight: f32,
+    /// Factor for products in a category the query named; 0 makes the category a filter.
+    pub category_boost: f32,
+    /// Strength of the review-aspect boost (at most this times 0.5 either way).
+    pub aspect: f32,
+    /// Factor for products that have an attribute value the query named.
+    pub attribute: f32,
+    /// Per rating point above the catalogue's mean (ratings shrunk towards it).
+    pub rating: f32,
+    /// What the fields other than a word's best one add to its BM25 score (0 to 1).
+    pub tie_breaker: f32,
+    /// Weight of review text in BM25 (names weigh 3, descriptions 1).
+    pub review_weight: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            keyword_weight: 1.0,
+            semantic_weight: 0.5,
+            category_boost: 2.0,
+            aspect: 0.8,
+            attribute: 1.25,
+            rating: 0.15,
+            tie_breaker: 0.5,
+            review_weight: 0.6,
+        }
+    }
+}
+
+impl Tuning {
+    /// The defaults, or `SHOPGRAPH_SEARCH_TUNING` read once.
+    pub fn current() -> Tuning {
+        static T: std::sync::LazyLock<Tuning> = std::sync::LazyLock::new(|| {
+            std::env::var("SHOPGRAPH_SEARCH_TUNING")
+                .ok()
+                .and_then(|v| match serde_json::from_str(&v) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        log::warn!("SHOPGRAPH_SEARCH_TUNING ignored: {e}");
+                        None
+                    }
+                })
+                .unwrap_or_default()
+        });
+        *T
+    }
+}
+
 /// The key of a product IRI in the index (first 8 bytes of its BLAKE3 hash).
 pub fn key(iri: &str) -> u64 {
     let h = blake3::hash(iri.as_bytes());
@@ -492,6 +550,8 @@ struct Cand {
 /// How the graph reorders candidates: review aspects the query named, attribute values,
 /// ratings (shrunk to the catalogue mean), stock.
 struct Ranking<'a> {
+    tuning: Tuning,
+    named_cats: &'a [u32],
     full: bool,
     browse: bool,
     aspects: Vec<&'a Matched>,
@@ -504,21 +564,25 @@ impl Ranking<'_> {
         if !self.full {
             return 1.0;
         }
+        let t = &self.tuning;
         let mut boost = 1.0f32;
+        if t.category_boost > 0.0 && m.categories.iter().any(|c| self.named_cats.contains(c)) {
+            boost *= t.category_boost;
+        }
         for a in &self.aspects {
             let (p, n) = m.aspects.iter().find(|x| x.0 == a.iri).map_or((0, 0), |x| (x.1, x.2));
             let total = (p + n) as f32;
             let share = (p as f32 + 1.0) / (total + 2.0);
-            boost *= 1.0 + 0.8 * (total / (total + 3.0)) * (share - 0.5);
+            boost *= 1.0 + t.aspect * (total / (total + 3.0)) * (share - 0.5);
         }
         for a in &self.attributes {
             if m.attributes.contains(&a.iri) {
-                boost *= 1.25;
+                boost *= t.attribute;
             }
         }
         if let Some((r, c)) = m.rating {
             let bayes = (r * f64::from(c) + self.mean_rating * 5.0) / (f64::from(c) + 5.0);
-            boost *= (1.0 + 0.15 * (bayes - self.mean_rating)) as f32;
+            boost *= 1.0 + t.rating * (bayes - self.mean_rating) as f32;
         }
         if m.in_stock == Some(false) {
             boost *= 0.5;
@@ -717,7 +781,13 @@ impl Search {
         let mut keyword: Vec<(u64, f32)> = Vec::new();
         if req.mode != Mode::Semantic && !interp.keywords.trim().is_empty() {
             let expansions = interp.synonyms.iter().map(|s| (s.clone(), 0.6)).collect();
-            let (hits, fuzzy) = self.text.search(&TextQuery { text: interp.keywords.clone(), expansions })?;
+            let t = Tuning::current();
+            let (hits, fuzzy) = self.text.search(&TextQuery {
+                text: interp.keywords.clone(),
+                expansions,
+                tie_breaker: t.tie_breaker,
+                review_weight: t.review_weight,
+            })?;
             keyword = hits;
             interp.fuzzy.extend(fuzzy.into_iter().map(|w| format!("{w} ~ (by edit distance)")));
             keyword.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -744,6 +814,7 @@ impl Search {
         // away its margins); two are fused by reciprocal rank.
         let mut cands: KeyMap<Cand> = KeyMap::default();
         cands.reserve(keyword.len() + semantic.len());
+        let tuning = Tuning::current();
         let fuse = !(keyword.is_empty() || semantic.is_empty()) && matches!(req.mode, Mode::Full | Mode::Hybrid);
         for (list, is_kw) in [(&keyword, true), (&semantic, false)] {
             for (rank, (k, s)) in list.iter().enumerate() {
@@ -753,7 +824,8 @@ impl Search {
                 } else {
                     c.semantic = Some((rank + 1, *s));
                 }
-                c.fused += if fuse { 1.0 / (RRF_K + rank as f32 + 1.0) } else { *s };
+                let w = if is_kw { tuning.keyword_weight } else { tuning.semantic_weight };
+                c.fused += if fuse { w / (RRF_K + rank as f32 + 1.0) } else { *s };
             }
         }
         let browse = req.q.trim().is_empty() || (cands.is_empty() && interp.keywords.trim().is_empty());
@@ -805,6 +877,12 @@ impl Search {
                 if labels.is_empty() {
                     continue;
                 }
+                // A named category ranks its products first without hiding the rest: "lounge
+                // pants" are in Loungewear, not in Pants.
+                if kind == Kind::Category && tuning.category_boost > 0.0 {
+                    interp.notes.push(format!("{} ranked first", labels.join(" or ")));
+                    continue;
+                }
                 let keep = |m: &Meta| match kind {
                     Kind::Category => m.categories.iter().any(|c| named_cats.contains(c)),
                     _ => m.brand.is_some_and(|b| named_brands.contains(&b)),
@@ -822,6 +900,8 @@ impl Search {
 
         // Graph boosts and the shopper's taste.
         let ranking = Ranking {
+            tuning,
+            named_cats: &named_cats,
             full,
             browse,
             aspects: interp.matched.iter().filter(|m| m.kind == Kind::Aspect).collect(),

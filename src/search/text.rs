@@ -21,15 +21,25 @@ pub const SCHEMA_VERSION: &str = "1";
 
 /// Text fields with their BM25 weight: a word in the name says more than one in a review.
 const FIELDS: [(&str, f32); 6] =
-    [("name", 3.0), ("brand", 2.0), ("category", 2.0), ("attributes", 1.5), ("description", 1.0), ("reviews", 0.3)];
+    [("name", 3.0), ("brand", 2.0), ("category", 2.0), ("attributes", 1.5), ("description", 1.0), ("reviews", 0.6)];
 
 /// A keyword query: the analysed words of the shopper's text and synonyms with their weight.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TextQuery {
     /// Free text as typed (analysed here).
     pub text: String,
     /// Extra phrases (synonyms of what the text names), each with its weight.
     pub expansions: Vec<(String, f32)>,
+    /// How much the fields other than the best one add (0: the best field only, 1: the sum).
+    pub tie_breaker: f32,
+    /// Weight of review text (the other fields keep theirs).
+    pub review_weight: f32,
+}
+
+impl Default for TextQuery {
+    fn default() -> Self {
+        Self { text: String::new(), expansions: Vec::new(), tie_breaker: 0.5, review_weight: FIELDS[5].1 }
+    }
 }
 
 /// Product keys with their BM25 score.
@@ -217,7 +227,9 @@ impl TextIndex {
                 let per_field: Vec<Box<dyn Query>> = self
                     .text
                     .iter()
-                    .map(|(f, w)| {
+                    .enumerate()
+                    .map(|(i, (f, w))| {
+                        let w = if i == 5 { &q.review_weight } else { w };
                         let term = Term::from_field_text(*f, &word);
                         let inner: Box<dyn Query> = if typo {
                             let d = if word.chars().count() >= 8 { 2 } else { 1 };
@@ -228,7 +240,8 @@ impl TextIndex {
                         Box::new(BoostQuery::new(inner, *w * weight)) as Box<dyn Query>
                     })
                     .collect();
-                clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, 0.2))));
+                clauses
+                    .push((Occur::Should, Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, q.tie_breaker))));
             }
         }
         if clauses.is_empty() {
