@@ -30,7 +30,7 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
 fn main() {
     let mut rng = Rng(0x5eed);
     let topics: Vec<Vec<f32>> = (0..300).map(|_| unit((0..DIM).map(|_| rng.next()).collect())).collect();
-    let mut point = |rng: &mut Rng| {
+    let point = |rng: &mut Rng| {
         let t = &topics[(rng.next().abs() * 299.0) as usize];
         unit(t.iter().map(|x| x + 0.09 * rng.next()).collect())
     };

@@ -51,7 +51,7 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 
-def measure(binary, data, label, repeats=5):
+def measure(binary, data, label, repeats=20):
     port = free_port()
     server = subprocess.Popen([binary, "serve", "--data", data, "--bind", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
