@@ -92,6 +92,8 @@ pub struct Config {
     /// Graph Store writes, updates and `load` are validated against the SHACL shapes before
     /// they commit (refused whole on a violation) unless the request says `validate=false`.
     pub validate_writes: bool,
+    /// Serve the web console at `/` (it uses the same HTTP API as every client).
+    pub console: bool,
 }
 
 /// Which requests need an API key.
@@ -157,6 +159,7 @@ impl Default for Config {
             infer: false,
             review_threshold_aspect: 0.6,
             validate_writes: false,
+            console: true,
         }
     }
 }
@@ -313,6 +316,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_MEMORY_LIMIT_MB") {
             self.memory_limit_mb = num("SHOPGRAPH_MEMORY_LIMIT_MB", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_CONSOLE") {
+            self.console = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("SHOPGRAPH_AUTH") {
             self.auth =

@@ -534,7 +534,7 @@ fn run_command() -> Result<()> {
             }
             if !no_serve {
                 eprintln!(
-                    "demo loaded; try:\n  curl 'http://{}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'\n  curl 'http://{0}/queries/product-aspects?product=1078'\n  curl -H 'content-type: application/json' 'http://{0}/analyze' -d '{{\"text\": \"Love the colour but it runs small.\"}}'\n  curl 'http://{0}/nearest?text=soft%20linen%20summer%20dress&k=5'",
+                    "demo loaded; open the console at http://{}/ or try:\n  curl 'http://{0}/search?q=soft%20sweater%20not%20itchy&k=5'\n  curl 'http://{0}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'\n  curl 'http://{0}/queries/product-aspects?product=1078'\n  curl -H 'content-type: application/json' 'http://{0}/analyze' -d '{{\"text\": \"Love the colour but it runs small.\"}}'\n  curl 'http://{0}/nearest?text=soft%20linen%20summer%20dress&k=5'",
                     engine.config.bind
                 );
                 serve(engine)?;

@@ -143,7 +143,12 @@ impl Engine {
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         engine.resume_owed_rebuild()?;
-        engine.rebuild_search(engine.search_stale)?;
+        // Search is not worth refusing the store over: without its catalogue it answers nothing
+        // and the next open rebuilds (the dirty mark stays).
+        if let Err(e) = engine.rebuild_search(engine.search_stale) {
+            engine.search.fell_behind();
+            log::error!("search index not read ({e}); searches find nothing until the next start");
+        }
         Ok(engine)
     }
 

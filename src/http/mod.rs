@@ -134,6 +134,7 @@ pub fn app(
                 Ok(res)
             }
         })
+        .route("/", web::get().to(console))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text))
         .service(
@@ -242,6 +243,21 @@ shopgraph_inference_maintenance_total{{how=\"rebuild\"}} {}
         m.incremental, m.rebuilds
     ));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+}
+
+/// The web console (one embedded page over the public API), unless the config turns it off.
+async fn console(state: web::Data<AppState>) -> HttpResponse {
+    if !state.engine.config.console {
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({"error": "not_found", "message": "the console is turned off (console = false)"}));
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "content-security-policy",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ))
+        .body(include_str!("console.html"))
 }
 
 async fn openapi() -> HttpResponse {

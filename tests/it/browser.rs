@@ -129,3 +129,76 @@ fn a_page_on_a_listed_origin_reads_and_writes_and_any_other_origin_can_do_neithe
         "a page on another origin wrote by PUT"
     );
 }
+
+/// The DOM of a page after its scripts ran, in headless Chromium.
+fn dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium().unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=15000",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            url,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_console_pages_load_search_query_and_show_api_errors_readably() {
+    assert!(chromium().is_some(), "chromium is missing: run `bash .ci/setup` (it installs Debian's chromium)");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let files: Vec<String> =
+        ["reviews-sample.csv", "products-text.jsonl"].iter().map(|f| fixture(f).to_str().unwrap().to_owned()).collect();
+    let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
+    for f in &files {
+        args.extend(["--load".to_owned(), f.clone()]);
+    }
+    let child = bin().args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _server = crate::binary::Server::from_child(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while agent().get(&format!("{base}/health")).call().map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let no_errors = |page: &str, d: &str| {
+        let start = d.find("id=\"console-errors\"").unwrap_or_else(|| panic!("{page}: no error slot in {d}"));
+        let slot = &d[start..start + d[start..].find("</pre>").unwrap()];
+        assert!(slot.ends_with('>'), "{page}: script errors: {slot}");
+    };
+    let q = |s: &str| serde_urlencoded::to_string([("q", s)]).unwrap();
+    // (page, what its DOM must hold once the scripts ran)
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!("#search?{}", q("tiered dress")),
+            vec!["class=\"hit\"", "Tiered midi dress", "Why:", "Dresses (", "matches. Read as:"],
+        ),
+        (
+            format!(
+                "#query?run=1&{}",
+                q("SELECT ?p WHERE { ?p a <https://w3id.org/shopgraph/ontology#Product> } LIMIT 3")
+            ),
+            vec!["id=\"result-table\"", "<td><a href=\"#browse?iri=", "3 rows in"],
+        ),
+        (format!("#query?run=1&{}", q("SELEC broken")), vec!["class=\"error\"", "400:"]),
+        (
+            "#product?id=1077".into(),
+            vec!["Review aspects", "No aspects extracted", "class=\"error\"", "id=\"result-table\""],
+        ),
+        ("#status".into(), vec!["id=\"result-table\"", "Requests"]),
+    ];
+    for (page, wants) in cases {
+        let d = dom(&format!("{base}/{page}"));
+        for w in wants {
+            assert!(d.contains(w), "{page}: {w:?} not in the page:\n{}", &d[d.find("<main").unwrap_or(0)..]);
+        }
+        no_errors(&page, &d);
+    }
+}
