@@ -74,6 +74,21 @@ pub enum EngineError {
     Search(crate::search::SearchError),
 }
 
+/// Records posted as a JSON array or as JSON Lines (a single object is one line); `what`
+/// names a record in errors.
+fn json_records<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<Vec<T>, EngineError> {
+    let text = std::str::from_utf8(body).map_err(|e| EngineError::Input(format!("body is not UTF-8: {e}")))?;
+    let t = text.trim_start();
+    if t.starts_with('[') {
+        return serde_json::from_str(t).map_err(|e| EngineError::Input(format!("{what}s: {e}")));
+    }
+    t.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| serde_json::from_str(l).map_err(|e| EngineError::Input(format!("{what} on line {}: {e}", n + 1))))
+        .collect()
+}
+
 /// What loading one file did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileLoad {

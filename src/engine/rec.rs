@@ -366,20 +366,7 @@ impl Engine {
     /// Stores posted events (JSON Lines, a JSON object, or an array) in the graph, all or none,
     /// then refolds each user so their next recommendation reflects them.
     pub fn post_events(self: &Arc<Self>, body: &[u8]) -> Result<EventsAccepted, EngineError> {
-        let text = std::str::from_utf8(body).map_err(|e| EngineError::Input(format!("body is not UTF-8: {e}")))?;
-        let trimmed = text.trim_start();
-        let events: Vec<PostedEvent> = if trimmed.starts_with('[') {
-            serde_json::from_str(trimmed).map_err(|e| EngineError::Input(format!("events: {e}")))?
-        } else {
-            trimmed
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(n, l)| {
-                    serde_json::from_str(l).map_err(|e| EngineError::Input(format!("event on line {}: {e}", n + 1)))
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let events: Vec<PostedEvent> = super::json_records(body, "event")?;
         if events.is_empty() {
             return Err(EngineError::Input("no events in the body".into()));
         }

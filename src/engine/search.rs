@@ -531,20 +531,7 @@ impl Engine {
     /// Logs searches (query, results shown, click) in the search-log graph; a click by a known
     /// shopper is also posted as a click interaction, so it feeds the recommender.
     pub fn post_search_events(self: &Arc<Self>, body: &[u8]) -> Result<SearchEventsAccepted, EngineError> {
-        let text = std::str::from_utf8(body).map_err(|e| EngineError::Input(format!("body is not UTF-8: {e}")))?;
-        let t = text.trim_start();
-        let events: Vec<PostedSearch> = if t.starts_with('[') {
-            serde_json::from_str(t).map_err(|e| EngineError::Input(format!("search events: {e}")))?
-        } else {
-            t.lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(n, l)| {
-                    serde_json::from_str(l)
-                        .map_err(|e| EngineError::Input(format!("search event on line {}: {e}", n + 1)))
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let events: Vec<PostedSearch> = super::json_records(body, "search event")?;
         if events.is_empty() || events.len() > MAX_SEARCH_EVENTS {
             return Err(EngineError::Input(format!("send 1 to {MAX_SEARCH_EVENTS} search events")));
         }

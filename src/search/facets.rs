@@ -45,6 +45,12 @@ pub struct Count {
     pub max: Option<f64>,
 }
 
+impl Count {
+    fn of(value: String, label: String, count: usize) -> Self {
+        Self { value, label, count, level: None, parents: Vec::new(), min: None, max: None }
+    }
+}
+
 /// Facet counts of a match set.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Facets {
@@ -101,13 +107,9 @@ impl Facets {
             .filter(|(_, n)| *n > 0)
             .map(|(i, n)| (cat.category(i as u32), n))
             .map(|(c, n)| Count {
-                value: c.to_owned(),
-                label: label(c),
-                count: n,
                 level: Some(cat.tree.depth(c)),
                 parents: cat.tree.parents.get(c).cloned().unwrap_or_default(),
-                min: None,
-                max: None,
+                ..Count::of(c.to_owned(), label(c), n)
             })
             .collect();
         category.sort_by(|a, b| a.level.cmp(&b.level).then(b.count.cmp(&a.count)).then(a.label.cmp(&b.label)));
@@ -117,15 +119,7 @@ impl Facets {
             .enumerate()
             .filter(|(_, n)| *n > 0)
             .map(|(i, n)| (cat.brand(i as u32), n))
-            .map(|((iri, name), n)| Count {
-                value: iri.to_owned(),
-                label: name.to_owned(),
-                count: n,
-                level: None,
-                parents: Vec::new(),
-                min: None,
-                max: None,
-            })
+            .map(|((iri, name), n)| Count::of(iri.to_owned(), name.to_owned(), n))
             .collect();
         brand.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
         brand.truncate(100);
@@ -133,48 +127,26 @@ impl Facets {
             .iter()
             .zip(bands)
             .filter(|(_, n)| *n > 0)
-            .map(|((lo, hi), n)| Count {
-                value: match hi {
-                    Some(h) => format!("{lo}-{h}"),
-                    None => format!("{lo}+"),
-                },
-                label: match hi {
-                    Some(h) => format!("{lo} to {}", band_top(*h)),
-                    None => format!("{lo} and more"),
-                },
-                count: n,
-                level: None,
-                parents: Vec::new(),
-                min: Some(*lo),
-                max: hi.map(band_top),
+            .map(|((lo, hi), n)| {
+                let (value, label) = match hi {
+                    Some(h) => (format!("{lo}-{h}"), format!("{lo} to {}", band_top(*h))),
+                    None => (format!("{lo}+"), format!("{lo} and more")),
+                };
+                Count { min: Some(*lo), max: hi.map(band_top), ..Count::of(value, label, n) }
             })
             .collect();
         let rating = [4.0, 3.0, 2.0, 1.0]
             .iter()
             .zip(ratings)
             .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| Count {
-                value: format!("{t}+"),
-                label: format!("{t} and up"),
-                count: n,
-                level: None,
-                parents: Vec::new(),
-                min: Some(*t),
-                max: None,
-            })
+            .map(|(t, n)| Count { min: Some(*t), ..Count::of(format!("{t}+"), format!("{t} and up"), n) })
             .collect();
         let aspect_label: HashMap<&str, &str> =
             cat.vocab.aspects.iter().map(|a| (a.iri.as_str(), a.label.as_str())).collect();
         let mut aspect: Vec<Count> = aspects
             .into_iter()
-            .map(|(a, n)| Count {
-                value: a.to_owned(),
-                label: aspect_label.get(a).map_or_else(|| a.to_owned(), |l| (*l).to_owned()),
-                count: n,
-                level: None,
-                parents: Vec::new(),
-                min: None,
-                max: None,
+            .map(|(a, n)| {
+                Count::of(a.to_owned(), aspect_label.get(a).map_or_else(|| a.to_owned(), |l| (*l).to_owned()), n)
             })
             .collect();
         aspect.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));

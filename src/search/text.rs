@@ -160,23 +160,27 @@ impl TextIndex {
 
     /// Replaces everything with `docs` (one commit).
     pub fn replace_all(&self, docs: &[ProductDoc]) -> Result<(), SearchError> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_all_documents()?;
-        for d in docs {
-            w.add_document(self.document(d))?;
-        }
-        w.commit()?;
-        drop(w);
-        self.reader.reload()?;
-        Ok(())
+        self.write(docs, |w| w.delete_all_documents().map(drop))
     }
 
     /// Replaces the documents of `docs` and removes those of `gone` (one commit).
     pub fn update(&self, docs: &[ProductDoc], gone: &[u64]) -> Result<(), SearchError> {
+        self.write(docs, |w| {
+            for key in gone.iter().chain(docs.iter().map(|d| &d.key)) {
+                w.delete_term(Term::from_field_u64(self.key, *key));
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes (`first`), adds `docs`, commits, and lets searches see it.
+    fn write(
+        &self,
+        docs: &[ProductDoc],
+        first: impl FnOnce(&mut IndexWriter<TantivyDocument>) -> tantivy::Result<()>,
+    ) -> Result<(), SearchError> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        for key in gone.iter().chain(docs.iter().map(|d| &d.key)) {
-            w.delete_term(Term::from_field_u64(self.key, *key));
-        }
+        first(&mut w)?;
         for d in docs {
             w.add_document(self.document(d))?;
         }
@@ -186,24 +190,19 @@ impl TextIndex {
         Ok(())
     }
 
-    /// Products whose text holds a word (the field that holds it most).
+    /// Products whose text holds a word (the field that holds it most); a word the analyzer
+    /// drops (a stop word) counts as everywhere.
     pub fn doc_freq(&self, raw: &str) -> u64 {
-        let searcher = self.reader.searcher();
-        words(raw)
-            .first()
-            .map(|w| {
-                self.text
-                    .iter()
-                    .map(|(f, _)| searcher.doc_freq(&Term::from_field_text(*f, w)).unwrap_or(0))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .unwrap_or(u64::MAX)
+        words(raw).first().map_or(u64::MAX, |w| self.field_freq(&self.reader.searcher(), w))
     }
 
-    /// Whether any field holds the analysed word.
-    fn known(&self, searcher: &tantivy::Searcher, word: &str) -> bool {
-        self.text.iter().any(|(f, _)| searcher.doc_freq(&Term::from_field_text(*f, word)).is_ok_and(|n| n > 0))
+    /// The largest document frequency of an analysed word over the text fields.
+    fn field_freq(&self, searcher: &tantivy::Searcher, word: &str) -> u64 {
+        self.text
+            .iter()
+            .map(|(f, _)| searcher.doc_freq(&Term::from_field_text(*f, word)).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Every matching document with its BM25 score, and the words that were read as typos of
@@ -220,7 +219,7 @@ impl TextIndex {
                 if !seen.insert(word.clone()) {
                     continue;
                 }
-                let typo = !self.known(&searcher, &word) && word.chars().count() >= 4;
+                let typo = self.field_freq(&searcher, &word) == 0 && word.chars().count() >= 4;
                 if typo {
                     fuzzy.push(word.clone());
                 }

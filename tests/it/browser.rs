@@ -51,22 +51,7 @@ fn chromium() -> Option<&'static str> {
 
 /// Loads the page in headless Chromium and returns what its script found.
 fn visit(url: &str) -> serde_json::Value {
-    let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(chromium().unwrap())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--virtual-time-budget=10000",
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--dump-dom",
-            url,
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = dom(url);
     let start = dom.find("RESULTS ").unwrap_or_else(|| panic!("the page did not finish: {dom}")) + "RESULTS ".len();
     let end = dom[start..].find("</pre>").unwrap() + start;
     serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap()
