@@ -140,8 +140,10 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
     assert!(chromium().is_some(), "chromium is missing: run `bash .ci/setup` (it installs Debian's chromium)");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let files: Vec<String> =
-        ["reviews-sample.csv", "products-text.jsonl"].iter().map(|f| fixture(f).to_str().unwrap().to_owned()).collect();
+    let files: Vec<String> = ["reviews-sample.csv", "products-text.jsonl", "products.jsonl", "interactions.csv"]
+        .iter()
+        .map(|f| fixture(f).to_str().unwrap().to_owned())
+        .collect();
     let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
     for f in &files {
         args.extend(["--load".to_owned(), f.clone()]);
@@ -153,12 +155,34 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
         assert!(Instant::now() < deadline, "server did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A model for the shopper page and a duplicate pair for the review queue (loopback: no keys).
+    let post = |path: &str, ctype: &str, body: &str| {
+        let r = agent().post(&format!("{base}{path}")).header("content-type", ctype).send(body).unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    };
+    post("/train?algorithm=item_knn", "application/json", "");
+    post(
+        "/sparql",
+        "application/sparql-update",
+        "PREFIX sg: <https://w3id.org/shopgraph/ontology#> INSERT DATA {
+           <https://w3id.org/shopgraph/id/product/dupA> a sg:Product ; sg:productId \"dupA\" ; sg:name \"Striped linen shirt\" ; sg:gtin \"0012345678905\" .
+           <https://w3id.org/shopgraph/id/product/dupB> a sg:Product ; sg:productId \"dupB\" ; sg:name \"Linen shirt, striped\" ; sg:gtin \"012345678905\" . }",
+    );
+    post("/fuse", "application/json", "");
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &agent().get(&format!("{base}{path}")).call().unwrap().body_mut().read_to_string().unwrap(),
+        )
+        .unwrap()
+    };
+    let item = read("/queue")["items"][0]["id"].as_str().expect("a queued pair").to_owned();
     let no_errors = |page: &str, d: &str| {
         let start = d.find("id=\"console-errors\"").unwrap_or_else(|| panic!("{page}: no error slot in {d}"));
         let slot = &d[start..start + d[start..].find("</pre>").unwrap()];
         assert!(slot.ends_with('>'), "{page}: script errors: {slot}");
     };
     let q = |s: &str| serde_urlencoded::to_string([("q", s)]).unwrap();
+    let accepted = format!("accepted {item}");
     // (page, what its DOM must hold once the scripts ran)
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
@@ -175,15 +199,24 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
         (format!("#query?run=1&{}", q("SELEC broken")), vec!["class=\"error\"", "400:"]),
         (
             "#product?id=1077".into(),
-            vec!["Review aspects", "No aspects extracted", "class=\"error\"", "id=\"result-table\""],
+            vec!["Review aspects", "No aspects extracted", "id=\"result-table\"", "#product?id="],
         ),
         ("#status".into(), vec!["id=\"result-table\"", "Requests"]),
+        (
+            "#shopper?user=alice%40example.com&explain=1".into(),
+            vec!["item_knn", "id=\"explain-graph\"", "share of the score"],
+        ),
+        ("#curate".into(), vec!["id=\"queue-table\"", "same_as", "Ontology versions", "1.5.0"]),
+        (format!("#curate?accept={item}"), vec![accepted.as_str()]),
     ];
-    for (page, wants) in cases {
+    for (page, wants) in &cases {
         let d = dom(&format!("{base}/{page}"));
         for w in wants {
             assert!(d.contains(w), "{page}: {w:?} not in the page:\n{}", &d[d.find("<main").unwrap_or(0)..]);
         }
-        no_errors(&page, &d);
+        no_errors(page, &d);
     }
+    // The pair accepted in the page left the queue.
+    let queue = read("/queue");
+    assert!(!queue["items"].as_array().unwrap().iter().any(|i| i["id"] == item.as_str()), "{queue}");
 }
