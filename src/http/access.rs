@@ -50,7 +50,7 @@ impl Access {
 pub(super) fn route_role(pattern: &str, method: &Method) -> Option<Role> {
     let write = !matches!(*method, Method::GET | Method::HEAD);
     Some(match pattern {
-        "/" | "/health" | "/openapi.json" => return None,
+        "/" | "/console/editor.js" | "/health" | "/openapi.json" => return None,
         "/train" | "/keys" | "/keys/{id}" | "/audit" | "/users/{id}" | "/reason" | "/fuse" => Role::Admin,
         "/events" | "/search/events" | "/queue/{id}/{decision}" => Role::Writer,
         "/store" if write => Role::Writer,

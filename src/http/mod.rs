@@ -135,6 +135,7 @@ pub fn app(
             }
         })
         .route("/", web::get().to(console))
+        .route("/console/editor.js", web::get().to(console_editor))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text))
         .service(
@@ -255,9 +256,21 @@ async fn console(state: web::Data<AppState>) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((
             "content-security-policy",
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
         ))
         .body(include_str!("console.html"))
+}
+
+/// The console's SPARQL editor: CodeMirror 6 with its SPARQL mode, bundled at build time from
+/// npm (`assets/editor.LICENSE` says how, and holds the licences).
+async fn console_editor(state: web::Data<AppState>) -> HttpResponse {
+    if !state.engine.config.console {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=3600"))
+        .body(include_str!("assets/editor.js"))
 }
 
 async fn openapi() -> HttpResponse {

@@ -194,7 +194,7 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
                 "#query?run=1&{}",
                 q("SELECT ?p WHERE { ?p a <https://w3id.org/shopgraph/ontology#Product> } LIMIT 3")
             ),
-            vec!["id=\"result-table\"", "<td><a href=\"#browse?iri=", "3 rows in"],
+            vec!["id=\"result-table\"", "<td><a href=\"#browse?iri=", "3 rows in", "class=\"cm-editor", "cm-content"],
         ),
         (format!("#query?run=1&{}", q("SELEC broken")), vec!["class=\"error\"", "400:"]),
         (
