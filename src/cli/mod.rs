@@ -769,6 +769,10 @@ fn run_command() -> Result<()> {
 }
 
 fn serve(engine: Arc<Engine>) -> Result<()> {
+    // Read the search catalogue now, so that every write from here on is followed.
+    if let Err(e) = engine.ensure_search() {
+        log::error!("search index not read ({e}); searches will try again");
+    }
     actix_web::rt::System::new().block_on(crate::http::serve(engine))?;
     Ok(())
 }

@@ -124,8 +124,11 @@ pub struct Engine {
     reasoner: std::sync::Mutex<reason::Reasoner>,
     background: reason::Background,
     search: Arc<crate::search::Search>,
-    /// The search index must be rewritten from the graph when the catalogue is first read.
-    search_stale: bool,
+    /// The search index must be rewritten from the graph when the catalogue is first read: it
+    /// is new, was not closed cleanly, or a write came before the catalogue was read.
+    search_stale: std::sync::atomic::AtomicBool,
+    /// One catalogue read at a time.
+    search_loading: std::sync::Mutex<()>,
     /// Where `SERVICE sg:search` finds the engine's search.
     search_slot: crate::sparql_fns::SearchSlot,
 }
@@ -158,12 +161,6 @@ impl Engine {
         engine.ensure_ontology()?;
         engine.load_saved_model()?;
         engine.resume_owed_rebuild()?;
-        // Search is not worth refusing the store over: without its catalogue it answers nothing
-        // and the next open rebuilds (the dirty mark stays).
-        if let Err(e) = engine.rebuild_search(engine.search_stale) {
-            engine.search.fell_behind();
-            log::error!("search index not read ({e}); searches find nothing until the next start");
-        }
         Ok(engine)
     }
 
@@ -235,7 +232,8 @@ impl Engine {
             reasoner: Default::default(),
             background: Default::default(),
             search,
-            search_stale,
+            search_stale: std::sync::atomic::AtomicBool::new(search_stale),
+            search_loading: Default::default(),
             search_slot,
         })
     }

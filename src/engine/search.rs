@@ -39,9 +39,24 @@ const PRODUCT_PREDICATES: [&str; 8] = [
 ];
 
 impl Engine {
-    /// The search service.
-    pub fn search_service(&self) -> &Arc<search::Search> {
-        &self.search
+    /// The search service, its catalogue read first if it is not yet.
+    pub fn search_service(&self) -> Result<&Arc<search::Search>, EngineError> {
+        self.ensure_search()?;
+        Ok(&self.search)
+    }
+
+    /// Reads the catalogue (and rewrites the index when it is stale) unless that happened:
+    /// `serve` calls it at start so that every write is followed from then on; commands that
+    /// never search do not pay for it (a write before it marks the index stale).
+    pub fn ensure_search(&self) -> Result<(), EngineError> {
+        if self.search.is_ready() {
+            return Ok(());
+        }
+        let _one = self.search_loading.lock().unwrap_or_else(|p| p.into_inner());
+        if self.search.is_ready() {
+            return Ok(());
+        }
+        self.rebuild_search(self.search_stale.load(std::sync::atomic::Ordering::SeqCst)).map(drop)
     }
 
     /// Reads the catalogue and the vocabulary from the graph; with `reindex` the keyword index
@@ -272,6 +287,7 @@ impl Engine {
     /// exist, the shopper's recommender scores when `user` is given.
     pub fn search(&self, req: &SearchRequest, user: Option<&str>) -> Result<SearchResponse, EngineError> {
         req.check().map_err(EngineError::Search)?;
+        self.ensure_search()?;
         let mut ctx = Context::default();
         let mut dense = None;
         if req.mode != search::Mode::Keyword && !req.q.trim().is_empty() {
@@ -320,6 +336,15 @@ impl Engine {
     /// everything when the store cannot say what changed).
     pub(super) fn search_after_write(&self, delta: &Delta<'_>) {
         if !self.search.is_ready() {
+            // Not read yet: a write that concerns products makes the first search rewrite the
+            // index from the graph.
+            let concerns = match delta {
+                Delta::Exact { added, removed } => !matches!(self.touched_products(added, removed), Ok(Touched::None)),
+                Delta::Unknown { .. } => true,
+            };
+            if concerns {
+                self.search_stale.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             return;
         }
         let r = match delta {

@@ -102,8 +102,8 @@ pub(super) async fn suggest(state: web::Data<AppState>, req: HttpRequest) -> Res
     if q.chars().count() > 100 {
         return Err(ApiError::BadRequest("q is longer than 100 characters".into()));
     }
-    let search = Arc::clone(state.engine.search_service());
-    let out = state.pool.run(move || search.suggest(&q, k)).await?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.search_service().map(|s| s.suggest(&q, k))).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "suggestions": out })))
 }
 

@@ -201,7 +201,11 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
             "#product?id=1077".into(),
             vec!["Review aspects", "No aspects extracted", "id=\"result-table\"", "#product?id="],
         ),
-        ("#status".into(), vec!["id=\"result-table\"", "Requests"]),
+        ("#status".into(), vec!["id=\"result-table\"", "Requests", "No extraction has run."]),
+        (
+            "#browse?iri=https%3A%2F%2Fw3id.org%2Fshopgraph%2Ftaxonomy%2Fgoogle%2F2271".into(),
+            vec!["Place in the tree", ">Clothing</a>", "<strong>this</strong>", "id=\"result-table\""],
+        ),
         (
             "#shopper?user=alice%40example.com&explain=1".into(),
             vec!["item_knn", "id=\"explain-graph\"", "share of the score"],

@@ -21,11 +21,11 @@ fn index_follows_inserts_updates_deletes_and_replaced_graphs() {
     let p = e.minter().product("poncho1");
     // Added by an update.
     e.update(&format!(
-        "{SG}INSERT DATA {{ {p} a sg:Product ; sg:productId \"poncho1\" ; sg:name \"Quilted cashmere poncho\" ;
+        "{SG}INSERT DATA {{ {p} a sg:Product ; sg:productId \"poncho1\" ; sg:name \"Quiltora cashmere poncho\" ;
            sg:category <https://w3id.org/shopgraph/taxonomy/google/203> . }}"
     ))
     .unwrap();
-    assert_eq!(ids(&e, "quilted poncho").first().map(String::as_str), Some("poncho1"));
+    assert_eq!(ids(&e, "quiltora").first().map(String::as_str), Some("poncho1"));
     // A review's words reach its product.
     e.update(&format!(
         "{SG}INSERT DATA {{ <http://shop.example/rv9> a sg:Review ; sg:reviewOf {p} ; sg:text \"The zebrastripe lining is lovely\" ; sg:rating 5 . }}"
@@ -34,20 +34,20 @@ fn index_follows_inserts_updates_deletes_and_replaced_graphs() {
     assert_eq!(ids(&e, "zebrastripe"), vec!["poncho1"]);
     // Renamed: the old name is gone, the new one found.
     e.update(&format!(
-        "{SG}DELETE DATA {{ {p} sg:name \"Quilted cashmere poncho\" }} ; INSERT DATA {{ {p} sg:name \"Belted wool cape\" }}"
+        "{SG}DELETE DATA {{ {p} sg:name \"Quiltora cashmere poncho\" }} ; INSERT DATA {{ {p} sg:name \"Belvane wool cape\" }}"
     ))
     .unwrap();
-    assert!(!ids(&e, "quilted poncho").contains(&"poncho1".to_owned()));
-    assert_eq!(ids(&e, "belted cape").first().map(String::as_str), Some("poncho1"));
+    assert!(!ids(&e, "quiltora").contains(&"poncho1".to_owned()));
+    assert_eq!(ids(&e, "belvane").first().map(String::as_str), Some("poncho1"));
     // Deleted with a pattern update (the store cannot list what it removed).
     e.update(&format!("{SG}DELETE WHERE {{ {p} ?x ?y }}")).unwrap();
-    assert!(!ids(&e, "belted cape").contains(&"poncho1".to_owned()));
+    assert!(!ids(&e, "belvane").contains(&"poncho1".to_owned()));
     assert!(ids(&e, "zebrastripe").is_empty(), "the review is left, its product is gone");
-    assert_eq!(e.search_service().drift().unwrap(), (0, 0));
+    assert_eq!(e.search_service().unwrap().drift().unwrap(), (0, 0));
     // A cleared graph (the store reports the graph, not the quads).
     e.update("CLEAR DEFAULT").unwrap();
     assert!(ids(&e, "tiered midi dress").is_empty());
-    assert_eq!(e.search_service().catalogue().len(), 0);
+    assert_eq!(e.search_service().unwrap().catalogue().len(), 0);
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn queries_are_read_against_the_graph_vocabulary() {
         ("pants $20-$40", vec![(Kind::Category, "Pants")], Some((Some(20.0), Some(40.0))), "pants"),
     ];
     for (q, want, price, keywords) in cases {
-        let i = e.search_service().interpret(q);
+        let i = e.search_service().unwrap().interpret(q);
         let got: Vec<(Kind, &str)> = i.matched.iter().map(|m| (m.kind, m.label.as_str())).collect();
         for w in &want {
             assert!(got.contains(w), "{q}: {w:?} not in {got:?}");
@@ -119,9 +119,9 @@ fn queries_are_read_against_the_graph_vocabulary() {
         assert_eq!(i.price.map(|p| (p.min, p.max)), price, "{q}");
         assert_eq!(i.keywords, keywords, "{q}");
     }
-    let i = e.search_service().interpret("not see-through");
+    let i = e.search_service().unwrap().interpret("not see-through");
     assert!(i.matched[0].negated);
-    let i = e.search_service().interpret("grey pants");
+    let i = e.search_service().unwrap().interpret("grey pants");
     assert!(i.synonyms.contains(&"gray".to_owned()), "{:?}", i.synonyms);
     // A named category filters, with its descendants.
     let r = e.search(&SearchRequest { q: "dresses".into(), k: 50, ..Default::default() }, None).unwrap();
