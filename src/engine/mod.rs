@@ -135,7 +135,12 @@ pub struct Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        self.search.close();
+        if self.search.is_ready() {
+            self.search.close();
+        } else if !self.search_stale.load(std::sync::atomic::Ordering::SeqCst) {
+            // Opened clean, never read, nothing written that concerns products (`shopgraph query`).
+            self.search.close_untouched();
+        }
     }
 }
 

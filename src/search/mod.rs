@@ -242,6 +242,12 @@ impl Search {
         if !self.ready.load(Ordering::SeqCst) || self.behind.load(Ordering::SeqCst) {
             return;
         }
+        self.close_untouched();
+    }
+
+    /// Records a clean stop of a session that never read the catalogue and wrote nothing that
+    /// concerns products: the index is as it was when opened (the caller knows it was clean).
+    pub fn close_untouched(&self) {
         if let Some(d) = &self.dir {
             let _ = std::fs::remove_file(d.join(DIRTY));
         }

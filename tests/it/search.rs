@@ -60,6 +60,11 @@ fn index_catches_up_after_a_crash_between_graph_and_index_commits() {
     assert_eq!(ids(&e, "sleeveless"), vec!["847"]);
     drop(e);
     assert!(!dir.path().join("search/dirty").exists(), "a clean stop clears the mark");
+    // A session that never searches nor writes products (`shopgraph query`) leaves it clean.
+    let e = Engine::open(cfg.clone()).unwrap();
+    assert!(dir.path().join("search/dirty").exists(), "the mark is set while open");
+    drop(e);
+    assert!(!dir.path().join("search/dirty").exists(), "an untouched session clears the mark");
     // What a crash leaves: the graph committed, the index did not, the mark still there.
     {
         let store = shopgraph::store::Store::open(&dir.path().join("store")).unwrap();
