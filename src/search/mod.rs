@@ -500,7 +500,13 @@ impl Search {
                 (*k, s)
             })
             .collect();
-        scored.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Only the page needs an order: the rest of the match set is counted, not ranked.
+        let order = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        let end = (req.offset + req.k).min(scored.len());
+        if end > 0 && end < scored.len() {
+            scored.select_nth_unstable_by(end - 1, order);
+        }
+        scored[..end].sort_unstable_by(order);
         let facets = req.facets.then(|| Facets::count(&cat, scored.iter().map(|(k, _)| k)));
         let results = scored
             .iter()
