@@ -149,6 +149,32 @@ impl Engine {
         &self.rec
     }
 
+    /// A shopper's interactions by raw id (pseudonymised here), newest first: item, event type,
+    /// time and weight.
+    pub fn user_history(&self, raw_user: &str, limit: usize) -> Result<Vec<serde_json::Value>, EngineError> {
+        let user = self.minter.user(&self.user_key(raw_user));
+        let rows = self.internal_named(
+            "user-interactions",
+            &[("user".into(), user.into())],
+            &["item", "type", "timestamp", "weight"],
+        )?;
+        Ok(rows
+            .into_iter()
+            .take(limit)
+            .map(|r| {
+                let text = |t: &Option<Term>| match t {
+                    Some(Term::NamedNode(n)) => {
+                        let iri = n.as_str();
+                        Some(product_id_from_iri(&self.minter, iri).map_or_else(|| iri.rsplit(['#', '/']).next().unwrap_or(iri).to_owned(), |c| c.into_owned()))
+                    }
+                    Some(Term::Literal(l)) => Some(l.value().to_owned()),
+                    _ => None,
+                };
+                serde_json::json!({"item": text(&r[0]), "event": text(&r[1]), "timestamp": text(&r[2]), "weight": text(&r[3])})
+            })
+            .collect())
+    }
+
     /// The pseudonymous key of a shop's raw user id.
     pub fn user_key(&self, raw: &str) -> String {
         self.pseudo.pseudonym(raw)
@@ -162,6 +188,17 @@ impl Engine {
             self.rec.swap(t, facets);
         }
         Ok(())
+    }
+
+    /// A served named query (`queries/`) with its parameters bound, as terms.
+    fn internal_named(
+        &self,
+        name: &str,
+        bindings: &[(String, Term)],
+        vars: &[&str],
+    ) -> Result<Vec<Vec<Option<Term>>>, EngineError> {
+        let q = self.queries.get(name)?;
+        Ok(self.store.select_terms(&q.text, bindings, vars, self.config.query_timeout())?)
     }
 
     pub(super) fn internal(

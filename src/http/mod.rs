@@ -177,6 +177,7 @@ pub fn app(
         .route("/keys/{id}", web::delete().to(admin::revoke))
         .route("/audit", web::get().to(admin::audit))
         .route("/users/{id}", web::delete().to(admin::forget_user))
+        .route("/users/{id}/history", web::get().to(rec::history))
         .route("/reason", web::post().to(admin::reason))
         .route("/fuse", web::post().to(admin::fuse))
         .route("/queue", web::get().to(queue::list))

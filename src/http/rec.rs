@@ -115,3 +115,16 @@ pub(super) async fn model_info(state: web::Data<AppState>) -> Result<HttpRespons
         "pending_events": live.pending_events(),
     })))
 }
+
+/// `GET /users/{id}/history`: a shopper's interactions (the id is pseudonymised as everywhere).
+pub(super) async fn history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(&req, &["limit"])?;
+    let limit = super::params::limit(&p, 50, 1_000)?;
+    let engine = std::sync::Arc::clone(&state.engine);
+    let out = state.pool.run(move || engine.user_history(&id, limit)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "history": out })))
+}

@@ -208,7 +208,13 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
         ),
         (
             "#shopper?user=alice%40example.com&explain=1".into(),
-            vec!["item_knn", "id=\"explain-graph\"", "share of the score"],
+            vec![
+                "item_knn",
+                "id=\"explain-graph\"",
+                "share of the score",
+                "History",
+                "Purchase <a href=\"#product?id=1077\">",
+            ],
         ),
         ("#curate".into(), vec!["id=\"queue-table\"", "same_as", "Ontology versions", "1.5.0"]),
         (format!("#curate?accept={item}"), vec![accepted.as_str()]),
