@@ -54,25 +54,6 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-fn mode(s: &str) -> Result<Mode> {
-    Ok(match s {
-        "full" => Mode::Full,
-        "hybrid" => Mode::Hybrid,
-        "keyword" => Mode::Keyword,
-        "semantic" => Mode::Semantic,
-        _ => bail!("--mode must be full, hybrid, keyword or semantic"),
-    })
-}
-
-fn category(engine: &Engine, c: &str) -> String {
-    if c.chars().all(|x| x.is_ascii_digit()) {
-        format!("{}{c}", crate::ontology::vocab::TAXONOMY)
-    } else {
-        let _ = engine;
-        c.to_owned()
-    }
-}
-
 /// Runs the command.
 pub fn run(engine: &Engine, a: Args) -> Result<()> {
     if a.rebuild {
@@ -91,11 +72,11 @@ pub fn run(engine: &Engine, a: Args) -> Result<()> {
     let req = SearchRequest {
         q,
         k: a.k,
-        categories: a.category.iter().map(|c| category(engine, c)).collect(),
+        categories: a.category.iter().map(|c| crate::ontology::category_iri(c)).collect(),
         brands: a.brand.clone(),
         min_price: a.min_price,
         max_price: a.max_price,
-        mode: mode(&a.mode)?,
+        mode: a.mode.parse().map_err(anyhow::Error::msg)?,
         personal_weight: if a.user.is_some() { a.personal_weight } else { 0.0 },
         facets: a.json,
         ..Default::default()

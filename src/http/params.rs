@@ -129,9 +129,7 @@ pub(super) fn parse_filter(p: &HashMap<String, String>) -> Result<crate::recomme
     };
     let category = match p.get("category") {
         None => None,
-        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) && !c.is_empty() => {
-            Some(format!("{}{c}", crate::ontology::vocab::TAXONOMY))
-        }
+        Some(c) if c.chars().all(|ch| ch.is_ascii_digit()) && !c.is_empty() => Some(crate::ontology::category_iri(c)),
         Some(c) => Some(
             NamedNode::new(c.as_str())
                 .map_err(|_| ApiError::BadRequest(format!("category must be a taxonomy id or an IRI, got {c:?}")))?

@@ -40,8 +40,8 @@ fn list(p: &HashMap<String, String>, name: &str) -> Vec<String> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(|s| {
-                    if name == "category" && s.chars().all(|c| c.is_ascii_digit()) {
-                        format!("{}{s}", vocab::TAXONOMY)
+                    if name == "category" {
+                        crate::ontology::category_iri(s)
                     } else if name == "aspect" && !s.contains(':') {
                         format!("{}aspect-{s}", vocab::SG)
                     } else {
@@ -56,14 +56,9 @@ fn list(p: &HashMap<String, String>, name: &str) -> Vec<String> {
 /// Reads a search request from the query string (shared with tests and the OpenAPI text).
 pub(super) fn request(req: &HttpRequest) -> Result<(SearchRequest, Option<String>), ApiError> {
     let p = rec_params(req, &SEARCH_PARAMS)?;
-    let mode = match p.get("mode").map(String::as_str) {
-        None | Some("full") => Mode::Full,
-        Some("hybrid") => Mode::Hybrid,
-        Some("keyword") => Mode::Keyword,
-        Some("semantic") => Mode::Semantic,
-        Some(m) => {
-            return Err(ApiError::BadRequest(format!("mode must be full, hybrid, keyword or semantic, got {m:?}")));
-        }
+    let mode = match p.get("mode") {
+        None => Mode::Full,
+        Some(m) => m.parse().map_err(ApiError::BadRequest)?,
     };
     let user = p.get("user").filter(|u| !u.is_empty()).cloned();
     let r = SearchRequest {

@@ -106,6 +106,16 @@ pub fn taxonomy_concept(id: u32) -> NamedNode {
     nn(&format!("{}{id}", vocab::TAXONOMY))
 }
 
+/// A category as requests name it: a Google taxonomy id stands for its concept, anything else
+/// is taken as the IRI it is.
+pub fn category_iri(c: &str) -> String {
+    if !c.is_empty() && c.chars().all(|ch| ch.is_ascii_digit()) {
+        format!("{}{c}", vocab::TAXONOMY)
+    } else {
+        c.to_owned()
+    }
+}
+
 /// The taxonomy as SKOS concepts (typed `sg:Category`) with `skos:broader`, in its own graph.
 pub fn taxonomy_quads(text: &str) -> Result<Vec<Quad>, OntologyError> {
     let entries = parse_taxonomy(text)?;

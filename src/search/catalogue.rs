@@ -178,6 +178,8 @@ pub struct Catalogue {
     pub(super) table: Arc<PhraseTable>,
     pub(super) tree: Tree,
     pub(super) mean_rating: f64,
+    /// Whether any product has a price (a price phrase is set aside otherwise).
+    pub(super) priced: bool,
     pub(super) categories: Interner<String>,
     pub(super) brands: Interner<(String, String)>,
 }
@@ -229,7 +231,9 @@ impl Catalogue {
         &self.categories.items[i as usize]
     }
 
+    /// The catalogue-wide figures a search needs: the mean rating, whether prices exist.
     pub(super) fn rate(&mut self) {
+        self.priced = self.products.values().any(|m| m.price.is_some());
         let (s, n) = self
             .products
             .values()

@@ -74,6 +74,20 @@ pub enum Mode {
     Semantic,
 }
 
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "full" => Mode::Full,
+            "hybrid" => Mode::Hybrid,
+            "keyword" => Mode::Keyword,
+            "semantic" => Mode::Semantic,
+            other => return Err(format!("mode must be full, hybrid, keyword or semantic, got {other:?}")),
+        })
+    }
+}
+
 /// A search request.
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
@@ -412,8 +426,7 @@ impl Search {
         }
 
         // Filters: the request's, then the query's.
-        let priced = cat.products.values().any(|m| m.price.is_some());
-        if interp.price.is_some() && !priced {
+        if interp.price.is_some() && !cat.priced {
             interp.notes.push("no product has a price: the price phrase is not applied".into());
             interp.price = None;
         }

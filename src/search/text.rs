@@ -73,7 +73,14 @@ fn schema() -> Schema {
     b.build()
 }
 
+/// Built once: the English stop-word set and stemmer are not remade for every query word.
+static BUILT: std::sync::LazyLock<TextAnalyzer> = std::sync::LazyLock::new(build_analyzer);
+
 fn analyzer() -> TextAnalyzer {
+    BUILT.clone()
+}
+
+fn build_analyzer() -> TextAnalyzer {
     let stop = StopWordFilter::new(Language::English).unwrap_or_else(|| StopWordFilter::remove(Vec::new()));
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
