@@ -106,7 +106,7 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 }
 
 /// `Y^T Y + reg I` with faer (the one dense product per sweep).
-fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
+pub(crate) fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
     let yr = MatRef::from_row_major_slice(y, n, f);
     let mut g = vec![0f32; f * f];
     {
@@ -124,7 +124,7 @@ fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
 /// `A x = b` into `b`. Hand-written because these systems are tiny and there is one per row:
 /// per-call overhead would dominate.
 #[inline(always)]
-fn cholesky_solve(a: &mut [f32], b: &mut [f32], f: usize) -> bool {
+pub(crate) fn cholesky_solve(a: &mut [f32], b: &mut [f32], f: usize) -> bool {
     for j in 0..f {
         let mut d = a[j * f + j] as f64;
         for k in 0..j {

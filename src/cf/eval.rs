@@ -233,18 +233,33 @@ mod ordered {
 
 /// Scores every user with test items, excluding their training items, and averages.
 pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
+    evaluate_among(model, split, k, None)
+}
+
+/// [`evaluate`] ranking only the items `among` marks (all when `None`): the cold-item protocol
+/// ranks the items withheld from training among themselves. Test items outside `among` are
+/// not counted.
+pub fn evaluate_among(model: &Model, split: &Split, k: usize, among: Option<&[bool]>) -> Metrics {
     let items = split.train.cols;
+    let keep = |i: &u32| among.is_none_or(|a| a.get(*i as usize).copied().unwrap_or(false));
     let per_user: Vec<(f64, f64, f64, f64, f64, Vec<u32>)> = (0..split.train.rows)
         .into_par_iter()
-        .filter(|&u| !split.test[u].is_empty())
+        .filter(|&u| split.test[u].iter().any(keep))
         .map_init(
             || vec![0f32; items],
             |scores, u| {
                 let (hist, w) = split.train.row(u);
                 let ages = &split.ages[split.train.indptr[u]..split.train.indptr[u + 1]];
                 model.scores(Some(u), &super::History { items: hist, weights: w, ages }, scores);
+                if let Some(a) = among {
+                    for (s, ok) in scores.iter_mut().zip(a) {
+                        if !ok {
+                            *s = f32::NEG_INFINITY;
+                        }
+                    }
+                }
                 let recs = top_k(scores, k, hist);
-                let test = &split.test[u];
+                let test: Vec<u32> = split.test[u].iter().copied().filter(keep).collect();
                 let (mut hits, mut dcg, mut ap) = (0usize, 0f64, 0f64);
                 for (r, i) in recs.iter().enumerate() {
                     if test.contains(i) {
@@ -281,7 +296,7 @@ pub fn evaluate(model: &Model, split: &Split, k: usize) -> Metrics {
         ndcg: per_user.iter().map(|r| r.2).sum::<f64>() / n,
         map: per_user.iter().map(|r| r.3).sum::<f64>() / n,
         hit_rate: per_user.iter().map(|r| r.4).sum::<f64>() / n,
-        coverage: seen.iter().filter(|s| **s).count() as f64 / items.max(1) as f64,
+        coverage: seen.iter().filter(|s| **s).count() as f64 / among.map_or(items, |a| a.iter().filter(|x| **x).count()).max(1) as f64,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod als;
 pub mod baselines;
 pub mod eval;
+pub mod hybrid;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 pub mod sparse;
@@ -22,6 +23,8 @@ pub enum Model {
     ItemKnn(baselines::ItemKnn),
     /// Popularity.
     Popularity(baselines::Popularity),
+    /// ALS with item features as extra rows.
+    Hybrid(hybrid::HybridModel),
 }
 
 impl Model {
@@ -34,11 +37,23 @@ impl Model {
             Self::Ease(e) => finite(&e.b),
             Self::ItemKnn(k) => k.sims.iter().all(|row| row.iter().all(|(_, s)| s.is_finite())),
             Self::Popularity(p) => finite(&p.counts),
+            Self::Hybrid(h) => {
+                finite(&h.als.user_factors) && finite(&h.als.item_factors) && finite(&h.feature_factors) && finite(&h.feature_map)
+            }
         }
     }
 }
 
 impl Model {
+    /// The factor model that serves scores, for ALS and the hybrid.
+    pub fn als(&self) -> Option<&als::AlsModel> {
+        match self {
+            Self::Als(m) => Some(m),
+            Self::Hybrid(h) => Some(&h.als),
+            _ => None,
+        }
+    }
+
     /// Short name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -46,6 +61,7 @@ impl Model {
             Self::Ease(_) => "ease",
             Self::ItemKnn(_) => "item_knn",
             Self::Popularity(_) => "popularity",
+            Self::Hybrid(_) => "hybrid",
         }
     }
 
@@ -54,7 +70,7 @@ impl Model {
         match self {
             Self::Ease(e) => e.half_life,
             Self::ItemKnn(k) => k.half_life,
-            Self::Als(_) | Self::Popularity(_) => None,
+            Self::Als(_) | Self::Popularity(_) | Self::Hybrid(_) => None,
         }
     }
 
@@ -63,7 +79,7 @@ impl Model {
         match self {
             Self::Ease(e) => e.half_life = h,
             Self::ItemKnn(k) => k.half_life = h,
-            Self::Als(_) | Self::Popularity(_) => {}
+            Self::Als(_) | Self::Popularity(_) | Self::Hybrid(_) => {}
         }
     }
 
@@ -71,7 +87,7 @@ impl Model {
     /// training history (ALS then uses its learned factors); `None` folds the history in.
     pub fn scores(&self, user: Option<usize>, h: &History<'_>, out: &mut [f32]) {
         match self {
-            Self::Als(m) => match user.filter(|u| *u < m.users()) {
+            Self::Als(m) | Self::Hybrid(hybrid::HybridModel { als: m, .. }) => match user.filter(|u| *u < m.users()) {
                 Some(u) => m.scores(m.user(u), out),
                 None => m.scores(&m.fold_in(h.items, h.weights), out),
             },

@@ -207,6 +207,14 @@ enum Command {
         /// Output folder for eval.json, metrics.svg, als-training.svg.
         #[arg(long, default_value = "eval-out")]
         out: PathBuf,
+        /// Item features (`item<TAB>feature[<TAB>weight]`): adds the hybrid, and ALS with items
+        /// without interactions placed at their `category=` (else `brand=`) peers' mean.
+        #[arg(long)]
+        features: Option<PathBuf>,
+        /// Items ranked: all, or cold (only items with no training interactions: the
+        /// cold-item protocol).
+        #[arg(long, default_value = "all")]
+        candidates: String,
     },
     /// Search ALS settings and choose among ALS, EASE, item-kNN and popularity on a validation
     /// split carved from the training data; install the winner (trained on everything).
@@ -216,6 +224,10 @@ enum Command {
         /// Tune on this file instead of the graph (reports only, installs nothing).
         #[arg(long)]
         interactions: Option<PathBuf>,
+        /// Item features for the hybrid candidates (`item<TAB>feature[<TAB>weight]`); the
+        /// graph's own are used when tuning the store.
+        #[arg(long, requires = "interactions")]
+        features: Option<PathBuf>,
         /// Cut-off.
         #[arg(long, default_value_t = 10)]
         k: usize,
@@ -399,7 +411,7 @@ enum Command {
 /// Model settings shared by train and eval.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ModelArgs {
-    /// als, ease, item_knn or popularity (train); eval compares all four.
+    /// als, ease, item_knn, popularity or hybrid (train); eval compares them all.
     #[arg(long)]
     algorithm: Option<String>,
     /// ALS latent factors (default 64).
@@ -427,6 +439,9 @@ pub struct ModelArgs {
     /// items came after it (default: no recency weighting).
     #[arg(long, value_name = "N")]
     half_life: Option<f32>,
+    /// Hybrid: weight of an item-feature entry against an event's weight (default 1).
+    #[arg(long)]
+    feature_weight: Option<f32>,
     /// Seed (default 0).
     #[arg(long)]
     seed: Option<u64>,
@@ -446,6 +461,7 @@ impl ModelArgs {
                 "neighbours" => self.neighbours.map(|v| v.to_string()),
                 "half_life" => self.half_life.map(|v| v.to_string()),
                 "seed" => self.seed.map(|v| v.to_string()),
+                "feature_weight" => self.feature_weight.map(|v| v.to_string()),
                 _ => None,
             }
         };
@@ -721,12 +737,19 @@ fn run_command() -> Result<()> {
                 }
             }
         }
-        Command::Eval { model, interactions, train, test, split, test_fraction, k, out } => {
-            eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &split, test_fraction, k, &out)?;
+        Command::Eval { model, interactions, train, test, split, test_fraction, k, out, features, candidates } => {
+            let how = rec::EvalHow { split: &split, test_fraction, k, features: features.as_deref(), candidates: &candidates };
+            eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &how, &out)?;
         }
-        Command::Tune { store, interactions, k, seed, protocol } => {
+        Command::Tune { store, interactions, features, k, seed, protocol } => {
             let (ds, engine) = match interactions {
-                Some(f) => (Dataset::from_file(&f)?, None),
+                Some(f) => {
+                    let mut ds = Dataset::from_file(&f)?;
+                    if let Some(ff) = &features {
+                        ds.read_features(ff)?;
+                    }
+                    (ds, None)
+                }
                 None => {
                     let e = store.engine(None)?;
                     (e.interaction_dataset()?, Some(e))

@@ -69,19 +69,31 @@ pub(super) fn demo_recommender(engine: &Arc<Engine>) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How `shopgraph eval` splits and ranks.
+pub(super) struct EvalHow<'a> {
+    /// leave-last-out, time or random (one interactions file).
+    pub split: &'a str,
+    /// Held-out share for time and random.
+    pub test_fraction: f64,
+    /// Cut-off.
+    pub k: usize,
+    /// Item features file.
+    pub features: Option<&'a Path>,
+    /// all or cold.
+    pub candidates: &'a str,
+}
+
 pub(super) fn eval(
     model: &ModelArgs,
     interactions: Option<&Path>,
     train: Option<&Path>,
     test: Option<&Path>,
-    split: &str,
-    test_fraction: f64,
-    k: usize,
+    how: &EvalHow<'_>,
     out: &Path,
 ) -> Result<()> {
     use crate::cf::eval;
-    let (ds, split) = match (interactions, train, test) {
+    let (split, test_fraction, k) = (how.split, how.test_fraction, how.k);
+    let (mut ds, split) = match (interactions, train, test) {
         (Some(f), None, None) => {
             let ds = Dataset::from_file(f)?;
             let s = match split {
@@ -105,6 +117,43 @@ pub(super) fn eval(
         }
         _ => bail!("give --interactions FILE, or --train FILE --test FILE"),
     };
+    // Features name items by shop id; items only they mention have no interactions and are
+    // outside the split's matrix, so they are read after it and ignored there.
+    let mut placement = crate::recommend::facets::Facets::default();
+    let features = match how.features {
+        Some(f) => {
+            let n = ds.read_features(f)?;
+            let mut pairs = ds.item_features.clone();
+            pairs.retain(|p| (p.0 as usize) < split.train.cols);
+            let ft = crate::cf::hybrid::ItemFeatures::from_pairs(split.train.cols, &pairs);
+            placement.category = vec![None; split.train.cols];
+            placement.brand = vec![None; split.train.cols];
+            for (i, name, _) in &pairs {
+                let (i, first) = (*i as usize, |v: &mut Option<String>, x: &str| {
+                    if v.is_none() {
+                        *v = Some(x.to_owned())
+                    }
+                });
+                if let Some(c) = name.strip_prefix("category=") {
+                    first(&mut placement.category[i], c);
+                } else if let Some(b) = name.strip_prefix("brand=") {
+                    first(&mut placement.brand[i], b);
+                }
+            }
+            eprintln!("{n} item-feature lines: {} features kept (on two or more items), {} pairs", ft.len(), ft.pairs());
+            Some(ft)
+        }
+        None => None,
+    };
+    let popularity = crate::cf::baselines::Popularity::fit(&split.train).counts;
+    let among: Option<Vec<bool>> = match how.candidates {
+        "all" => None,
+        "cold" => Some(popularity.iter().map(|&c| c == 0.0).collect()),
+        o => bail!("--candidates must be all or cold, not {o}"),
+    };
+    if let Some(a) = &among {
+        eprintln!("ranking only the {} items without training interactions", a.iter().filter(|x| **x).count());
+    }
     eprintln!(
         "{} users, {} items, {} training interactions, {} users with held-out items",
         ds.users.len(),
@@ -113,16 +162,30 @@ pub(super) fn eval(
         split.test.iter().filter(|t| !t.is_empty()).count()
     );
     std::fs::create_dir_all(out)?;
-    let names = ["als", "ease", "item_knn", "popularity"];
+    let mut names = vec!["als", "ease", "item_knn", "popularity"];
+    if features.is_some() {
+        names.extend(["als_placed", "hybrid"]);
+    }
     let mut rows = Vec::new();
     let mut curve = Vec::new();
+    let among = among.as_deref();
     for name in names {
-        let alg = model.algorithm(Some(name))?;
+        let alg = model.algorithm(Some(if name == "als_placed" { "als" } else { name }))?;
         let start = std::time::Instant::now();
-        let m = match crate::recommend::fit(&alg, &split.train, |_, als| {
-            let mm = crate::cf::Model::Als(als.clone());
-            curve.push(eval::evaluate(&mm, &split, k).ndcg);
-        }) {
+        let fitted = crate::recommend::fit(&alg, &split.train, features.as_ref(), |_, als| {
+            if name == "als" {
+                let mm = crate::cf::Model::Als(als.clone());
+                curve.push(eval::evaluate_among(&mm, &split, k, among).ndcg);
+            }
+        });
+        let fitted = fitted.map(|mut m| {
+            if name == "als_placed" {
+                let placed = crate::recommend::place_cold(&mut m, &popularity, &placement);
+                eprintln!("  als_placed: {placed} items without interactions placed at their category (else brand) peers' mean");
+            }
+            m
+        });
+        let m = match fitted {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("  {name}: skipped ({e})");
@@ -130,7 +193,7 @@ pub(super) fn eval(
             }
         };
         let secs = start.elapsed().as_secs_f64();
-        let metrics = eval::evaluate(&m, &split, k);
+        let metrics = eval::evaluate_among(&m, &split, k, among);
         eprintln!(
             "  {name:<10} nDCG@{k} {:.4}  P {:.4}  R {:.4}  MAP {:.4}  HR {:.4}  coverage {:.3}  ({secs:.1}s)",
             metrics.ndcg, metrics.precision, metrics.recall, metrics.map, metrics.hit_rate, metrics.coverage
@@ -142,6 +205,7 @@ pub(super) fn eval(
         "users": ds.users.len(),
         "items": ds.items.len(),
         "train_interactions": split.train.nnz(),
+        "candidates": how.candidates,
         "models": rows.iter().map(|(n, a, m, s)| serde_json::json!({"model": n, "algorithm": a, "metrics": m, "train_seconds": s})).collect::<Vec<_>>(),
         "als_ndcg_by_iteration": curve,
     });

@@ -52,7 +52,7 @@ impl Engine {
             && live.knows_user(&key)
         {
             let alg = live.trained.meta.algorithm.clone();
-            match self.train(&alg, Some(format!("retrained to forget a user ({})", alg_name(&alg))), |_, _| {}) {
+            match self.train(&alg, Some(format!("retrained to forget a user ({})", alg.name())), |_, _| {}) {
                 Ok(meta) => model_version = Some(meta.version),
                 Err(EngineError::Recommend(RecommendError::Input(_))) => {
                     // Nothing left to train on: no model at all rather than one that remembers.
@@ -108,14 +108,5 @@ impl Engine {
             std::fs::write(&path, bytes).map_err(io)?;
         }
         Ok(removed)
-    }
-}
-
-fn alg_name(a: &recommend::Algorithm) -> &'static str {
-    match a {
-        recommend::Algorithm::Als(_) => "als",
-        recommend::Algorithm::Ease { .. } => "ease",
-        recommend::Algorithm::ItemKnn { .. } => "item_knn",
-        recommend::Algorithm::Popularity => "popularity",
     }
 }

@@ -16,6 +16,9 @@ pub struct Dataset {
     pub items: Vec<String>,
     /// Events in index space.
     pub events: Vec<Event>,
+    /// What is known about items (item index, feature name, weight): the hybrid's side
+    /// information.
+    pub item_features: Vec<(u32, String, f32)>,
     user_ix: HashMap<String, u32>,
     item_ix: HashMap<String, u32>,
 }
@@ -31,6 +34,47 @@ impl Dataset {
     /// Makes sure an item has an index even without interactions (catalogue cold start).
     pub fn add_item(&mut self, item: &str) -> u32 {
         index(&mut self.item_ix, &mut self.items, item)
+    }
+
+    /// Records that `item` (added if new) has `feature`.
+    pub fn add_feature(&mut self, item: &str, feature: &str, weight: f32) {
+        let i = self.add_item(item);
+        self.item_features.push((i, feature.to_owned(), weight));
+    }
+
+    /// The item features in the form the hybrid trains on.
+    pub fn features(&self) -> crate::cf::hybrid::ItemFeatures {
+        crate::cf::hybrid::ItemFeatures::from_pairs(self.items.len(), &self.item_features)
+    }
+
+    /// Reads an item features file: `item<TAB>feature[<TAB>weight]` lines (a header line whose
+    /// first field is `item` is skipped). Items not yet known are added without interactions.
+    pub fn read_features(&mut self, path: &Path) -> Result<usize, RecommendError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RecommendError::Input(format!("features file {}: {e}", path.display())))?;
+        let mut n = 0;
+        for (no, line) in text.lines().enumerate() {
+            let mut p = line.split('\t');
+            let (Some(item), Some(feature)) = (p.next(), p.next()) else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                return Err(RecommendError::Input(format!("features line {}: want item<TAB>feature[<TAB>weight]", no + 1)));
+            };
+            if no == 0 && item == "item" {
+                continue;
+            }
+            let weight = match p.next() {
+                None => 1.0,
+                Some(w) => match w.trim().parse::<f32>() {
+                    Ok(w) if w.is_finite() && w > 0.0 && w <= 1.0e3 => w,
+                    _ => return Err(RecommendError::Input(format!("features line {}: weight must be in (0, 1000], got {w:?}", no + 1))),
+                },
+            };
+            self.add_feature(item, feature, weight);
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Index of a user key.

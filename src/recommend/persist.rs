@@ -13,7 +13,7 @@ impl Trained {
     /// Layout: `meta.json`, `users.txt`, `items.txt` (one key per line, line n = index n),
     /// `history.tsv` (user index, item index, weight, age: how many of the user's items came
     /// after this one), and the model arrays: ALS
-    /// `user_factors.npy` + `item_factors.npy`, EASE `b.npy`, popularity `counts.npy`,
+    /// `user_factors.npy` + `item_factors.npy` (the hybrid also `feature_factors.npy` and `features.json`), EASE `b.npy`, popularity `counts.npy`,
     /// item-kNN `neighbours.json`. `.npy` files open with `numpy.load`.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, RecommendError> {
         let vdir = dir.join(&self.meta.version);
@@ -42,6 +42,14 @@ impl Trained {
                 write("neighbours.json", &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?)?
             }
             Model::Popularity(p) => write("counts.npy", &npy::encode(&p.counts, 1, p.counts.len()))?,
+            Model::Hybrid(h) => {
+                let (m, f) = (&h.als, h.als.factors());
+                write("user_factors.npy", &npy::encode(&m.user_factors, m.users(), f))?;
+                write("item_factors.npy", &npy::encode(&m.item_factors, m.items(), f))?;
+                write("feature_factors.npy", &npy::encode(&h.feature_factors, h.features.len(), f))?;
+                write("feature_map.npy", &npy::encode(&h.feature_map, h.features.len(), f))?;
+                write("features.json", &serde_json::to_vec(&h.features).map_err(|e| err(std::io::Error::other(e)))?)?;
+            }
         }
         let tmp = dir.join("CURRENT.tmp");
         std::fs::write(&tmp, &self.meta.version).map_err(err)?;
@@ -119,6 +127,25 @@ impl Trained {
                 sims: serde_json::from_slice(&read("neighbours.json")?).map_err(|e| err(e.to_string()))?,
             }),
             Algorithm::Popularity => Model::Popularity(baselines::Popularity { counts: npy("counts.npy")?.0 }),
+            Algorithm::Hybrid(p) => {
+                let features: crate::cf::hybrid::ItemFeatures =
+                    serde_json::from_slice(&read("features.json")?).map_err(|e| err(e.to_string()))?;
+                let feature_factors = npy("feature_factors.npy")?.0;
+                if feature_factors.len() != features.len() * p.als.factors || features.items.len() > items.len() {
+                    return Err(err("feature factors do not match the features".into()));
+                }
+                Model::Hybrid(crate::cf::hybrid::HybridModel {
+                    als: als::AlsModel {
+                        params: p.als,
+                        user_factors: npy("user_factors.npy")?.0,
+                        item_factors: npy("item_factors.npy")?.0,
+                    },
+                    feature_factors,
+                    feature_map: npy("feature_map.npy")?.0,
+                    features,
+                    feature_weight: p.feature_weight,
+                })
+            }
         };
         if let Err(e) = meta.algorithm.validate() {
             return Err(err(format!("settings out of range: {e}")));

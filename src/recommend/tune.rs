@@ -90,6 +90,17 @@ pub fn candidates(ds: &Dataset, seed: u64, protocol: Protocol) -> Vec<Algorithm>
             }
         }
     }
+    // With item features, the hybrid at the ALS settings the grid centres on, at two weights
+    // of a feature against an event.
+    if !ds.item_features.is_empty() {
+        for feature_weight in [1.0, 4.0] {
+            candidates.push(Algorithm::Hybrid(crate::cf::hybrid::HybridParams {
+                als: als::AlsParams { factors: 64, seed, ..als::AlsParams::default() },
+                feature_weight,
+                feature_ridge: crate::cf::hybrid::DEFAULT_RIDGE,
+            }));
+        }
+    }
     candidates
 }
 
@@ -122,13 +133,14 @@ pub fn tune_among(
             eval::leave_kth_last_out(&ds.events, u, i, 2),
         ],
     };
+    let features = (!ds.item_features.is_empty()).then(|| ds.features());
     let mut results = Vec::new();
     // Models fitted for the previous candidate, one per split, with what was fitted.
     let mut fitted: Option<(Algorithm, Vec<Model>)> = None;
     for alg in candidates {
         let key = alg.without_half_life();
         if fitted.as_ref().is_none_or(|f| f.0 != key) {
-            let models = splits.iter().map(|s| fit(&key, &s.train, |_, _| {})).collect::<Result<Vec<_>, _>>()?;
+            let models = splits.iter().map(|s| fit(&key, &s.train, features.as_ref(), |_, _| {})).collect::<Result<Vec<_>, _>>()?;
             fitted = Some((key, models));
         }
         let models = &mut fitted.as_mut().ok_or(RecommendError::NoModel)?.1;
@@ -208,5 +220,9 @@ fn describe(a: &Algorithm) -> String {
             format!("item_knn, {neighbours} neighbours{}", recency(half_life))
         }
         Algorithm::Popularity => "popularity".into(),
+        Algorithm::Hybrid(h) => format!(
+            "hybrid, {} factors, regularization {}, alpha {}, {} iterations, feature weight {}",
+            h.als.factors, h.als.regularization, h.als.alpha, h.als.iterations, h.feature_weight
+        ),
     }
 }
