@@ -296,7 +296,8 @@ pub fn evaluate_among(model: &Model, split: &Split, k: usize, among: Option<&[bo
         ndcg: per_user.iter().map(|r| r.2).sum::<f64>() / n,
         map: per_user.iter().map(|r| r.3).sum::<f64>() / n,
         hit_rate: per_user.iter().map(|r| r.4).sum::<f64>() / n,
-        coverage: seen.iter().filter(|s| **s).count() as f64 / among.map_or(items, |a| a.iter().filter(|x| **x).count()).max(1) as f64,
+        coverage: seen.iter().filter(|s| **s).count() as f64
+            / among.map_or(items, |a| a.iter().filter(|x| **x).count()).max(1) as f64,
     }
 }
 

@@ -39,10 +39,11 @@ impl ItemFeatures {
             names.iter().enumerate().map(|(k, n)| (n.as_str(), k as u32)).collect();
         let mut items = vec![Vec::new(); n_items];
         for (i, name, w) in pairs {
-            if let (Some(&f), Some(list)) = (ix.get(name.as_str()), items.get_mut(*i as usize)) {
-                if w.is_finite() && *w > 0.0 {
-                    list.push((f, *w));
-                }
+            if let (Some(&f), Some(list)) = (ix.get(name.as_str()), items.get_mut(*i as usize))
+                && w.is_finite()
+                && *w > 0.0
+            {
+                list.push((f, *w));
             }
         }
         for list in &mut items {
@@ -109,7 +110,12 @@ pub struct HybridModel {
 /// Trains on `m` (users x items) with `features` (one list per item; shorter lists mean the
 /// remaining items have no features). `on_iteration` sees the factors after each sweep pair,
 /// feature rows included.
-pub fn fit(m: &Csr, features: &ItemFeatures, p: &HybridParams, on_iteration: impl FnMut(usize, &AlsModel)) -> HybridModel {
+pub fn fit(
+    m: &Csr,
+    features: &ItemFeatures,
+    p: &HybridParams,
+    on_iteration: impl FnMut(usize, &AlsModel),
+) -> HybridModel {
     let mut t: Vec<(u32, u32, f32)> = Vec::with_capacity(m.nnz() + features.pairs());
     for u in 0..m.rows {
         let (cs, ws) = m.row(u);
@@ -144,7 +150,13 @@ pub fn fit(m: &Csr, features: &ItemFeatures, p: &HybridParams, on_iteration: imp
             }
         }
     }
-    HybridModel { als: model, feature_factors, feature_map, features: features.clone(), feature_weight: p.feature_weight }
+    HybridModel {
+        als: model,
+        feature_factors,
+        feature_map,
+        features: features.clone(),
+        feature_weight: p.feature_weight,
+    }
 }
 
 /// Ridge regression from an item's features to its factors, fitted on the items shoppers
@@ -164,9 +176,7 @@ fn feature_map(features: &ItemFeatures, v: &[f32], f: usize, touched: &[bool], m
         .iter()
         .enumerate()
         .filter(|(i, l)| touched.get(*i).copied().unwrap_or(false) && !l.is_empty())
-        .map(|(i, l)| {
-            (i, l.clone())
-        })
+        .map(|(i, l)| (i, l.clone()))
         .collect();
     let apply = |x: &[f32], out: &mut [f32]| {
         // out = (F^T F + mu I) x
@@ -317,10 +327,11 @@ mod tests {
             }
         }
         let m = Csr::from_triplets(20, 6, &t);
-        let pairs: Vec<(u32, String, f32)> = [(0, "a"), (1, "a"), (2, "a"), (3, "b"), (4, "b"), (5, "b"), (2, "only-2")]
-            .into_iter()
-            .map(|(i, n)| (i, n.to_string(), 1.0))
-            .collect();
+        let pairs: Vec<(u32, String, f32)> =
+            [(0, "a"), (1, "a"), (2, "a"), (3, "b"), (4, "b"), (5, "b"), (2, "only-2")]
+                .into_iter()
+                .map(|(i, n)| (i, n.to_string(), 1.0))
+                .collect();
         (m, ItemFeatures::from_pairs(6, &pairs))
     }
 

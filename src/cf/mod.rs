@@ -38,7 +38,10 @@ impl Model {
             Self::ItemKnn(k) => k.sims.iter().all(|row| row.iter().all(|(_, s)| s.is_finite())),
             Self::Popularity(p) => finite(&p.counts),
             Self::Hybrid(h) => {
-                finite(&h.als.user_factors) && finite(&h.als.item_factors) && finite(&h.feature_factors) && finite(&h.feature_map)
+                finite(&h.als.user_factors)
+                    && finite(&h.als.item_factors)
+                    && finite(&h.feature_factors)
+                    && finite(&h.feature_map)
             }
         }
     }

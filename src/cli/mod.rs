@@ -738,7 +738,13 @@ fn run_command() -> Result<()> {
             }
         }
         Command::Eval { model, interactions, train, test, split, test_fraction, k, out, features, candidates } => {
-            let how = rec::EvalHow { split: &split, test_fraction, k, features: features.as_deref(), candidates: &candidates };
+            let how = rec::EvalHow {
+                split: &split,
+                test_fraction,
+                k,
+                features: features.as_deref(),
+                candidates: &candidates,
+            };
             eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &how, &out)?;
         }
         Command::Tune { store, interactions, features, k, seed, protocol } => {

@@ -140,7 +140,11 @@ pub(super) fn eval(
                     first(&mut placement.brand[i], b);
                 }
             }
-            eprintln!("{n} item-feature lines: {} features kept (on two or more items), {} pairs", ft.len(), ft.pairs());
+            eprintln!(
+                "{n} item-feature lines: {} features kept (on two or more items), {} pairs",
+                ft.len(),
+                ft.pairs()
+            );
             Some(ft)
         }
         None => None,

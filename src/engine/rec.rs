@@ -65,8 +65,32 @@ pub struct Explanation {
     pub model: &'static str,
     /// Past items by contribution (top 10), each with its graph paths.
     pub contributions: Vec<Contribution>,
+    /// Hybrid model: the item's features that placed it for this user (top 10, by part of
+    /// the score), and the part its own shoppers account for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeatureParts>,
     /// The same explanation as Turtle.
     pub rdf: String,
+}
+
+/// How a hybrid model's item features and shoppers split an item's score.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeatureParts {
+    /// (feature, part of the score), best first; features are `category=<concept IRI>`,
+    /// `brand=...`, `shop_category=...`, `attribute=...` or `opinion=<aspect IRI> <sentiment>`.
+    pub parts: Vec<FeaturePart>,
+    /// The part of the score the item's own shoppers account for (0 for an item nobody has
+    /// touched yet: it was placed by its features alone).
+    pub shoppers: f32,
+}
+
+/// One feature's part of a hybrid score.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeaturePart {
+    /// The feature.
+    pub feature: String,
+    /// Its part of the score.
+    pub part: f32,
 }
 
 /// Answer of `POST /events`.
@@ -246,7 +270,64 @@ impl Engine {
         if skipped > 0 {
             log::warn!("skipped {skipped} interactions whose weight is not a number in (0, {}]", clean::MAX_WEIGHT);
         }
+        self.add_item_features(&mut ds)?;
         Ok(ds)
+    }
+
+    /// The hybrid's side information, from the graph: each product's category and every broader
+    /// concept (asserted, added by an engineer, or inferred), its brand, the shop's own
+    /// category, attribute values, and for each aspect its reviews mention at least twice, the
+    /// sentiment most of those mentions carry.
+    fn add_item_features(&self, ds: &mut Dataset) -> Result<(), EngineError> {
+        let items = ds.items.clone();
+        let facets = self.facets(&items)?;
+        for (i, item) in items.iter().enumerate() {
+            if let Some(c) = &facets.category[i] {
+                let mut seen = std::collections::HashSet::new();
+                let mut stack = vec![c.clone()];
+                while let Some(x) = stack.pop() {
+                    if seen.insert(x.clone()) {
+                        stack.extend(facets.parent.get(&x).into_iter().flatten().cloned());
+                        ds.add_feature(item, &format!("category={x}"), 1.0);
+                    }
+                }
+            }
+            if let Some(b) = &facets.brand[i] {
+                ds.add_feature(item, &format!("brand={b}"), 1.0);
+            }
+        }
+        let known: HashMap<&str, ()> = items.iter().map(|s| (s.as_str(), ())).collect();
+        // (item, aspect) -> (best sentiment, its count, all mentions)
+        let mut opinions: HashMap<(String, String), (String, usize, usize)> = HashMap::new();
+        for row in self.internal("item-features", &[], &["id", "kind", "value"])? {
+            if let (Some(id), Some(kind), Some(value)) = (lexical(&row[0]), lexical(&row[1]), lexical(&row[2]))
+                && known.contains_key(id.as_str())
+            {
+                ds.add_feature(&id, &format!("{kind}={}", value.to_lowercase()), 1.0);
+            }
+        }
+        for row in self.internal("item-opinions", &[], &["id", "aspect", "sentiment", "n"])? {
+            let (Some(id), Some(aspect), Some(sentiment)) = (lexical(&row[0]), lexical(&row[1]), lexical(&row[2]))
+            else {
+                continue;
+            };
+            if !known.contains_key(id.as_str()) {
+                continue;
+            }
+            let n = lexical(&row[3]).and_then(|n| n.parse().ok()).unwrap_or(0usize);
+            let e = opinions.entry((id, aspect)).or_insert_with(|| (String::new(), 0, 0));
+            e.2 += n;
+            if n > e.1 {
+                e.0 = sentiment.to_owned();
+                e.1 = n;
+            }
+        }
+        for ((id, aspect), (sentiment, _, total)) in opinions {
+            if total >= 2 {
+                ds.add_feature(&id, &format!("opinion={aspect} {sentiment}"), 1.0);
+            }
+        }
+        Ok(())
     }
 
     /// Filter attributes of the given items, read from the graph.
@@ -369,11 +450,22 @@ impl Engine {
                 paths,
             });
         }
-        let rdf = self.explanation_turtle(&key, item, score, &contributions);
-        Ok(Explanation { item: item.into(), score, model: live.trained.model.name(), contributions, rdf })
+        let features = live.feature_contributions(&key, item)?.map(|(parts, shoppers)| FeatureParts {
+            parts: parts.into_iter().take(10).map(|(feature, part)| FeaturePart { feature, part }).collect(),
+            shoppers,
+        });
+        let rdf = self.explanation_turtle(&key, item, score, &contributions, features.as_ref());
+        Ok(Explanation { item: item.into(), score, model: live.trained.model.name(), contributions, features, rdf })
     }
 
-    fn explanation_turtle(&self, user_key: &str, item: &str, score: f32, parts: &[Contribution]) -> String {
+    fn explanation_turtle(
+        &self,
+        user_key: &str,
+        item: &str,
+        score: f32,
+        parts: &[Contribution],
+        features: Option<&FeatureParts>,
+    ) -> String {
         let mut t = format!(
             "@prefix sg: <{}> .\n\n[] a sg:Explanation ;\n  sg:forUser <{}> ;\n  sg:explains <{}> ;\n  sg:score {} ",
             vocab::SG,
@@ -395,6 +487,13 @@ impl Engine {
                 ));
             }
             t.push(']');
+        }
+        for p in features.map_or(&[][..], |f| f.parts.as_slice()) {
+            t.push_str(&format!(
+                ";\n  sg:featureContribution [ sg:feature {} ; sg:share {} ] ",
+                Literal::from(p.feature.as_str()),
+                Literal::from(f64::from(if score.abs() > 1e-12 { p.part / score } else { 0.0 }))
+            ));
         }
         t.push_str(" .\n");
         t

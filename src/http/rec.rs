@@ -89,6 +89,8 @@ pub(super) async fn train(state: web::Data<AppState>, req: HttpRequest) -> Resul
             "lambda",
             "neighbours",
             "half_life",
+            "feature_weight",
+            "feature_ridge",
             "seed",
         ],
     )?;

@@ -201,4 +201,4 @@ pub const PROV_STARTED_AT_TIME: &str = "http://www.w3.org/ns/prov#startedAtTime"
 pub const PROV_ENDED_AT_TIME: &str = "http://www.w3.org/ns/prov#endedAtTime";
 
 /// Version of the shipped ontology; must match `owl:versionInfo` in ontology/shopgraph.ttl.
-pub const ONTOLOGY_VERSION: &str = "1.5.0";
+pub const ONTOLOGY_VERSION: &str = "1.6.0";

@@ -59,7 +59,10 @@ impl Dataset {
                 if line.trim().is_empty() {
                     continue;
                 }
-                return Err(RecommendError::Input(format!("features line {}: want item<TAB>feature[<TAB>weight]", no + 1)));
+                return Err(RecommendError::Input(format!(
+                    "features line {}: want item<TAB>feature[<TAB>weight]",
+                    no + 1
+                )));
             };
             if no == 0 && item == "item" {
                 continue;
@@ -68,7 +71,12 @@ impl Dataset {
                 None => 1.0,
                 Some(w) => match w.trim().parse::<f32>() {
                     Ok(w) if w.is_finite() && w > 0.0 && w <= 1.0e3 => w,
-                    _ => return Err(RecommendError::Input(format!("features line {}: weight must be in (0, 1000], got {w:?}", no + 1))),
+                    _ => {
+                        return Err(RecommendError::Input(format!(
+                            "features line {}: weight must be in (0, 1000], got {w:?}",
+                            no + 1
+                        )));
+                    }
                 },
             };
             self.add_feature(item, feature, weight);

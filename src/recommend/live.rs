@@ -282,7 +282,7 @@ impl Live {
         &self,
         user: &str,
         item: &str,
-    ) -> Result<Option<(Vec<(String, f32)>, f32)>, RecommendError> {
+    ) -> Result<Option<FeatureSplit>, RecommendError> {
         let Model::Hybrid(hm) = &self.trained.model else { return Ok(None) };
         let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
         let h = self.history(user);
@@ -342,6 +342,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
     d / (na.sqrt() * nb.sqrt()).max(1e-12)
 }
+
+/// A hybrid score split: (feature, part) best first, and the item's shoppers' part.
+pub type FeatureSplit = (Vec<(String, f32)>, f32);
 
 /// A user's merged history (training rows and events since), in item order.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -376,8 +376,7 @@ pub fn place_cold(model: &mut Model, popularity: &[f32], facets: &Facets) -> usi
     for &i in &cold {
         let by = |key: &dyn Fn(usize) -> Option<String>| -> Option<Vec<f32>> {
             let k = key(i)?;
-            let peers: Vec<usize> =
-                (0..n).filter(|&j| popularity[j] > 0.0 && key(j).as_ref() == Some(&k)).collect();
+            let peers: Vec<usize> = (0..n).filter(|&j| popularity[j] > 0.0 && key(j).as_ref() == Some(&k)).collect();
             if peers.is_empty() {
                 return None;
             }
@@ -408,6 +407,30 @@ pub use cf::eval::Metrics;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_hybrid_loads_with_its_features_and_refuses_to_train_without_any() {
+        let mut ds = Dataset::default();
+        for (u, i) in [("a", "x"), ("a", "y"), ("b", "y"), ("b", "z"), ("c", "x"), ("c", "z")] {
+            ds.push(u, i, 1.0, 0);
+        }
+        let alg = Algorithm::from_params(&|k| (k == "algorithm").then(|| "hybrid".to_string())).unwrap();
+        assert!(matches!(Trained::train(&ds, &alg, None, |_, _| {}), Err(RecommendError::Input(_))));
+        for (i, f) in [("x", "category=shoes"), ("y", "category=shoes"), ("z", "brand=acme"), ("w", "brand=acme")] {
+            ds.add_feature(i, f, 1.0);
+        }
+        let t = Trained::train(&ds, &alg, None, |_, _| {}).unwrap();
+        let Model::Hybrid(h) = &t.model else { panic!("not the hybrid") };
+        assert_eq!(h.features.names, ["brand=acme", "category=shoes"]);
+        // "w" has no interactions: placed by its brand's row of the feature map.
+        let w = ds.item_index("w").unwrap() as usize;
+        assert!(h.als.item(w).iter().any(|x| *x != 0.0));
+        let dir = tempfile::tempdir().unwrap();
+        t.save(dir.path()).unwrap();
+        let back = Trained::load_current(dir.path()).unwrap().unwrap();
+        assert_eq!(back.model, t.model);
+        assert_eq!(back.meta.algorithm, alg);
+    }
 
     #[test]
     fn saved_recency_model_loads_with_its_ages_and_old_three_column_histories_still_load() {

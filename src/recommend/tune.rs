@@ -140,7 +140,10 @@ pub fn tune_among(
     for alg in candidates {
         let key = alg.without_half_life();
         if fitted.as_ref().is_none_or(|f| f.0 != key) {
-            let models = splits.iter().map(|s| fit(&key, &s.train, features.as_ref(), |_, _| {})).collect::<Result<Vec<_>, _>>()?;
+            let models = splits
+                .iter()
+                .map(|s| fit(&key, &s.train, features.as_ref(), |_, _| {}))
+                .collect::<Result<Vec<_>, _>>()?;
             fitted = Some((key, models));
         }
         let models = &mut fitted.as_mut().ok_or(RecommendError::NoModel)?.1;

@@ -216,7 +216,7 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
                 "Purchase <a href=\"#product?id=1077\">",
             ],
         ),
-        ("#curate".into(), vec!["id=\"queue-table\"", "same_as", "Ontology versions", "1.5.0"]),
+        ("#curate".into(), vec!["id=\"queue-table\"", "same_as", "Ontology versions", "1.6.0"]),
         (format!("#curate?accept={item}"), vec![accepted.as_str()]),
     ];
     for (page, wants) in &cases {

@@ -34,7 +34,7 @@ fn change_sets_become_versions_that_diff_export_and_take_effect() {
     let info = e.ontology_versions().unwrap();
     assert_eq!(info.history.len(), 1);
     let v1 = &info.history[0];
-    assert_eq!((v1.number, v1.source.as_str(), v1.label.as_str()), (1, "built-in", "1.5.0"));
+    assert_eq!((v1.number, v1.source.as_str(), v1.label.as_str()), (1, "built-in", "1.6.0"));
     assert!(!info.unversioned_changes);
 
     let v2 = e.ontology_apply(&turtle(POCKETS), "curator", "pockets aspect").unwrap();
@@ -203,7 +203,7 @@ fn an_upgrade_merges_the_new_built_in_and_keeps_the_engineers_edits() {
 
     let r = e.upgrade_ontology(newer_built_in()).unwrap();
     assert!(r.base_known);
-    assert_eq!((r.from.as_str(), r.to.as_str()), ("1.5.0", "9.9.0"));
+    assert_eq!((r.from.as_str(), r.to.as_str()), ("1.6.0", "9.9.0"));
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     // The engineer's edits survive: the new aspect and its synonym, the synonym on fit.
     assert_eq!(values(&e, &format!("{SG}aspect-pockets"), "http://www.w3.org/2004/02/skos/core#altLabel"), ["pocket"]);
@@ -230,7 +230,7 @@ fn an_upgrade_merges_the_new_built_in_and_keeps_the_engineers_edits() {
     assert_eq!((last.number, last.source.as_str()), (r.version, "upgrade"));
     assert!(last.note.contains("1 conflict") && last.note.contains("aspect-fit"), "{}", last.note);
     assert_eq!(e.store().graph_quads(&GraphName::DefaultGraph).unwrap().len(), data_before);
-    // This binary (1.5.0) opening a store a newer release (9.9.0) upgraded leaves it alone.
+    // This binary (1.6.0) opening a store a newer release (9.9.0) upgraded leaves it alone.
     assert!(!e.ensure_ontology().unwrap());
     assert_eq!(
         values(&e, "https://w3id.org/shopgraph/ontology", "http://www.w3.org/2002/07/owl#versionInfo"),

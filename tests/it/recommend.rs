@@ -539,3 +539,70 @@ async fn a_category_link_an_engineer_adds_reaches_the_filters() {
     let (_, b) = get!(app, "/recommend?user=sim-0001&k=50&exclude_seen=false&category=1604");
     assert!(items(&json(&b)).len() >= tops.len());
 }
+
+/// The hybrid is trained over HTTP like the others, places catalogue items nobody touched by
+/// what the graph knows about them, and explains such an item by its features: the parts add
+/// up to its score, and each named category is one the graph gives the item (or a broader one).
+#[actix_web::test]
+async fn hybrid_places_untouched_items_by_their_features_and_names_them_in_explanations() {
+    // Few shoppers, so some catalogue items have no interactions at all.
+    let e = loaded_engine();
+    e.simulate(20, 3).unwrap();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let post = |uri: &str| TestRequest::post().uri(uri).to_request();
+    for bad in ["feature_weight=0", "feature_weight=nan", "feature_ridge=-1"] {
+        let resp = call_service(&app, post(&format!("/train?algorithm=hybrid&{bad}"))).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let resp =
+        call_service(&app, post("/train?algorithm=hybrid&factors=16&iterations=8&alpha=10&regularization=0.1")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(json(&read_body(resp).await)["algorithm"]["kind"], "hybrid");
+    let live = e.recommender().current().unwrap();
+    let shopgraph::cf::Model::Hybrid(h) = &live.trained.model else { panic!("not the hybrid") };
+    assert!(h.features.names.iter().any(|n| n.starts_with("category=")), "{:?}", &h.features.names[..5]);
+    let cold: Vec<usize> = (0..live.trained.items.len())
+        .filter(|&i| live.trained.popularity[i] == 0.0 && h.features.items.get(i).is_some_and(|l| !l.is_empty()))
+        .collect();
+    assert!(!cold.is_empty(), "the fixture should have catalogue items nobody touched");
+    let item = live.trained.items[cold[0]].clone();
+    assert!(h.als.item(cold[0]).iter().any(|x| *x != 0.0), "untouched item {item} was not placed");
+    let (s, b) = get!(app, format!("/explain?user=sim-0002&item={item}"));
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v = json(&b);
+    let score = v["score"].as_f64().unwrap();
+    let parts = v["features"]["parts"].as_array().unwrap();
+    assert!(!parts.is_empty());
+    assert_eq!(v["features"]["shoppers"].as_f64(), Some(0.0));
+    let total: f64 = parts.iter().map(|p| p["part"].as_f64().unwrap()).sum();
+    if h.features.items[cold[0]].len() <= 10 {
+        assert!((total - score).abs() < 1e-3 * score.abs().max(1.0), "feature parts {total} vs score {score}");
+    }
+    for p in parts {
+        let f = p["feature"].as_str().unwrap();
+        if let Some(c) = f.strip_prefix("category=") {
+            let p = format!("https://w3id.org/shopgraph/id/product/{item}");
+            let ask = format!(
+                "{SG}PREFIX skos: <http://www.w3.org/2004/02/skos/core#> ASK {{ {{ <{p}> sg:category <{c}> }} UNION {{ <{p}> sg:category ?c . GRAPH ?g {{ ?c skos:broader+ <{c}> }} }} }}"
+            );
+            let out = e
+                .query(
+                    &ask,
+                    &e.query_options(),
+                    shopgraph::store::OutputFormats {
+                        results: Some(shopgraph::store::ResultsFormat::Json),
+                        graph: None,
+                    },
+                )
+                .unwrap();
+            assert!(String::from_utf8(out.body).unwrap().contains("true"), "{ask}");
+        }
+    }
+    let (s, b) = get!(app, format!("/explain?user=sim-0002&item={item}&format=turtle"));
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8(b).unwrap().contains("sg:featureContribution"));
+    // Served through SPARQL like any model.
+    let (s, b) = get!(app, "/recommend?user=sim-0002&k=5");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(items(&json(&b)).len(), 5);
+}
