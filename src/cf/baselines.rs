@@ -85,36 +85,79 @@ pub struct Ease {
     pub half_life: Option<f32>,
     /// Items.
     pub items: usize,
-    /// `items x items`, row-major: score_i = sum_j x_j B[j][i].
+    /// `h x h`, row-major over the head (all items when `head` is empty):
+    /// score_i = sum_j x_j B[j][i].
     pub b: Vec<f32>,
+    /// Catalogues over [`EASE_MAX_ITEMS`]: the [`EASE_HEAD`] most interacted items, ascending,
+    /// that EASE is fitted on. Empty: every item.
+    #[serde(default)]
+    pub head: Vec<u32>,
+    /// With a head: every item's interaction count, which orders the items outside the head
+    /// after all head items.
+    #[serde(default)]
+    pub counts: Vec<f32>,
 }
 
 /// Errors of EASE.
 #[derive(Debug, thiserror::Error)]
 pub enum EaseError {
-    /// Too many items for a dense item-item matrix.
-    #[error("EASE needs an items x items matrix; {0} items is over the limit of {1}")]
-    TooManyItems(usize, usize),
     /// The Gram matrix is not positive definite (lambda too small).
     #[error("EASE: X^T X + lambda I is not positive definite; raise lambda")]
     NotPositiveDefinite,
 }
 
-/// Largest catalogue EASE is tried on (the matrix takes items^2 x 8 bytes while solving).
+/// Largest catalogue EASE is fitted on whole (the matrix takes items^2 x 8 bytes while solving).
 pub const EASE_MAX_ITEMS: usize = 20_000;
 
+/// Above [`EASE_MAX_ITEMS`], EASE is fitted on this many most interacted items (the head): a
+/// solve of about a minute on two cores, so tuning can afford it. On catalogues this large the
+/// head usually holds most interactions (the report measures how many); the tail is ranked by
+/// popularity after the head.
+pub const EASE_HEAD: usize = 8_000;
+
 impl Ease {
-    /// Closed-form fit on binarised interactions.
+    /// Closed-form fit on binarised interactions; over [`EASE_MAX_ITEMS`] items, on the head.
     pub fn fit(m: &Csr, lambda: f32, half_life: Option<f32>) -> Result<Self, EaseError> {
-        let n = m.cols;
-        if n > EASE_MAX_ITEMS {
-            return Err(EaseError::TooManyItems(n, EASE_MAX_ITEMS));
-        }
+        Self::fit_limited(m, lambda, half_life, EASE_MAX_ITEMS, EASE_HEAD)
+    }
+
+    /// [`Self::fit`] with the item limit and head size given.
+    fn fit_limited(
+        m: &Csr,
+        lambda: f32,
+        half_life: Option<f32>,
+        limit: usize,
+        head_size: usize,
+    ) -> Result<Self, EaseError> {
+        let n_all = m.cols;
+        let counts = Popularity::fit(m).counts;
+        let head: Vec<u32> = if n_all > limit {
+            let mut order: Vec<u32> = (0..n_all as u32).collect();
+            order.sort_by(|a, b| counts[*b as usize].total_cmp(&counts[*a as usize]).then(a.cmp(b)));
+            order.truncate(head_size);
+            order.sort_unstable();
+            order
+        } else {
+            Vec::new()
+        };
+        let pos: Option<Vec<u32>> = (!head.is_empty()).then(|| {
+            let mut p = vec![u32::MAX; n_all];
+            for (k, &i) in head.iter().enumerate() {
+                p[i as usize] = k as u32;
+            }
+            p
+        });
+        let n = if head.is_empty() { n_all } else { head.len() };
         let mut g = Mat::<f64>::zeros(n, n);
+        let mut cols = Vec::new();
         for u in 0..m.rows {
-            let cols = m.row(u).0;
-            for &a in cols {
-                for &b in cols {
+            cols.clear();
+            cols.extend(m.row(u).0.iter().filter_map(|&c| match &pos {
+                Some(p) => (p[c as usize] != u32::MAX).then_some(p[c as usize]),
+                None => Some(c),
+            }));
+            for &a in &cols {
+                for &b in &cols {
                     g[(a as usize, b as usize)] += 1.0;
                 }
             }
@@ -130,18 +173,54 @@ impl Ease {
                 row[i] = if i == j { 0.0 } else { (-p[(j, i)] / p[(i, i)]) as f32 };
             }
         });
-        Ok(Self { lambda, half_life, items: n, b })
+        let counts = if head.is_empty() { Vec::new() } else { counts };
+        Ok(Self { lambda, half_life, items: n_all, b, head, counts })
+    }
+
+    /// Position of an item in the head (every item is, without a head).
+    fn position(&self, i: u32) -> Option<usize> {
+        if self.head.is_empty() { Some(i as usize) } else { self.head.binary_search(&i).ok() }
+    }
+
+    /// B[a][b] (0 when either is outside the head).
+    pub fn weight(&self, a: u32, b: u32) -> f32 {
+        let n = if self.head.is_empty() { self.items } else { self.head.len() };
+        match (self.position(a), self.position(b)) {
+            (Some(x), Some(y)) => self.b[x * n + y],
+            _ => 0.0,
+        }
     }
 
     /// Scores for a binarised history, each item weighted by its recency.
     pub fn scores(&self, h: &History<'_>, out: &mut [f32]) {
         out.fill(0.0);
-        for (&j, &age) in h.items.iter().zip(h.ages) {
-            let r = recency_weight(age, self.half_life);
-            let row = &self.b[j as usize * self.items..(j as usize + 1) * self.items];
-            for (o, v) in out.iter_mut().zip(row) {
-                *o += r * v;
+        if self.head.is_empty() {
+            for (&j, &age) in h.items.iter().zip(h.ages) {
+                let r = recency_weight(age, self.half_life);
+                let row = &self.b[j as usize * self.items..(j as usize + 1) * self.items];
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o += r * v;
+                }
             }
+            return;
+        }
+        // Outside the head: below every head item (EASE scores are small numbers), by
+        // popularity among themselves.
+        let top = self.counts.iter().copied().fold(0f32, f32::max) + 1.0;
+        for (o, c) in out.iter_mut().zip(&self.counts) {
+            *o = -1.0e3 + c / top;
+        }
+        let n = self.head.len();
+        let mut acc = vec![0f32; n];
+        for (&j, &age) in h.items.iter().zip(h.ages) {
+            let Some(x) = self.position(j) else { continue };
+            let r = recency_weight(age, self.half_life);
+            for (a, v) in acc.iter_mut().zip(&self.b[x * n..(x + 1) * n]) {
+                *a += r * v;
+            }
+        }
+        for (&i, a) in self.head.iter().zip(acc) {
+            out[i as usize] = a;
         }
     }
 }
@@ -234,5 +313,33 @@ mod tests {
     #[test]
     fn popularity_counts_users() {
         assert_eq!(Popularity::fit(&m()).counts, vec![4.0, 3.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn over_the_item_limit_ease_fits_the_head_and_ranks_the_tail_by_popularity_after_it() {
+        // Items 0-3 as in m(); items 4 and 5 are touched once each (the tail), item 5 twice.
+        let mut t: Vec<(u32, u32, f32)> = Vec::new();
+        let small = m();
+        for u in 0..small.rows {
+            let (cs, _) = small.row(u);
+            t.extend(cs.iter().map(|&c| (u as u32, c, 1.0)));
+        }
+        t.extend([(0, 4, 1.0), (1, 5, 1.0), (2, 5, 1.0)]);
+        let big = Csr::from_triplets(6, 6, &t);
+        let e = Ease::fit_limited(&big, 0.5, None, 5, 4).unwrap();
+        assert_eq!(e.head, [0, 1, 2, 3]);
+        let whole = Ease::fit_limited(&m(), 0.5, None, 10, 10).unwrap();
+        // On the head it is the EASE of the head items' columns.
+        let hist = [0u32, 4];
+        let mut out = vec![0f32; 6];
+        e.scores(&History { items: &hist, weights: &[1.0, 1.0], ages: &[0, 0] }, &mut out);
+        let mut want = vec![0f32; 4];
+        whole.scores(&History { items: &hist[..1], weights: &[1.0], ages: &[0] }, &mut want);
+        for i in 0..4 {
+            assert!((out[i] - want[i]).abs() < 1e-5, "{out:?} vs {want:?}");
+        }
+        assert!(out[5] > out[4] && out[4] < out[..4].iter().copied().fold(f32::MAX, f32::min));
+        assert_eq!(e.weight(0, 1), whole.weight(0, 1));
+        assert_eq!(e.weight(0, 5), 0.0);
     }
 }

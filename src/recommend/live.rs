@@ -193,7 +193,7 @@ impl Live {
                 cosine(m.item(a as usize), m.item(b as usize))
             }
             Model::ItemKnn(k) => k.sims[a as usize].iter().find(|x| x.0 == b).map_or(0.0, |x| x.1),
-            Model::Ease(e) => e.b[a as usize * e.items + b as usize],
+            Model::Ease(e) => e.weight(a, b),
             Model::Popularity(_) => {
                 // Co-occurrence cosine from the history: the only signal popularity has. The
                 // item x user transpose is built once, so a pair costs a merge, not a user scan.
@@ -278,11 +278,7 @@ impl Live {
     /// Hybrid models: which of the item's features put it in front of this user, and how much
     /// of the score the item's own shoppers account for (see
     /// [`cf::hybrid::HybridModel::feature_parts`]). `None` for the other models.
-    pub fn feature_contributions(
-        &self,
-        user: &str,
-        item: &str,
-    ) -> Result<Option<FeatureSplit>, RecommendError> {
+    pub fn feature_contributions(&self, user: &str, item: &str) -> Result<Option<FeatureSplit>, RecommendError> {
         let Model::Hybrid(hm) = &self.trained.model else { return Ok(None) };
         let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
         let h = self.history(user);

@@ -13,7 +13,7 @@ impl Trained {
     /// Layout: `meta.json`, `users.txt`, `items.txt` (one key per line, line n = index n),
     /// `history.tsv` (user index, item index, weight, age: how many of the user's items came
     /// after this one), and the model arrays: ALS
-    /// `user_factors.npy` + `item_factors.npy` (the hybrid also `feature_factors.npy` and `features.json`), EASE `b.npy`, popularity `counts.npy`,
+    /// `user_factors.npy` + `item_factors.npy` (the hybrid also `feature_factors.npy`, `feature_map.npy` and `features.json`), EASE `b.npy` (and `head.json` when fitted on the most interacted items only), popularity `counts.npy`,
     /// item-kNN `neighbours.json`. `.npy` files open with `numpy.load`.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, RecommendError> {
         let vdir = dir.join(&self.meta.version);
@@ -37,7 +37,14 @@ impl Trained {
                 write("user_factors.npy", &npy::encode(&m.user_factors, m.users(), m.factors()))?;
                 write("item_factors.npy", &npy::encode(&m.item_factors, m.items(), m.factors()))?;
             }
-            Model::Ease(e) => write("b.npy", &npy::encode(&e.b, e.items, e.items))?,
+            Model::Ease(e) => {
+                let n = if e.head.is_empty() { e.items } else { e.head.len() };
+                write("b.npy", &npy::encode(&e.b, n, n))?;
+                if !e.head.is_empty() {
+                    let head = serde_json::json!({"head": e.head, "counts": e.counts});
+                    write("head.json", &serde_json::to_vec(&head).map_err(|e| err(std::io::Error::other(e)))?)?;
+                }
+            }
             Model::ItemKnn(k) => {
                 write("neighbours.json", &serde_json::to_vec(&k.sims).map_err(|e| err(std::io::Error::other(e)))?)?
             }
@@ -115,12 +122,33 @@ impl Trained {
                 user_factors: npy("user_factors.npy")?.0,
                 item_factors: npy("item_factors.npy")?.0,
             }),
-            Algorithm::Ease { lambda, half_life } => Model::Ease(baselines::Ease {
-                lambda: *lambda,
-                half_life: *half_life,
-                items: items.len(),
-                b: npy("b.npy")?.0,
-            }),
+            Algorithm::Ease { lambda, half_life } => {
+                #[derive(serde::Deserialize, Default)]
+                struct Head {
+                    head: Vec<u32>,
+                    counts: Vec<f32>,
+                }
+                let h: Head = match std::fs::read(vdir.join("head.json")) {
+                    Ok(b) => serde_json::from_slice(&b).map_err(|e| err(e.to_string()))?,
+                    Err(_) => Head::default(),
+                };
+                let b = npy("b.npy")?.0;
+                let n = if h.head.is_empty() { items.len() } else { h.head.len() };
+                if b.len() != n * n
+                    || h.head.iter().any(|&i| i as usize >= items.len())
+                    || (!h.head.is_empty() && h.counts.len() != items.len())
+                {
+                    return Err(err("the EASE matrix does not match the items".into()));
+                }
+                Model::Ease(baselines::Ease {
+                    lambda: *lambda,
+                    half_life: *half_life,
+                    items: items.len(),
+                    b,
+                    head: h.head,
+                    counts: h.counts,
+                })
+            }
             Algorithm::ItemKnn { neighbours, half_life } => Model::ItemKnn(baselines::ItemKnn {
                 neighbours: *neighbours,
                 half_life: *half_life,

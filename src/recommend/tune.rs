@@ -4,7 +4,7 @@
 
 use super::dataset::Dataset;
 use super::{Algorithm, Candidates, RecommendError, fit};
-use crate::cf::{Model, als, baselines, eval};
+use crate::cf::{Model, als, eval};
 
 /// Picks among ALS settings, EASE, item-kNN and popularity (see [`candidates`]) on validation
 /// splits carved from the training data; returns the winner, its reason and every candidate's
@@ -55,8 +55,8 @@ impl Protocol {
     }
 }
 
-/// The settings [`tune`] tries: popularity; item-kNN and EASE (EASE only when the catalogue
-/// fits its item limit, so the choice can always be installed), each with and without recency
+/// The settings [`tune`] tries: popularity; item-kNN and EASE (on the most interacted items
+/// when the catalogue is over EASE's item limit), each with and without recency
 /// weighting when the events have real times; implicit's ALS defaults and a 27-point ALS grid.
 pub fn candidates(ds: &Dataset, seed: u64, protocol: Protocol) -> Vec<Algorithm> {
     // The item-item models are tried with and without recency weighting of the history: the
@@ -69,10 +69,10 @@ pub fn candidates(ds: &Dataset, seed: u64, protocol: Protocol) -> Vec<Algorithm>
     for neighbours in [50, 200] {
         candidates.extend(half_lives.iter().map(|&half_life| Algorithm::ItemKnn { neighbours, half_life }));
     }
-    if ds.items.len() <= baselines::EASE_MAX_ITEMS {
-        for lambda in [50.0, 200.0, 500.0] {
-            candidates.extend(half_lives.iter().map(|&half_life| Algorithm::Ease { lambda, half_life }));
-        }
+    // Over its item limit EASE fits the most interacted items (see baselines::EASE_HEAD), so it
+    // stays a candidate that can be installed on the whole catalogue.
+    for lambda in [50.0, 200.0, 500.0] {
+        candidates.extend(half_lives.iter().map(|&half_life| Algorithm::Ease { lambda, half_life }));
     }
     // implicit's defaults are a candidate, so tuning cannot choose below them on validation.
     candidates.push(Algorithm::Als(als::AlsParams { seed, ..als::AlsParams::default() }));
