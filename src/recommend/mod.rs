@@ -107,9 +107,9 @@ impl Algorithm {
                 },
             }
         }
-        let d = als::AlsParams::default();
-        Ok(match get("algorithm").as_deref().unwrap_or("als") {
-            "als" => Algorithm::Als(als::AlsParams {
+        fn als_params(get: &dyn Fn(&str) -> Option<String>) -> Result<als::AlsParams, String> {
+            let d = als::AlsParams::default();
+            Ok(als::AlsParams {
                 factors: num(get, "factors", 64)?,
                 regularization: num(get, "regularization", d.regularization)?,
                 alpha: num(get, "alpha", d.alpha)?,
@@ -120,25 +120,17 @@ impl Algorithm {
                     Some(o) => return Err(format!("solver must be cg or cholesky, got {o:?}")),
                 },
                 seed: num(get, "seed", 0)?,
-            }),
+            })
+        }
+        Ok(match get("algorithm").as_deref().unwrap_or("als") {
+            "als" => Algorithm::Als(als_params(get)?),
             "ease" => Algorithm::Ease { lambda: num(get, "lambda", 200.0)?, half_life: half_life(get)? },
             "item_knn" | "itemknn" | "knn" => {
                 Algorithm::ItemKnn { neighbours: num(get, "neighbours", 100)?, half_life: half_life(get)? }
             }
             "popularity" | "pop" => Algorithm::Popularity,
             "hybrid" => Algorithm::Hybrid(cf::hybrid::HybridParams {
-                als: als::AlsParams {
-                    factors: num(get, "factors", 64)?,
-                    regularization: num(get, "regularization", d.regularization)?,
-                    alpha: num(get, "alpha", d.alpha)?,
-                    iterations: num(get, "iterations", d.iterations)?,
-                    solver: match get("solver").as_deref() {
-                        None | Some("cg") => als::Solver::Cg { steps: num(get, "cg_steps", 3)? },
-                        Some("cholesky") => als::Solver::Cholesky,
-                        Some(o) => return Err(format!("solver must be cg or cholesky, got {o:?}")),
-                    },
-                    seed: num(get, "seed", 0)?,
-                },
+                als: als_params(get)?,
                 feature_weight: num(get, "feature_weight", DEFAULT_FEATURE_WEIGHT)?,
                 feature_ridge: num(get, "feature_ridge", cf::hybrid::DEFAULT_RIDGE)?,
             }),
@@ -176,15 +168,7 @@ impl Algorithm {
                 positive("feature_weight", h.feature_weight, false)?;
                 positive("feature_ridge", h.feature_ridge, false)?;
             }
-            Self::Als(p) => {
-                range("factors", p.factors, 1, MAX_FACTORS)?;
-                range("iterations", p.iterations, 1, MAX_ITERATIONS)?;
-                positive("regularization", p.regularization, false)?;
-                positive("alpha", p.alpha, true)?;
-                if let als::Solver::Cg { steps } = p.solver {
-                    range("cg_steps", steps, 1, MAX_CG_STEPS)?;
-                }
-            }
+            Self::Als(p) => als(p)?,
             Self::Ease { lambda, half_life } => {
                 positive("lambda", *lambda, false)?;
                 if let Some(h) = half_life {

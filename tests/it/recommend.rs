@@ -41,6 +41,13 @@ macro_rules! get {
     }};
 }
 
+/// Whether an ASK query answers true.
+fn asks(e: &Engine, ask: &str) -> bool {
+    let formats = shopgraph::store::OutputFormats { results: Some(shopgraph::store::ResultsFormat::Json), graph: None };
+    let out = e.query(ask, &e.query_options(), formats).unwrap();
+    String::from_utf8(out.body).unwrap().contains("true")
+}
+
 fn items(v: &serde_json::Value) -> Vec<String> {
     v["items"].as_array().unwrap().iter().map(|i| i["item"].as_str().unwrap().to_owned()).collect()
 }
@@ -194,17 +201,7 @@ async fn explanation_contributions_sum_to_the_score_and_paths_exist_in_the_graph
                 ),
                 other => panic!("unexpected path kind {other}"),
             };
-            let out = e
-                .query(
-                    &ask,
-                    &e.query_options(),
-                    shopgraph::store::OutputFormats {
-                        results: Some(shopgraph::store::ResultsFormat::Json),
-                        graph: None,
-                    },
-                )
-                .unwrap();
-            assert!(String::from_utf8(out.body).unwrap().contains("true"), "{ask}");
+            assert!(asks(&e, &ask), "{ask}");
             checked += 1;
         }
     }
@@ -585,17 +582,7 @@ async fn hybrid_places_untouched_items_by_their_features_and_names_them_in_expla
             let ask = format!(
                 "{SG}PREFIX skos: <http://www.w3.org/2004/02/skos/core#> ASK {{ {{ <{p}> sg:category <{c}> }} UNION {{ <{p}> sg:category ?c . GRAPH ?g {{ ?c skos:broader+ <{c}> }} }} }}"
             );
-            let out = e
-                .query(
-                    &ask,
-                    &e.query_options(),
-                    shopgraph::store::OutputFormats {
-                        results: Some(shopgraph::store::ResultsFormat::Json),
-                        graph: None,
-                    },
-                )
-                .unwrap();
-            assert!(String::from_utf8(out.body).unwrap().contains("true"), "{ask}");
+            assert!(asks(&e, &ask), "{ask}");
         }
     }
     let (s, b) = get!(app, format!("/explain?user=sim-0002&item={item}&format=turtle"));
