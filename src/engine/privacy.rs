@@ -81,7 +81,7 @@ impl Engine {
     /// Removes the user's rejected rows from the cleaning reports.
     fn scrub_reports(&self, key: &str) -> Result<usize, EngineError> {
         let Some(dir) = self.report_dir() else { return Ok(0) };
-        let needle = format!("pseudonym:{key}");
+        let needle = format!("{}{key}", super::rec::PSEUDONYM_PREFIX);
         let mut removed = 0;
         let io = |e: std::io::Error| EngineError::Input(format!("rewriting reports in {}: {e}", dir.display()));
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {

@@ -93,6 +93,9 @@ pub struct FeaturePart {
     pub part: f32,
 }
 
+/// How a shopper's pseudonym is written where a raw id is expected.
+pub const PSEUDONYM_PREFIX: &str = "pseudonym:";
+
 /// Answer of `POST /events`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventsAccepted {
@@ -201,7 +204,29 @@ impl Engine {
 
     /// The pseudonymous key of a shop's raw user id.
     pub fn user_key(&self, raw: &str) -> String {
-        self.pseudo.pseudonym(raw)
+        // `pseudonym:<key>` names a shopper by the key shopgraph already holds (what /audience
+        // and the cleaning reports show), so a pseudonymous list can be followed up without
+        // the raw id.
+        match raw.strip_prefix(PSEUDONYM_PREFIX) {
+            Some(key) if key.len() == 32 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+                key.to_owned()
+            }
+            _ => self.pseudo.pseudonym(raw),
+        }
+    }
+
+    /// The shoppers most likely to want a product, as `pseudonym:<key>` ids (who would like
+    /// this), leaving out those who already have it.
+    pub fn audience(&self, item: &str, k: usize) -> Result<serde_json::Value, EngineError> {
+        let live = self.rec.current()?;
+        let item = self.canonical_item(item)?;
+        let users = live.audience(&item, k)?;
+        Ok(serde_json::json!({
+            "item": item,
+            "model": live.trained.model.name(),
+            "model_version": live.trained.meta.version,
+            "users": users.into_iter().map(|(u, s)| serde_json::json!({"user": format!("{PSEUDONYM_PREFIX}{u}"), "score": s})).collect::<Vec<_>>(),
+        }))
     }
 
     pub(super) fn load_saved_model(&self) -> Result<(), EngineError> {

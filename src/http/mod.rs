@@ -155,6 +155,7 @@ pub fn app(
         )
         .route("/recommend", web::get().to(rec::recommend))
         .route("/similar", web::get().to(rec::similar))
+        .route("/audience", web::get().to(rec::audience))
         .route("/explain", web::get().to(rec::explain))
         .route("/events", web::post().to(rec::post_events))
         .route("/train", web::post().to(rec::train))

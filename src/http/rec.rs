@@ -35,6 +35,15 @@ pub(super) async fn similar(state: web::Data<AppState>, req: HttpRequest) -> Res
     Ok(HttpResponse::Ok().json(out))
 }
 
+pub(super) async fn audience(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let p = rec_params(&req, &["item", "k"])?;
+    let item = required(&p, "item")?.to_owned();
+    let k = parse_k(&p)?;
+    let engine = Arc::clone(&state.engine);
+    let out = state.rec_pool.run(move || engine.audience(&item, k)).await??;
+    Ok(HttpResponse::Ok().json(out))
+}
+
 pub(super) async fn explain(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let p = rec_params(&req, &["user", "item", "format"])?;
     let user = required(&p, "user")?.to_owned();

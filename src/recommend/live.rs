@@ -297,6 +297,35 @@ impl Live {
         Ok(Some((parts.into_iter().map(|(k, c)| (hm.features.names[k as usize].clone(), c)).collect(), shoppers)))
     }
 
+    /// The users most likely to want `item` (who would like this), best first, leaving out
+    /// those who already have it: for the factor models every user's score of the item, for the
+    /// item-item models each user's history summed against it, for popularity nobody.
+    pub fn audience(&self, item: &str, k: usize) -> Result<Vec<(String, f32)>, RecommendError> {
+        if k == 0 || k > MAX_K {
+            return Err(RecommendError::BadK { got: k, max: MAX_K });
+        }
+        let i = self.item_index(item).ok_or_else(|| RecommendError::UnknownItem(item.into()))?;
+        let n = self.trained.users.len();
+        let scores: Vec<f32> = match &self.trained.model {
+            Model::Popularity(_) => return Ok(Vec::new()),
+            model => match model.als() {
+                Some(m) => (0..n).map(|u| cf_dot(m.user(u), m.item(i as usize))).collect(),
+                None => (0..n)
+                    .map(|u| {
+                        let h = self.history(&self.trained.users[u]);
+                        self.item_item_parts(&h, i).iter().map(|p| p.1).sum()
+                    })
+                    .collect(),
+            },
+        };
+        let it = self.item_users.get_or_init(|| self.trained.history.transpose());
+        let have = it.row(i as usize).0;
+        Ok(eval::top_k(&scores, k, have)
+            .into_iter()
+            .map(|u| (self.trained.users[u as usize].clone(), scores[u as usize]))
+            .collect())
+    }
+
     /// Records new events and refolds the user (ALS) so the next call reflects them.
     pub fn add_events(&self, user: &str, events: &[(String, f32)]) -> usize {
         let mut added = 0;

@@ -199,7 +199,13 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
         (format!("#query?run=1&{}", q("SELEC broken")), vec!["class=\"error\"", "400:"]),
         (
             "#product?id=1077".into(),
-            vec!["Review aspects", "No aspects extracted", "id=\"result-table\"", "#product?id="],
+            vec![
+                "Review aspects",
+                "No aspects extracted",
+                "id=\"result-table\"",
+                "#product?id=",
+                "Who would like this",
+            ],
         ),
         ("#status".into(), vec!["id=\"result-table\"", "Requests", "No extraction has run."]),
         (

@@ -593,3 +593,38 @@ async fn hybrid_places_untouched_items_by_their_features_and_names_them_in_expla
     assert_eq!(s, StatusCode::OK);
     assert_eq!(items(&json(&b)).len(), 5);
 }
+
+/// Who would like this: `/audience` ranks shoppers who do not have the product yet by the same
+/// score `/recommend` uses, and its `pseudonym:<key>` ids work as `user` elsewhere.
+#[actix_web::test]
+async fn audience_ranks_shoppers_without_the_item_by_their_score_and_its_ids_work_as_users() {
+    let e = trained_engine();
+    let app = init_service(app(AppState::new(e.clone()))).await;
+    let (_, b) = get!(app, "/recommend?user=sim-0002&k=1");
+    let item = items(&json(&b))[0].clone();
+    let (s, b) = get!(app, format!("/audience?item={item}&k=5"));
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let v = json(&b);
+    let users = v["users"].as_array().unwrap();
+    assert_eq!(users.len(), 5);
+    let scores: Vec<f64> = users.iter().map(|u| u["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let live = e.recommender().current().unwrap();
+    for u in users {
+        let id = u["user"].as_str().unwrap();
+        let key = id.strip_prefix("pseudonym:").expect("pseudonymous id");
+        assert!(!live.history(key).items.contains(&live.item_index(&item).unwrap()), "{id} already has {item}");
+        // The same shopper through the pseudonymous id: their score of the item is the same.
+        assert_eq!(e.user_key(id), key);
+        let (s, b) = get!(app, format!("/explain?user={id}&item={item}"));
+        assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+        let score = json(&b)["score"].as_f64().unwrap();
+        assert!((score - u["score"].as_f64().unwrap()).abs() < 1e-4, "{score} vs {u}");
+    }
+    for bad in [format!("item={item}&k=0"), format!("item={item}&k=5000"), "item=no-such-product&k=5".into()] {
+        let (s, _) = get!(app, format!("/audience?{bad}"));
+        assert!(s.is_client_error(), "{bad}: {s}");
+    }
+    // Only a well-formed key is taken as a pseudonym; anything else is a raw id as before.
+    assert_ne!(e.user_key("pseudonym:not-a-key"), "not-a-key");
+}
