@@ -777,7 +777,9 @@ fn run_command() -> Result<()> {
                 )?
             );
             if let Some(engine) = engine {
-                let trained = Trained::train(&ds, &alg, Some(reason), |_, _| {})?;
+                let mut trained = Trained::train(&ds, &alg, Some(reason), |_, _| {})?;
+                // The chosen model's validation metrics travel with it (the console charts them).
+                trained.meta.metrics = results.iter().find(|r| r.0 == alg).map(|r| r.1);
                 let meta = engine.install(trained)?;
                 eprintln!("installed model {}", meta.version);
             }

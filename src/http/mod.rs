@@ -160,6 +160,7 @@ pub fn app(
         .route("/events", web::post().to(rec::post_events))
         .route("/train", web::post().to(rec::train))
         .route("/model", web::get().to(rec::model_info))
+        .route("/model/versions", web::get().to(rec::model_versions))
         .route("/analyze", web::post().to(text::analyze))
         .route("/nearest", web::get().to(text::nearest))
         .route("/search", web::get().to(search::search))

@@ -127,6 +127,15 @@ pub(super) async fn model_info(state: web::Data<AppState>) -> Result<HttpRespons
     })))
 }
 
+/// `GET /model/versions`: every saved model version's settings, reason and validation metrics
+/// (set when `tune` chose it), oldest first, and which one is served.
+pub(super) async fn model_versions(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let engine = Arc::clone(&state.engine);
+    let versions = state.pool.run(move || engine.models_dir().map(|d| crate::recommend::saved_metas(&d))).await?;
+    let current = state.engine.recommender().current().ok().map(|l| l.trained.meta.version.clone());
+    Ok(HttpResponse::Ok().json(serde_json::json!({"current": current, "versions": versions.unwrap_or_default()})))
+}
+
 /// `GET /users/{id}/history`: a shopper's interactions (the id is pseudonymised as everywhere).
 pub(super) async fn history(
     state: web::Data<AppState>,

@@ -13,7 +13,7 @@ mod tune;
 #[cfg(test)]
 use crate::npy;
 pub use live::{Live, Recommender, UserHistory};
-pub use persist::{prune_versions, saved_versions};
+pub use persist::{prune_versions, saved_metas, saved_versions};
 pub use tune::{Protocol, candidates, gap_over_folds, tune, tune_among};
 
 use crate::cf::{self, Csr, Model, als, baselines, eval};

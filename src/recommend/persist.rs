@@ -199,6 +199,15 @@ pub fn saved_versions(dir: &Path) -> Vec<String> {
     v
 }
 
+/// What each saved version's `meta.json` says, oldest first (versions whose file cannot be read
+/// are left out).
+pub fn saved_metas(dir: &Path) -> Vec<Meta> {
+    saved_versions(dir)
+        .into_iter()
+        .filter_map(|v| serde_json::from_slice(&std::fs::read(dir.join(v).join("meta.json")).ok()?).ok())
+        .collect()
+}
+
 /// Deletes all but the newest `keep` versions (never the one CURRENT names). Returns how
 /// many were deleted.
 pub fn prune_versions(dir: &Path, keep: usize) -> usize {

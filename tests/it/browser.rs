@@ -207,7 +207,16 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
                 "Who would like this",
             ],
         ),
-        ("#status".into(), vec!["id=\"result-table\"", "Requests", "No extraction has run."]),
+        (
+            "#status".into(),
+            vec![
+                "id=\"result-table\"",
+                "Requests",
+                "No extraction has run.",
+                "Model versions",
+                "No saved model versions",
+            ],
+        ),
         (
             "#browse?iri=https%3A%2F%2Fw3id.org%2Fshopgraph%2Ftaxonomy%2Fgoogle%2F2271".into(),
             vec!["Place in the tree", ">Clothing</a>", "<strong>this</strong>", "id=\"result-table\""],

@@ -316,9 +316,23 @@ async fn a_forgotten_user_is_gone_from_the_graph_the_models_and_every_file() {
     assert!(interactions_of(&forgotten) > 0);
     let alice_before = interactions_of(&kept);
     let app = init_service(shopgraph::http::app(shopgraph::http::AppState::new(e.clone()))).await;
+    let versions = |v: serde_json::Value| -> (Vec<String>, String) {
+        let list =
+            v["versions"].as_array().unwrap().iter().map(|m| m["algorithm"]["kind"].as_str().unwrap().to_owned());
+        (list.collect(), v["current"].as_str().unwrap().to_owned())
+    };
+    let resp = call_service(&app, TestRequest::get().uri("/model/versions").to_request()).await;
+    let (before, current) = versions(serde_json::from_slice(&read_body(resp).await).unwrap());
+    assert_eq!(before, ["popularity", "ease"]);
+    assert_eq!(current, e.recommender().current().unwrap().trained.meta.version);
     let resp = call_service(&app, TestRequest::delete().uri("/users/carol@example.com").to_request()).await;
     assert_eq!(resp.status(), 200);
     let v: serde_json::Value = serde_json::from_slice(&read_body(resp).await).unwrap();
+    // Every version that remembered the user is gone: one, retrained without them, is left.
+    let resp = call_service(&app, TestRequest::get().uri("/model/versions").to_request()).await;
+    let (after, current) = versions(serde_json::from_slice(&read_body(resp).await).unwrap());
+    assert_eq!(after, ["ease"]);
+    assert_eq!(Some(current), v["model_version"].as_str().map(str::to_owned));
     assert!(v["interactions"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(interactions_of(&forgotten), 0);
     assert_eq!(interactions_of(&kept), alice_before);
