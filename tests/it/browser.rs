@@ -1,6 +1,7 @@
-//! A web page on another origin, in headless Chromium (Debian's `chromium`, installed by
-//! `.ci/setup`), calling the real binary: the origin listed in `cors_origins` reads and writes
-//! (preflights answered), any other origin can neither read the answers nor write.
+//! The real binary in headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
+//! `.ci/setup`): a web page on another origin (the origin listed in `cors_origins` reads and
+//! writes, preflights answered; any other can neither read the answers nor write), the console's
+//! pages by URL, and the console driven through WebDriver (keys typed, buttons clicked).
 
 use crate::binary::{agent, bin, free_port};
 use crate::common::fixture;
@@ -244,4 +245,150 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
     // The pair accepted in the page left the queue.
     let queue = read("/queue");
     assert!(!queue["items"].as_array().unwrap().iter().any(|i| i["id"] == item.as_str()), "{queue}");
+}
+
+/// A WebDriver session against Debian's chromedriver, spoken over its HTTP protocol.
+struct WebDriver {
+    base: String,
+    session: String,
+    _driver: crate::binary::Server,
+}
+
+impl WebDriver {
+    fn start() -> Self {
+        let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("chromedriver is missing: run `bash .ci/setup` (it installs Debian's chromium-driver)");
+        let port = free_port();
+        let child = std::process::Command::new(exe)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let driver = crate::binary::Server::from_child(child);
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent().get(&format!("{base}/status")).call().map(|r| r.status() != 200).unwrap_or(true) {
+            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": chromium().expect("chromium"),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]}}}});
+        let mut wd = Self { base, session: String::new(), _driver: driver };
+        let v = wd.call("POST", "/session", Some(caps));
+        wd.session = v["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
+        wd
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let mut r = match method {
+            "GET" => agent().get(&url).call().unwrap(),
+            "DELETE" => agent().delete(&url).call().unwrap(),
+            _ => agent()
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(body.unwrap_or(serde_json::json!({})).to_string())
+                .unwrap(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        v["value"].clone()
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", Some(serde_json::json!({"url": url})));
+    }
+
+    /// The element matching a CSS selector, waiting up to 20 s for it to appear.
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.call("POST", "/element", Some(serde_json::json!({"using": "css selector", "value": css})));
+            if let Some(id) = v.as_object().and_then(|o| o.values().next()).and_then(|x| x.as_str()) {
+                return id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "{css} never appeared: {}", self.source());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn click(&self, element: &str) {
+        self.call("POST", &format!("/element/{element}/click"), None);
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        self.call("POST", &format!("/element/{element}/value"), Some(serde_json::json!({"text": text})));
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", None).as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for WebDriver {
+    fn drop(&mut self) {
+        let _ = agent().delete(&format!("{}/session/{}", self.base, self.session)).call();
+    }
+}
+
+/// The console driven like a person would: keys typed into the SPARQL editor and its Run button
+/// clicked give a table; a shopper's explanation draws; a queued pair is accepted by its button.
+#[test]
+fn the_console_is_driven_through_webdriver_typing_and_clicking() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let files: Vec<String> = ["reviews-sample.csv", "products.jsonl", "interactions.csv"]
+        .iter()
+        .map(|f| fixture(f).to_str().unwrap().to_owned())
+        .collect();
+    let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
+    for f in &files {
+        args.extend(["--load".to_owned(), f.clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _server = crate::binary::start(&args, port);
+    for (path, ctype, body) in [
+        ("/train?algorithm=als&factors=8&iterations=5", "application/json", ""),
+        (
+            "/sparql",
+            "application/sparql-update",
+            "PREFIX sg: <https://w3id.org/shopgraph/ontology#> INSERT DATA {
+               <https://w3id.org/shopgraph/id/product/dupA> a sg:Product ; sg:productId \"dupA\" ; sg:gtin \"0012345678905\" .
+               <https://w3id.org/shopgraph/id/product/dupB> a sg:Product ; sg:productId \"dupB\" ; sg:gtin \"012345678905\" . }",
+        ),
+        ("/fuse", "application/json", ""),
+    ] {
+        let r = agent().post(&format!("{base}{path}")).header("content-type", ctype).send(body).unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+    let wd = WebDriver::start();
+
+    wd.open(&format!("{base}/#query"));
+    let editor = wd.find(".cm-content");
+    wd.click(&editor);
+    // Ctrl+A then the query, typed key by key (no Enter: it would accept a completion).
+    wd.type_into(&editor, "\u{E009}a\u{E000}");
+    wd.type_into(&editor, "SELECT ?p WHERE { ?p a <https://w3id.org/shopgraph/ontology#Product> } LIMIT 2");
+    wd.click(&wd.find("#run"));
+    wd.find("#result-table");
+    let page = wd.source();
+    assert!(page.contains("2 rows in"), "{}", &page[page.find("<main").unwrap_or(0)..]);
+
+    wd.open(&format!("{base}/#shopper?user=alice%40example.com&explain=1"));
+    wd.find("#explain-graph");
+
+    wd.open(&format!("{base}/#curate"));
+    let accept = wd.find("#queue-table button[data-d=\"accept\"]");
+    wd.click(&accept);
+    wd.find("#decided");
+    let page = wd.source();
+    let start = page.find("id=\"console-errors\"").expect("error slot");
+    assert!(page[start..start + page[start..].find("</pre>").unwrap()].ends_with('>'), "script errors on the page");
 }
