@@ -90,10 +90,11 @@ pub fn candidates(ds: &Dataset, seed: u64, protocol: Protocol) -> Vec<Algorithm>
             }
         }
     }
-    // With item features, the hybrid at the ALS settings the grid centres on, at two weights
-    // of a feature against an event.
+    // With item features, the hybrid at the ALS settings the grid centres on, at three weights
+    // of a feature against an event (on the demo graph, 1 and 4 lost to plain ALS in
+    // validation: broad category rows can blur tastes the interactions already show).
     if !ds.item_features.is_empty() {
-        for feature_weight in [1.0, 4.0] {
+        for feature_weight in [0.25, 1.0, 4.0] {
             candidates.push(Algorithm::Hybrid(crate::cf::hybrid::HybridParams {
                 als: als::AlsParams { factors: 64, seed, ..als::AlsParams::default() },
                 feature_weight,
