@@ -212,6 +212,8 @@ fn the_console_pages_load_search_query_and_show_api_errors_readably() {
             "#status".into(),
             vec![
                 "id=\"result-table\"",
+                "id=\"requests-table\"",
+                "<th scope=\"col\">p95</th>",
                 "Requests",
                 "No extraction has run.",
                 "Model versions",
