@@ -234,7 +234,37 @@ def shopgraph_eval(sg, work, train, test, feats, protocol, seed, k):
     return json.loads((out / "eval.json").read_text())
 
 
+def chart(summary):
+    """Grouped horizontal bars per data set and protocol: the models side by side."""
+    models = [("popularity", "#c9ced6"), ("als", "#9aa5b1"), ("ease", "#7b8794"), ("als_placed", "#e0a85c"),
+              ("lightfm", "#b07cc6"), ("hybrid", "#2b7bb9")]
+    blocks = [(d, p, r) for d, x in summary["datasets"].items() for p, r in x["ndcg10"].items()]
+    w, left, bar, gap = 760, 250, 13, 16
+    h = 60 + sum(len([m for m, _ in models if m in r]) * bar + gap + 18 for _, _, r in blocks)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           '<text x="10" y="22" font-size="15" font-weight="bold">Hybrid vs ALS, EASE, popularity, category placement, LightFM: nDCG@10</text>']
+    y = 44
+    for d, p, r in blocks:
+        out.append(f'<text x="10" y="{y + 10}" font-weight="bold">{d}, {p.replace("_", " ")}</text>')
+        y += 16
+        top = max(r.values()) * 1.15
+        for m, colour in models:
+            if m not in r:
+                continue
+            bw = (w - left - 70) * r[m] / top
+            out.append(f'<text x="{left - 6}" y="{y + 10}" text-anchor="end">{m}</text>')
+            out.append(f'<rect x="{left}" y="{y}" width="{bw:.1f}" height="{bar - 2}" fill="{colour}"/>')
+            out.append(f'<text x="{left + bw + 4:.1f}" y="{y + 10}">{r[m]:.4f}</text>')
+            y += bar
+        y += gap
+    out.append("</svg>")
+    (OUT / "hybrid.svg").write_text("\n".join(out) + "\n")
+
+
 def main():
+    if "--chart-only" in sys.argv:
+        chart(json.loads((OUT / "summary.json").read_text()))
+        return
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     from als_vs_implicit import ensure_venv
     ensure_venv()
@@ -290,6 +320,7 @@ def main():
         prev = json.loads((OUT / "summary.json").read_text()) if (OUT / "summary.json").exists() else {}
         prev.setdefault("datasets", {}).update(summary["datasets"])
         (OUT / "summary.json").write_text(json.dumps({**summary, "datasets": prev["datasets"]}, indent=1))
+    chart(json.loads((OUT / "summary.json").read_text()))
     print(json.dumps({d: v["ndcg10"] for d, v in summary["datasets"].items()}, indent=1))
 
 
