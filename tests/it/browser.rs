@@ -313,7 +313,8 @@ impl WebDriver {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let v = self.call("POST", "/element", Some(serde_json::json!({"using": "css selector", "value": css})));
-            if let Some(id) = v.as_object().and_then(|o| o.values().next()).and_then(|x| x.as_str()) {
+            // A found element is `{ELEMENT_KEY: id}`; not found is `{"error": ...}`.
+            if let Some(id) = v.get("element-6066-11e4-a52f-4f926e9ad0a2").and_then(|x| x.as_str()) {
                 return id.to_owned();
             }
             assert!(Instant::now() < deadline, "{css} never appeared: {}", self.source());
