@@ -313,11 +313,13 @@ impl WebDriver {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let v = self.call("POST", "/element", Some(serde_json::json!({"using": "css selector", "value": css})));
-            // A found element is `{ELEMENT_KEY: id}`; not found is `{"error": ...}`.
-            if let Some(id) = v.get("element-6066-11e4-a52f-4f926e9ad0a2").and_then(|x| x.as_str()) {
+            // A found element is `{"element-6066-…": id}` (W3C; `ELEMENT` in the older protocol);
+            // not found is `{"error": ...}`.
+            let id = v.get("element-6066-11e4-a52e-4f735466cecf").or_else(|| v.get("ELEMENT"));
+            if let Some(id) = id.and_then(|x| x.as_str()) {
                 return id.to_owned();
             }
-            assert!(Instant::now() < deadline, "{css} never appeared: {}", self.source());
+            assert!(Instant::now() < deadline, "{css} never appeared ({v}): {}", self.source());
             std::thread::sleep(Duration::from_millis(200));
         }
     }
