@@ -165,6 +165,27 @@ pub fn random_split(events: &[Event], users: usize, items: usize, test_fraction:
     build(&train, &test, users, items)
 }
 
+/// Keeps the held-out items of at most `max` users (a seeded sample of those that have any);
+/// the others' are cleared, so evaluation scores only the sample. Training rows are untouched.
+pub fn sample_test_users(split: &mut Split, max: usize, seed: u64) {
+    let mut with: Vec<usize> = (0..split.test.len()).filter(|&u| !split.test[u].is_empty()).collect();
+    if with.len() <= max {
+        return;
+    }
+    // Partial Fisher-Yates: the first `max` places hold the sample.
+    let mut rng = super::als::SplitMix(seed);
+    for k in 0..max {
+        let j = k + (rng.next_u64() % (with.len() - k) as u64) as usize;
+        with.swap(k, j);
+    }
+    let keep: std::collections::HashSet<usize> = with[..max].iter().copied().collect();
+    for (u, t) in split.test.iter_mut().enumerate() {
+        if !keep.contains(&u) {
+            t.clear();
+        }
+    }
+}
+
 /// Ranking quality at k, averaged over users with held-out items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
@@ -315,6 +336,27 @@ mod tests {
         assert_eq!(s.test, [vec![2], vec![]]);
         assert_eq!(s.train.row(0).0, [0, 1]);
         assert_eq!(s.train.row(1).0, [0]);
+    }
+
+    #[test]
+    fn sampling_test_users_keeps_that_many_and_their_items_and_is_seeded() {
+        let ev = |user, item, ts| Event { user, item, weight: 1.0, ts };
+        let events: Vec<Event> = (0..50u32).flat_map(|u| [ev(u, 0, 1), ev(u, 1 + u % 3, 2)]).collect();
+        let full = leave_last_out(&events, 50, 4);
+        let mut a = full.clone();
+        sample_test_users(&mut a, 10, 7);
+        let kept: Vec<usize> = (0..50).filter(|&u| !a.test[u].is_empty()).collect();
+        assert_eq!(kept.len(), 10);
+        for &u in &kept {
+            assert_eq!(a.test[u], full.test[u]);
+        }
+        assert_eq!(a.train, full.train);
+        let mut b = full.clone();
+        sample_test_users(&mut b, 10, 7);
+        assert_eq!(a.test, b.test);
+        let mut c = full.clone();
+        sample_test_users(&mut c, 100, 7);
+        assert_eq!(c.test, full.test);
     }
 
     #[test]

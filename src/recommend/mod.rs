@@ -14,7 +14,7 @@ mod tune;
 use crate::npy;
 pub use live::{Live, Recommender, UserHistory};
 pub use persist::{prune_versions, saved_metas, saved_versions};
-pub use tune::{Protocol, candidates, gap_over_folds, tune, tune_among};
+pub use tune::{MAX_VALIDATION_USERS, Protocol, candidates, gap_over_folds, tune, tune_among};
 
 use crate::cf::{self, Csr, Model, als, baselines, eval};
 use dataset::Dataset;
