@@ -32,7 +32,7 @@ fn main() {
     let mapping = Mapping::from_file(&Mapping::beside(&csv).expect("mapping")).expect("mapping");
     engine.load_tabular(&csv, &mapping, None, Box::new(|_| {})).expect("load");
     engine.simulate(2000, 11).expect("simulate");
-    let full = engine.interaction_dataset().expect("dataset");
+    let full = engine.interaction_dataset_with_features().expect("dataset");
 
     // Every 10th interacted item becomes cold.
     let mut touched: Vec<u32> = full.events.iter().map(|e| e.item).collect::<HashSet<_>>().into_iter().collect();

@@ -730,7 +730,7 @@ fn run_command() -> Result<()> {
                 }
                 (None, None) => {
                     let engine = store.engine(None)?;
-                    let ds = engine.interaction_dataset()?;
+                    let ds = engine.dataset_for(&alg)?;
                     let (trained, _) = train_with_progress(&ds, &alg)?;
                     let meta = engine.install(trained)?;
                     eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
@@ -758,7 +758,7 @@ fn run_command() -> Result<()> {
                 }
                 None => {
                     let e = store.engine(None)?;
-                    (e.interaction_dataset()?, Some(e))
+                    (e.interaction_dataset_with_features()?, Some(e))
                 }
             };
             let protocol: crate::recommend::Protocol = protocol.parse().map_err(anyhow::Error::msg)?;

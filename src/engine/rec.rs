@@ -295,8 +295,24 @@ impl Engine {
         if skipped > 0 {
             log::warn!("skipped {skipped} interactions whose weight is not a number in (0, {}]", clean::MAX_WEIGHT);
         }
+        Ok(ds)
+    }
+
+    /// [`Self::interaction_dataset`] with the hybrid's item features (two more queries; on the
+    /// fully extracted demo the aspect opinions take seconds, so plain training skips them).
+    pub fn interaction_dataset_with_features(&self) -> Result<Dataset, EngineError> {
+        let mut ds = self.interaction_dataset()?;
         self.add_item_features(&mut ds)?;
         Ok(ds)
+    }
+
+    /// The dataset an algorithm trains on: with item features for the hybrid only.
+    pub fn dataset_for(&self, alg: &Algorithm) -> Result<Dataset, EngineError> {
+        if matches!(alg, Algorithm::Hybrid(_)) {
+            self.interaction_dataset_with_features()
+        } else {
+            self.interaction_dataset()
+        }
     }
 
     /// The hybrid's side information, from the graph: each product's category and every broader
@@ -400,7 +416,7 @@ impl Engine {
         reason: Option<String>,
         on_iteration: impl FnMut(usize, &crate::cf::als::AlsModel),
     ) -> Result<Meta, EngineError> {
-        let ds = self.interaction_dataset()?;
+        let ds = self.dataset_for(alg)?;
         if ds.events.is_empty() {
             return Err(RecommendError::Input("the graph holds no interactions to train on".into()).into());
         }
