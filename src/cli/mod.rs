@@ -10,7 +10,7 @@ mod text;
 mod validate;
 
 use load::{is_tabular, load_files};
-use rec::{demo_recommender, eval, train_with_progress};
+use rec::{demo_recommender, eval};
 use text::{analyze_stdin, extract, train_sentiment};
 
 use crate::config::{Config, Overrides};
@@ -685,57 +685,7 @@ fn run_command() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&engine.store().stats()?)?);
         }
         Command::Train { store, model, interactions, export } => {
-            let alg = model.algorithm(None)?;
-            match (interactions, export) {
-                (Some(file), Some(dir)) => {
-                    let ds = Dataset::from_file(&file)?;
-                    eprintln!("{} users, {} items, {} interactions", ds.users.len(), ds.items.len(), ds.events.len());
-                    let start = std::time::Instant::now();
-                    let (trained, per_iter) = train_with_progress(&ds, &alg)?;
-                    let secs = start.elapsed().as_secs_f64();
-                    std::fs::create_dir_all(&dir)?;
-                    let vdir = trained.save(&dir)?;
-                    for f in std::fs::read_dir(&vdir)? {
-                        let f = f?;
-                        std::fs::rename(f.path(), dir.join(f.file_name()))?;
-                    }
-                    std::fs::remove_dir(&vdir)?;
-                    std::fs::write(
-                        dir.join("timing.json"),
-                        serde_json::to_vec_pretty(&serde_json::json!({
-                            "seconds": secs,
-                            "seconds_per_iteration": per_iter,
-                            "threads": rayon::current_num_threads()
-                        }))?,
-                    )?;
-                    eprintln!("exported to {} in {secs:.2}s", dir.display());
-                }
-                (None, Some(_)) => bail!("--export needs --interactions"),
-                (Some(file), None) => {
-                    let engine = store.engine(None)?;
-                    let raw = Dataset::from_file(&file)?;
-                    // Served models never hold raw user ids.
-                    let mut ds = Dataset::default();
-                    for e in &raw.events {
-                        ds.push(
-                            &engine.user_key(&raw.users[e.user as usize]),
-                            &raw.items[e.item as usize],
-                            e.weight,
-                            e.ts,
-                        );
-                    }
-                    let (trained, _) = train_with_progress(&ds, &alg)?;
-                    let meta = engine.install(trained)?;
-                    eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
-                }
-                (None, None) => {
-                    let engine = store.engine(None)?;
-                    let ds = engine.dataset_for(&alg)?;
-                    let (trained, _) = train_with_progress(&ds, &alg)?;
-                    let meta = engine.install(trained)?;
-                    eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
-                }
-            }
+            rec::train(&store, &model, interactions.as_deref(), export.as_deref())?;
         }
         Command::Eval { model, interactions, train, test, split, test_fraction, k, out, features, candidates } => {
             let how = rec::EvalHow {
@@ -748,41 +698,7 @@ fn run_command() -> Result<()> {
             eval(&model, interactions.as_deref(), train.as_deref(), test.as_deref(), &how, &out)?;
         }
         Command::Tune { store, interactions, features, k, seed, protocol } => {
-            let (ds, engine) = match interactions {
-                Some(f) => {
-                    let mut ds = Dataset::from_file(&f)?;
-                    if let Some(ff) = &features {
-                        ds.read_features(ff)?;
-                    }
-                    (ds, None)
-                }
-                None => {
-                    let e = store.engine(None)?;
-                    (e.interaction_dataset_with_features()?, Some(e))
-                }
-            };
-            let protocol: crate::recommend::Protocol = protocol.parse().map_err(anyhow::Error::msg)?;
-            let (alg, reason, results) = crate::recommend::tune(&ds, k, seed, protocol, |name, m| {
-                eprintln!("  {name:<70} nDCG@{} {:.4}  recall {:.4}", m.k, m.ndcg, m.recall);
-            })?;
-            eprintln!("chose {alg:?}\n  because: {reason}");
-            let candidates: Vec<_> = results
-                .iter()
-                .map(|(a, m, folds)| serde_json::json!({"algorithm": a, "metrics": m, "ndcg_per_fold": folds}))
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"chosen": alg, "reason": reason, "candidates": candidates})
-                )?
-            );
-            if let Some(engine) = engine {
-                let mut trained = Trained::train(&ds, &alg, Some(reason), |_, _| {})?;
-                // The chosen model's validation metrics travel with it (the console charts them).
-                trained.meta.metrics = results.iter().find(|r| r.0 == alg).map(|r| r.1);
-                let meta = engine.install(trained)?;
-                eprintln!("installed model {}", meta.version);
-            }
+            rec::tune(&store, interactions.as_deref(), features.as_deref(), k, seed, &protocol)?;
         }
         Command::Simulate { store, users, seed } => {
             let engine = store.engine(None)?;

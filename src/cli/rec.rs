@@ -1,5 +1,5 @@
-//! The recommendation commands' work: training with a progress bar, the demo's recommender,
-//! offline evaluation.
+//! The recommendation commands' work: train, tune, offline evaluation, the progress bar of
+//! training, the demo's recommender.
 
 use super::*;
 
@@ -238,5 +238,108 @@ pub(super) fn eval(
         )?;
     }
     eprintln!("wrote {}", out.join("eval.json").display());
+    Ok(())
+}
+
+/// `shopgraph train`: on a file into an export folder, on a file into the store (ids
+/// pseudonymised), or on the graph.
+pub(super) fn train(
+    store: &StoreArgs,
+    model: &ModelArgs,
+    interactions: Option<&Path>,
+    export: Option<&Path>,
+) -> Result<()> {
+    let alg = model.algorithm(None)?;
+    match (interactions, export) {
+        (Some(file), Some(dir)) => {
+            let ds = Dataset::from_file(file)?;
+            eprintln!("{} users, {} items, {} interactions", ds.users.len(), ds.items.len(), ds.events.len());
+            let start = std::time::Instant::now();
+            let (trained, per_iter) = train_with_progress(&ds, &alg)?;
+            let secs = start.elapsed().as_secs_f64();
+            std::fs::create_dir_all(dir)?;
+            let vdir = trained.save(dir)?;
+            for f in std::fs::read_dir(&vdir)? {
+                let f = f?;
+                std::fs::rename(f.path(), dir.join(f.file_name()))?;
+            }
+            std::fs::remove_dir(&vdir)?;
+            std::fs::write(
+                dir.join("timing.json"),
+                serde_json::to_vec_pretty(&serde_json::json!({
+                    "seconds": secs,
+                    "seconds_per_iteration": per_iter,
+                    "threads": rayon::current_num_threads()
+                }))?,
+            )?;
+            eprintln!("exported to {} in {secs:.2}s", dir.display());
+        }
+        (None, Some(_)) => bail!("--export needs --interactions"),
+        (Some(file), None) => {
+            let engine = store.engine(None)?;
+            let raw = Dataset::from_file(file)?;
+            // Served models never hold raw user ids.
+            let mut ds = Dataset::default();
+            for e in &raw.events {
+                ds.push(&engine.user_key(&raw.users[e.user as usize]), &raw.items[e.item as usize], e.weight, e.ts);
+            }
+            let (trained, _) = train_with_progress(&ds, &alg)?;
+            let meta = engine.install(trained)?;
+            eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
+        }
+        (None, None) => {
+            let engine = store.engine(None)?;
+            let ds = engine.dataset_for(&alg)?;
+            let (trained, _) = train_with_progress(&ds, &alg)?;
+            let meta = engine.install(trained)?;
+            eprintln!("installed model {} trained on {} interactions", meta.version, meta.interactions);
+        }
+    }
+    Ok(())
+}
+
+/// `shopgraph tune`: chooses on validation folds of a file (report only) or of the graph (the
+/// choice is trained on everything, installed with its validation metrics).
+pub(super) fn tune(
+    store: &StoreArgs,
+    interactions: Option<&Path>,
+    features: Option<&Path>,
+    k: usize,
+    seed: u64,
+    protocol: &str,
+) -> Result<()> {
+    let (ds, engine) = match interactions {
+        Some(f) => {
+            let mut ds = Dataset::from_file(f)?;
+            if let Some(ff) = features {
+                ds.read_features(ff)?;
+            }
+            (ds, None)
+        }
+        None => {
+            let e = store.engine(None)?;
+            (e.interaction_dataset_with_features()?, Some(e))
+        }
+    };
+    let protocol: crate::recommend::Protocol = protocol.parse().map_err(anyhow::Error::msg)?;
+    let (alg, reason, results) = crate::recommend::tune(&ds, k, seed, protocol, |name, m| {
+        eprintln!("  {name:<70} nDCG@{} {:.4}  recall {:.4}", m.k, m.ndcg, m.recall);
+    })?;
+    eprintln!("chose {alg:?}\n  because: {reason}");
+    let candidates: Vec<_> = results
+        .iter()
+        .map(|(a, m, folds)| serde_json::json!({"algorithm": a, "metrics": m, "ndcg_per_fold": folds}))
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({"chosen": alg, "reason": reason, "candidates": candidates}))?
+    );
+    if let Some(engine) = engine {
+        let mut trained = Trained::train(&ds, &alg, Some(reason), |_, _| {})?;
+        // The chosen model's validation metrics travel with it (the console charts them).
+        trained.meta.metrics = results.iter().find(|r| r.0 == alg).map(|r| r.1);
+        let meta = engine.install(trained)?;
+        eprintln!("installed model {}", meta.version);
+    }
     Ok(())
 }

@@ -136,26 +136,22 @@ fn dom(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The real binary on a free port with an in-memory store holding these fixture files.
+fn serve_fixtures(files: &[&str]) -> (String, crate::binary::Server) {
+    let port = free_port();
+    let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
+    for f in files {
+        args.extend(["--load".to_owned(), fixture(f).to_str().unwrap().to_owned()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (format!("http://127.0.0.1:{port}"), crate::binary::start(&args, port))
+}
+
 #[test]
 fn the_console_pages_load_search_query_and_show_api_errors_readably() {
     assert!(chromium().is_some(), "chromium is missing: run `bash .ci/setup` (it installs Debian's chromium)");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let files: Vec<String> = ["reviews-sample.csv", "products-text.jsonl", "products.jsonl", "interactions.csv"]
-        .iter()
-        .map(|f| fixture(f).to_str().unwrap().to_owned())
-        .collect();
-    let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
-    for f in &files {
-        args.extend(["--load".to_owned(), f.clone()]);
-    }
-    let child = bin().args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let _server = crate::binary::Server::from_child(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while agent().get(&format!("{base}/health")).call().map(|r| r.status() != 200).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (base, _server) =
+        serve_fixtures(&["reviews-sample.csv", "products-text.jsonl", "products.jsonl", "interactions.csv"]);
     // A model for the shopper page and a duplicate pair for the review queue (loopback: no keys).
     let post = |path: &str, ctype: &str, body: &str| {
         let r = agent().post(&format!("{base}{path}")).header("content-type", ctype).send(body).unwrap();
@@ -347,18 +343,7 @@ impl Drop for WebDriver {
 /// clicked give a table; a shopper's explanation draws; a queued pair is accepted by its button.
 #[test]
 fn the_console_is_driven_through_webdriver_typing_and_clicking() {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let files: Vec<String> = ["reviews-sample.csv", "products.jsonl", "interactions.csv"]
-        .iter()
-        .map(|f| fixture(f).to_str().unwrap().to_owned())
-        .collect();
-    let mut args = vec!["serve".to_owned(), "--memory".into(), "--bind".into(), format!("127.0.0.1:{port}")];
-    for f in &files {
-        args.extend(["--load".to_owned(), f.clone()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _server = crate::binary::start(&args, port);
+    let (base, _server) = serve_fixtures(&["reviews-sample.csv", "products.jsonl", "interactions.csv"]);
     for (path, ctype, body) in [
         ("/train?algorithm=als&factors=8&iterations=5", "application/json", ""),
         (
