@@ -337,12 +337,12 @@ impl Engine {
                 ds.add_feature(item, &format!("brand={b}"), 1.0);
             }
         }
-        let known: HashMap<&str, ()> = items.iter().map(|s| (s.as_str(), ())).collect();
+        let known: std::collections::HashSet<&str> = items.iter().map(String::as_str).collect();
         // (item, aspect) -> (best sentiment, its count, all mentions)
         let mut opinions: HashMap<(String, String), (String, usize, usize)> = HashMap::new();
         for row in self.internal("item-features", &[], &["id", "kind", "value"])? {
             if let (Some(id), Some(kind), Some(value)) = (lexical(&row[0]), lexical(&row[1]), lexical(&row[2]))
-                && known.contains_key(id.as_str())
+                && known.contains(id.as_str())
             {
                 ds.add_feature(&id, &format!("{kind}={}", value.to_lowercase()), 1.0);
             }
@@ -352,7 +352,7 @@ impl Engine {
             else {
                 continue;
             };
-            if !known.contains_key(id.as_str()) {
+            if !known.contains(id.as_str()) {
                 continue;
             }
             let n = lexical(&row[3]).and_then(|n| n.parse().ok()).unwrap_or(0usize);
