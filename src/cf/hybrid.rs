@@ -171,19 +171,19 @@ pub fn fit(
 fn feature_map(features: &ItemFeatures, v: &[f32], f: usize, touched: &[bool], mu: f32) -> Vec<f32> {
     use rayon::prelude::*;
     let n_feat = features.len();
-    let rows: Vec<(usize, Vec<(u32, f32)>)> = features
+    let rows: Vec<(usize, &[(u32, f32)])> = features
         .items
         .iter()
         .enumerate()
         .filter(|(i, l)| touched.get(*i).copied().unwrap_or(false) && !l.is_empty())
-        .map(|(i, l)| (i, l.clone()))
+        .map(|(i, l)| (i, l.as_slice()))
         .collect();
     let apply = |x: &[f32], out: &mut [f32]| {
         // out = (F^T F + mu I) x
         out.iter_mut().zip(x).for_each(|(o, xi)| *o = mu * xi);
         for (_, r) in &rows {
             let fx: f32 = r.iter().map(|&(k, w)| w * x[k as usize]).sum();
-            for &(k, w) in r {
+            for &(k, w) in r.iter() {
                 out[k as usize] += w * fx;
             }
         }
@@ -194,7 +194,7 @@ fn feature_map(features: &ItemFeatures, v: &[f32], f: usize, touched: &[bool], m
             let mut b = vec![0f32; n_feat];
             for (i, r) in &rows {
                 let t = v[i * f + c];
-                for &(k, w) in r {
+                for &(k, w) in r.iter() {
                     b[k as usize] += w * t;
                 }
             }

@@ -123,21 +123,16 @@ pub(super) fn eval(
     let features = match how.features {
         Some(f) => {
             let n = ds.read_features(f)?;
-            let mut pairs = ds.item_features.clone();
-            pairs.retain(|p| (p.0 as usize) < split.train.cols);
-            let ft = crate::cf::hybrid::ItemFeatures::from_pairs(split.train.cols, &pairs);
+            // from_pairs ignores items past the matrix; so does the placement below.
+            let ft = crate::cf::hybrid::ItemFeatures::from_pairs(split.train.cols, &ds.item_features);
             placement.category = vec![None; split.train.cols];
             placement.brand = vec![None; split.train.cols];
-            for (i, name, _) in &pairs {
-                let (i, first) = (*i as usize, |v: &mut Option<String>, x: &str| {
-                    if v.is_none() {
-                        *v = Some(x.to_owned())
-                    }
-                });
+            for (i, name, _) in ds.item_features.iter().filter(|p| (p.0 as usize) < split.train.cols) {
+                let i = *i as usize;
                 if let Some(c) = name.strip_prefix("category=") {
-                    first(&mut placement.category[i], c);
+                    placement.category[i].get_or_insert_with(|| c.to_owned());
                 } else if let Some(b) = name.strip_prefix("brand=") {
-                    first(&mut placement.brand[i], b);
+                    placement.brand[i].get_or_insert_with(|| b.to_owned());
                 }
             }
             eprintln!(
