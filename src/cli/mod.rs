@@ -297,7 +297,8 @@ enum Command {
     },
     /// Fine-tune the review model (aspects with the words that name them, each aspect's
     /// polarity, the sentence's polarity) from labelled files: low-rank adapters on the
-    /// encoder plus heads, on the CPU. Writes the trained parts, a manifest with test-share
+    /// encoder plus heads, on the CPU (or a CUDA GPU with `--device cuda` in a build with
+    /// `--features cuda`). Writes the trained parts, a manifest with test-share
     /// metrics, and training curves (SVG) to --out.
     Finetune {
         #[command(flatten)]
@@ -324,6 +325,9 @@ enum Command {
         /// Peak learning rate.
         #[arg(long, default_value_t = 2e-3)]
         lr: f64,
+        /// Seed of the initialisation and the shuffles.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
         /// Encoder-weights manifest to start from.
         #[arg(long, default_value = "all-minilm-l6-v2")]
         base: String,
@@ -600,6 +604,7 @@ fn run_command() -> Result<()> {
             epochs,
             rank,
             lr,
+            seed,
             base,
             id,
             version,
@@ -615,7 +620,8 @@ fn run_command() -> Result<()> {
                 id,
                 version,
                 out,
-                options: crate::extract::finetune::Options { epochs, rank, lr, ..Default::default() },
+                options: crate::extract::finetune::Options { epochs, rank, lr, seed, ..Default::default() },
+                device: config.device.clone(),
             };
             text::finetune(&config, &job)?;
         }
@@ -720,6 +726,7 @@ fn serve(engine: Arc<Engine>) -> Result<()> {
     if let Err(e) = engine.ensure_search() {
         log::error!("search index not read ({e}); searches will try again");
     }
+    engine.start_housekeeping(std::time::Duration::from_secs(60));
     actix_web::rt::System::new().block_on(crate::http::serve(engine))?;
     Ok(())
 }

@@ -152,6 +152,33 @@ impl Engine {
         Self::with_parts(config, store, pseudo)
     }
 
+    /// Starts the server's housekeeping thread. Every `every`: the writes committed since the
+    /// last tick are flushed from RocksDB's memtables to disk (oxigraph sizes the memtables for a
+    /// 512 MiB write budget, so without this a busy server holds minutes of writes in memory,
+    /// and replays them from the log at the next start), then free heap goes back to the
+    /// operating system. The thread ends when the engine is dropped.
+    pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration) {
+        let weak = Arc::downgrade(self);
+        let mut flushed_at = self.store.generation();
+        let spawned = std::thread::Builder::new().name("shopgraph-housekeeping".into()).spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(engine) = weak.upgrade() else { return };
+                let now = engine.store.generation();
+                if now != flushed_at {
+                    match engine.store.flush() {
+                        Ok(()) => flushed_at = now,
+                        Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
+                    }
+                }
+                crate::memory::release_free();
+            }
+        });
+        if let Err(e) = spawned {
+            log::warn!("housekeeping thread not started: {e}");
+        }
+    }
+
     fn open_parts(config: &Config) -> Result<(Store, Pseudonymizer), EngineError> {
         Ok(if config.memory {
             (Store::memory()?, Pseudonymizer::random()?)

@@ -70,7 +70,8 @@ pub fn ensure_onnx(m: &Manifest, all: &[Manifest], cache: &Path) -> Result<PathB
     let base_id = &base_m.id;
     let base_file =
         base_m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{base_id}: no [weights] table")))?;
-    let base = finetune::read_base(&base_m.verified(&base_file, cache)?)?;
+    // Only the ONNX file is built from these: the CPU is enough.
+    let base = finetune::read_base(&base_m.verified(&base_file, cache)?, &candle_core::Device::Cpu)?;
     let parts_ref = m.weights.clone().ok_or_else(|| ExtractError::Manifest(format!("{}: no [weights] table", m.id)))?;
     let parts = m.verified(&parts_ref, cache)?;
     let heads = m.attention_heads.unwrap_or(12);

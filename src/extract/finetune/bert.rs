@@ -105,6 +105,11 @@ fn take(w: &mut HashMap<String, Tensor>, name: &str) -> Result<Tensor> {
 }
 
 impl Bert {
+    /// Where its weights live.
+    pub fn device(&self) -> Device {
+        self.word.device().clone()
+    }
+
     /// Builds the encoder from base weights. `adapters` holds trained adapter and layer-norm
     /// values to start from (by name); missing adapters start as the usual LoRA init (A small
     /// random, B zero, so the model starts as the base).
@@ -115,8 +120,9 @@ impl Bert {
         adapters: &HashMap<String, Tensor>,
         seed: u64,
     ) -> Result<Self> {
-        let dev = Device::Cpu;
         let word = take(&mut w, "embeddings.word_embeddings.weight")?;
+        // Everything is built where the base weights were loaded (the CPU, or a GPU).
+        let dev = word.device().clone();
         let position = take(&mut w, "embeddings.position_embeddings.weight")?;
         let token_type = take(&mut w, "embeddings.token_type_embeddings.weight")?.get(0)?;
         let hidden = word.dim(1)?;
@@ -126,7 +132,7 @@ impl Bert {
         let ln = |w: &mut HashMap<String, Tensor>, p: &str, trainable: &mut Vec<(String, Var)>| -> Result<LayerNorm> {
             let mut get = |n: &str| -> Result<Tensor> {
                 let name = format!("{p}.{n}");
-                let t = adapters.get(&name).cloned().map_or_else(|| take(w, &name), Ok)?;
+                let t = adapters.get(&name).map(|t| t.to_device(&dev)).unwrap_or_else(|| take(w, &name))?;
                 let v = Var::from_tensor(&t)?;
                 trainable.push((name, v.clone()));
                 Ok(v.as_tensor().clone())
@@ -149,7 +155,7 @@ impl Bert {
                         let an = format!("{p}.{n}.lora_a");
                         let bn = format!("{p}.{n}.lora_b");
                         let a = match adapters.get(&an) {
-                            Some(t) => t.clone(),
+                            Some(t) => t.to_device(&dev)?,
                             None => {
                                 let bound = 1.0 / (in_d as f32).sqrt();
                                 let vals: Vec<f32> = (0..adapt.rank * in_d)
@@ -159,7 +165,7 @@ impl Bert {
                             }
                         };
                         let bt = match adapters.get(&bn) {
-                            Some(t) => t.clone(),
+                            Some(t) => t.to_device(&dev)?,
                             None => Tensor::zeros((out_d, adapt.rank), DType::F32, &dev)?,
                         };
                         let (va, vb) = (Var::from_tensor(&a)?, Var::from_tensor(&bt)?);

@@ -31,6 +31,9 @@ pub struct Job {
     pub out: PathBuf,
     /// Training settings.
     pub options: Options,
+    /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
+    /// or `auto` (CUDA when there is one, else the CPU).
+    pub device: String,
 }
 
 /// What a run produced.
@@ -48,6 +51,33 @@ pub struct Report {
     pub best_epoch: usize,
     /// Seconds of training.
     pub seconds: f64,
+    /// Where it trained (`cpu` or `cuda:N`).
+    pub device: String,
+    /// Test-share sentences read per second by the trained model on that device (batches of 32).
+    pub eval_per_second: f64,
+}
+
+/// The candle device `name` asks for.
+pub fn training_device(name: &str) -> Result<candle_core::Device, ExtractError> {
+    use candle_core::Device;
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(|e| {
+            ExtractError::Training(format!(
+                "no CUDA device for training ({e}); a build with `--features cuda` and a GPU are needed"
+            ))
+        }),
+        "auto" => Device::cuda_if_available(0).map_err(|e| ExtractError::Training(e.to_string())),
+        other => Err(ExtractError::Training(format!("unknown device {other:?}: cpu, cuda or auto"))),
+    }
+}
+
+fn device_name(d: &candle_core::Device) -> String {
+    match d.location() {
+        candle_core::DeviceLocation::Cpu => "cpu".into(),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
+    }
 }
 
 /// Whether a training-share example goes to the development share (about 1 in 9).
@@ -128,10 +158,23 @@ pub fn run(
     let Split { train, dev, test } = split(job, &aspects)?;
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
-    let Trained { model, curve, best_epoch } =
-        super::train(super::read_base(&base_path)?, heads, &tok, aspects.clone(), &train, &dev, job.options, progress)?;
+    let device = training_device(&job.device)?;
+    let Trained { model, curve, best_epoch } = super::train(
+        super::read_base(&base_path, &device)?,
+        heads,
+        &tok,
+        aspects.clone(),
+        &train,
+        &dev,
+        job.options,
+        progress,
+    )?;
     let seconds = start.elapsed().as_secs_f64();
+    let t_eval = std::time::Instant::now();
     let test_eval = super::evaluate(&model, &tok, &test, job.options.max_tokens)?;
+    // The model's forward pass over the test share, tokenising included: its reading speed on
+    // this device (the served path is ort's, measured in benches/extract_vs_onnxruntime.py).
+    let eval_per_second = test.len() as f64 / t_eval.elapsed().as_secs_f64().max(1e-9);
 
     std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
     let parts = job.out.join(format!("{}.safetensors", job.id));
@@ -216,6 +259,8 @@ pub fn run(
     if let Some(t) = opts.as_table_mut() {
         t.insert("seconds".into(), toml::Value::Float(seconds));
         t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
+        t.insert("device".into(), s(&device_name(&device)));
+        t.insert("test_sentences_per_second".into(), toml::Value::Float(eval_per_second));
     }
     metrics.insert("training".into(), opts);
     let mut c = toml::Table::new();
@@ -241,6 +286,8 @@ pub fn run(
         test: test_eval,
         best_epoch,
         seconds,
+        device: device_name(&device),
+        eval_per_second,
     })
 }
 

@@ -150,7 +150,7 @@ pub fn tokenise(tok: &tokenizers::Tokenizer, texts: &[&str], max: usize) -> Resu
         .collect()
 }
 
-fn pad(items: &[&Item]) -> candle_core::Result<(Tensor, Tensor)> {
+fn pad(items: &[&Item], dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
     let t = items.iter().map(|e| e.ids.len()).max().unwrap_or(1).max(1);
     let mut ids = vec![0u32; items.len() * t];
     let mut mask = vec![0f32; items.len() * t];
@@ -158,20 +158,17 @@ fn pad(items: &[&Item]) -> candle_core::Result<(Tensor, Tensor)> {
         ids[r * t..r * t + e.ids.len()].copy_from_slice(&e.ids);
         mask[r * t..r * t + e.ids.len()].iter_mut().for_each(|m| *m = 1.0);
     }
-    Ok((
-        Tensor::from_vec(ids, (items.len(), t), &Device::Cpu)?,
-        Tensor::from_vec(mask, (items.len(), t), &Device::Cpu)?,
-    ))
+    Ok((Tensor::from_vec(ids, (items.len(), t), dev)?, Tensor::from_vec(mask, (items.len(), t), dev)?))
 }
 
 /// The joint loss of a batch: detection (binary cross-entropy per aspect), polarity
 /// (cross-entropy at labelled aspects) and sentence polarity (cross-entropy where labelled);
 /// sources without aspect labels add only the sentence term.
 fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -> candle_core::Result<Tensor> {
-    let (ids, mask) = pad(items)?;
+    let dev = m.device();
+    let (ids, mask) = pad(items, &dev)?;
     let o = m.forward(&ids, &mask, dropout)?;
     let (b, a) = (items.len(), m.aspects.len());
-    let dev = Device::Cpu;
     let mut det_t = vec![0f32; b * a];
     let mut det_m = vec![0f32; b * a];
     let mut pol_t = vec![0f32; b * a * 3];
@@ -243,9 +240,10 @@ pub fn evaluate(
         ..Default::default()
     };
     let (mut pol_right, mut pol_n, mut sent_right, mut bin_right) = (0, 0, 0, 0);
+    let dev = model.device();
     for chunk in items.chunks(32) {
         let refs: Vec<&Item> = chunk.iter().collect();
-        let (ids, mask) = pad(&refs).map_err(cerr)?;
+        let (ids, mask) = pad(&refs, &dev).map_err(cerr)?;
         let o = model.forward(&ids, &mask, 0.0).map_err(cerr)?;
         let det: Vec<Vec<f32>> = o.detect.to_vec2().map_err(cerr)?;
         let pol: Vec<Vec<Vec<f32>>> = o.polarity.to_vec3().map_err(cerr)?;
@@ -449,8 +447,8 @@ pub fn load(
     Ok(model)
 }
 
-/// Reads base encoder weights from a safetensors file.
-pub fn read_base(path: &Path) -> Result<HashMap<String, Tensor>, ExtractError> {
-    candle_core::safetensors::load(path, &Device::Cpu)
-        .map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
+/// Reads base encoder weights from a safetensors file onto `dev` (the model trains and runs
+/// where its base weights are).
+pub fn read_base(path: &Path, dev: &Device) -> Result<HashMap<String, Tensor>, ExtractError> {
+    candle_core::safetensors::load(path, dev).map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
 }

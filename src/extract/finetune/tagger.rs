@@ -36,7 +36,7 @@ pub struct Outputs {
     pub attention: Tensor,
 }
 
-fn init(rows: usize, cols: usize, std: f32, seed: &mut u64) -> Result<Tensor> {
+fn init(rows: usize, cols: usize, std: f32, seed: &mut u64, dev: &Device) -> Result<Tensor> {
     let vals: Vec<f32> = (0..rows * cols)
         .map(|_| {
             // Sum of uniforms: close enough to a normal for an initialisation.
@@ -47,7 +47,7 @@ fn init(rows: usize, cols: usize, std: f32, seed: &mut u64) -> Result<Tensor> {
             s * std * 1.732
         })
         .collect();
-    Tensor::from_vec(vals, (rows, cols), &Device::Cpu)
+    Tensor::from_vec(vals, (rows, cols), dev)
 }
 
 impl Tagger {
@@ -65,15 +65,23 @@ impl Tagger {
         let h = bert.config.hidden;
         let a = aspects.len();
         let mut s = seed ^ 0x9e37_79b9_7f4a_7c15;
-        let var = |name: &str, t: Tensor| -> Result<Var> { Var::from_tensor(&trained.get(name).cloned().unwrap_or(t)) };
-        let att = var("head.attention", init(h, a, 0.02, &mut s)?)?;
-        let det_w = var("head.detect.weight", init(a, h, 0.02, &mut s)?)?;
-        let det_b = var("head.detect.bias", Tensor::full(-2f32, a, &Device::Cpu)?)?;
-        let pol_w = var("head.polarity.weight", init(h, 3, 0.02, &mut s)?)?;
-        let pol_b = var("head.polarity.bias", Tensor::zeros((a, 3), DType::F32, &Device::Cpu)?)?;
-        let sent_w = var("head.sentence.weight", init(h, 3, 0.02, &mut s)?)?;
-        let sent_b = var("head.sentence.bias", Tensor::zeros(3, DType::F32, &Device::Cpu)?)?;
+        let dev = bert.device();
+        let var = |name: &str, t: Tensor| -> Result<Var> {
+            Var::from_tensor(&trained.get(name).map(|x| x.to_device(&dev)).transpose()?.unwrap_or(t))
+        };
+        let att = var("head.attention", init(h, a, 0.02, &mut s, &dev)?)?;
+        let det_w = var("head.detect.weight", init(a, h, 0.02, &mut s, &dev)?)?;
+        let det_b = var("head.detect.bias", Tensor::full(-2f32, a, &dev)?)?;
+        let pol_w = var("head.polarity.weight", init(h, 3, 0.02, &mut s, &dev)?)?;
+        let pol_b = var("head.polarity.bias", Tensor::zeros((a, 3), DType::F32, &dev)?)?;
+        let sent_w = var("head.sentence.weight", init(h, 3, 0.02, &mut s, &dev)?)?;
+        let sent_b = var("head.sentence.bias", Tensor::zeros(3, DType::F32, &dev)?)?;
         Ok(Self { bert, aspects, att, det_w, det_b, pol_w, pol_b, sent_w, sent_b })
+    }
+
+    /// Where its weights live.
+    pub fn device(&self) -> Device {
+        self.bert.device()
     }
 
     /// Every trainable variable by name (encoder adapters and norms, then heads).
