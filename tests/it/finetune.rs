@@ -216,3 +216,17 @@ fn review_model_holds_its_scores_on_the_untouched_test_share() {
         }
     }
 }
+
+#[test]
+fn finetune_device_names_are_checked() {
+    assert!(matches!(job::training_device("cpu").unwrap(), candle_core::Device::Cpu));
+    // Without a GPU (or without the `cuda` feature) `auto` is the CPU, never an error.
+    assert!(job::training_device("auto").is_ok());
+    let err = job::training_device("gpu").unwrap_err().to_string();
+    assert!(err.contains("unknown device") && err.contains("cpu, cuda or auto"), "{err}");
+    #[cfg(not(feature = "cuda"))]
+    {
+        let err = job::training_device("cuda").unwrap_err().to_string();
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+}

@@ -362,3 +362,35 @@ async fn a_forgotten_user_is_gone_from_the_graph_the_models_and_every_file() {
     let v: serde_json::Value = serde_json::from_slice(&read_body(resp).await).unwrap();
     assert_eq!(v["quads"], 0);
 }
+
+/// Housekeeping flushes committed writes out of RocksDB's memtables (a busy server held them in
+/// memory until oxigraph's 512 MiB write budget): a write becomes new SST files within a tick,
+/// and ticks with nothing written add none.
+#[test]
+fn housekeeping_flushes_written_memtables_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = shopgraph::config::Config { memory: false, data: data.clone(), query_threads: 2, ..config() };
+    let e = shopgraph::engine::Engine::open(config).unwrap();
+    let ssts = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(data.join("store"))
+            .unwrap()
+            .flatten()
+            .map(|f| f.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sst"))
+            .collect()
+    };
+    e.store().flush().unwrap();
+    e.start_housekeeping(std::time::Duration::from_millis(100));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let idle = ssts();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(ssts(), idle, "a tick with nothing written flushed anyway");
+    e.update(&format!("{SG}INSERT DATA {{ <urn:x:housekeeping> sg:name \"written once\" }}")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ssts() == idle {
+        assert!(std::time::Instant::now() < deadline, "the write never left the memtables");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(*) AS ?n) {{ <urn:x:housekeeping> sg:name ?v }}")), 1);
+}

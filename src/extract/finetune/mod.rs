@@ -1,7 +1,8 @@
-//! Fine-tuning the review model on the CPU with candle: low-rank adapters on every layer of the
-//! pre-trained encoder plus aspect, polarity and sentence heads, trained together on labelled
-//! sentences; evaluation on the untouched test share; the trained parts written as safetensors
-//! with a manifest, and the whole model exported as ONNX for serving through ort.
+//! Fine-tuning the review model with candle (on the CPU, or a CUDA GPU with the `cuda` feature):
+//! low-rank adapters on every layer of the pre-trained encoder plus aspect, polarity and
+//! sentence heads, trained together on labelled sentences; evaluation on the untouched test
+//! share; the trained parts written as safetensors with a manifest, and the whole model exported
+//! as ONNX for serving through ort.
 //!
 //! candle trains, ort serves: candle has autograd on the CPU, ort is the faster runtime and
 //! already serves the encoder, so training ends in an ONNX file (written in Rust by
