@@ -152,11 +152,10 @@ impl Engine {
         Self::with_parts(config, store, pseudo)
     }
 
-    /// Starts the server's housekeeping thread. Every `every`: the writes committed since the
-    /// last tick are flushed from RocksDB's memtables to disk (oxigraph sizes the memtables for a
-    /// 512 MiB write budget, so without this a busy server holds minutes of writes in memory,
-    /// and replays them from the log at the next start), then free heap goes back to the
-    /// operating system. The thread ends when the engine is dropped.
+    /// Starts the server's housekeeping thread. Every `every`, the writes committed since the
+    /// last tick are flushed from RocksDB's memtables to disk: oxigraph sizes the memtables for a
+    /// 512 MiB write budget, so without this a busy server holds minutes of writes in memory and
+    /// replays them from the log at the next start. The thread ends when the engine is dropped.
     pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration) {
         let weak = Arc::downgrade(self);
         let mut flushed_at = self.store.generation();
@@ -171,7 +170,6 @@ impl Engine {
                         Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
                     }
                 }
-                crate::memory::release_free();
             }
         });
         if let Err(e) = spawned {

@@ -420,11 +420,7 @@ impl Engine {
         if ds.events.is_empty() {
             return Err(RecommendError::Input("the graph holds no interactions to train on".into()).into());
         }
-        let installed = self.install(Trained::train(&ds, alg, reason, on_iteration)?);
-        drop(ds);
-        // The dataset and the training buffers are free now: give the pages back.
-        crate::memory::release_free();
-        installed
+        self.install(Trained::train(&ds, alg, reason, on_iteration)?)
     }
 
     /// Top k for a shop user id. A user without history gets popular items, unless
