@@ -3,7 +3,9 @@
 import numpy as np, glob
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
-base = "/root/.cache/shopgraph/models/all-minilm-l6-v2/"
+import os
+base = os.path.join(os.environ.get("SHOPGRAPH_MODEL_CACHE", os.path.expanduser("~/.cache/shopgraph/models")), "all-minilm-l6-v2/")
+os.makedirs(".gpu", exist_ok=True)
 w = load_file(base + "model.safetensors")
 tok = Tokenizer.from_file(base + "tokenizer.json")
 ids = set(range(0, 1000))  # specials and unused slots
