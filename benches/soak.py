@@ -25,12 +25,31 @@ QUERIES = [
 ]
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def mib(pid, field):
+    return round(rss_kb(pid, field) / 1024, 1)
+
+
+def smaps_by_file(pid):
+    """Resident KiB per mapped file (anonymous mappings under their kind): which files the RSS is."""
+    out, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else "[anon]"
+                if "/" in name:
+                    name = name.rsplit("/", 2)[-2] + "/*" + pathlib.Path(name).suffix
+            elif head[0] == "Rss:":
+                out[name] = out.get(name, 0) + int(head[1])
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:12])
 
 
 def quad_count(base):
@@ -134,7 +153,11 @@ def main():
                 "errors_other_than_429": sum(v for k, v in status.items() if k >= 500 or k == 0 or k in (400, 404, 408, 409, 422)),
                 "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
                 "p99_ms": round(1000 * lat[int(len(lat) * 0.99)], 2) if lat else None,
-                "rss_mib": round(rss_kb(server.pid) / 1024, 1),
+                "rss_mib": mib(server.pid, "VmRSS"),
+                # Anonymous memory is the heap; file pages are mapped files (the search index's
+                # segments are memory-mapped), which the kernel can drop under pressure.
+                "rss_anon_mib": mib(server.pid, "RssAnon"), "rss_file_mib": mib(server.pid, "RssFile"),
+                "resident_kib_by_mapping": smaps_by_file(server.pid),
             }
             minutes.append(row)
             print(json.dumps(row), flush=True)

@@ -105,15 +105,16 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `Y^T Y + reg I` with faer (the one dense product per sweep).
+/// `Y^T Y + reg I` with faer (the one dense product per sweep), on a scratch thread so that
+/// no long-lived thread keeps faer's packing buffer ([`super::on_scratch_thread`]).
 pub(crate) fn gram(y: &[f32], n: usize, f: usize, reg: f32) -> Vec<f32> {
-    let yr = MatRef::from_row_major_slice(y, n, f);
     let mut g = vec![0f32; f * f];
-    {
+    super::on_scratch_thread(|| {
+        let yr = MatRef::from_row_major_slice(y, n, f);
         let gm = MatMut::from_row_major_slice_mut(&mut g, f, f);
         let par = if n * f * f > 1 << 22 { Par::rayon(0) } else { Par::Seq };
         faer::linalg::matmul::matmul(gm, Accum::Replace, yr.transpose(), yr, 1.0f32, par);
-    }
+    });
     for i in 0..f {
         g[i * f + i] += reg;
     }

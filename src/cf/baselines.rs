@@ -165,8 +165,9 @@ impl Ease {
         for i in 0..n {
             g[(i, i)] += lambda as f64;
         }
-        let llt = g.llt(Side::Lower).map_err(|_| EaseError::NotPositiveDefinite)?;
-        let p = llt.inverse();
+        // The inverse runs faer's products: on a scratch thread, like `als::gram`.
+        let p = super::on_scratch_thread(|| g.llt(Side::Lower).map(|llt| llt.inverse()))
+            .map_err(|_| EaseError::NotPositiveDefinite)?;
         let mut b = vec![0f32; n * n];
         b.par_chunks_mut(n.max(1)).enumerate().for_each(|(j, row)| {
             for i in 0..n {
