@@ -144,6 +144,9 @@ impl Drop for Engine {
     }
 }
 
+/// Under continuous writes, housekeeping flushes the memtables once per this many ticks.
+pub const FLUSH_AT_MOST_EVERY_TICKS: u32 = 10;
+
 impl Engine {
     /// Opens the store the config names (RocksDB under `data`, or memory) and makes sure the
     /// current ontology is loaded.
@@ -152,24 +155,37 @@ impl Engine {
         Self::with_parts(config, store, pseudo)
     }
 
-    /// Starts the server's housekeeping thread. Every `every`, the writes committed since the
-    /// last tick are flushed from RocksDB's memtables to disk: oxigraph sizes the memtables for a
-    /// 512 MiB write budget, so without this a busy server holds minutes of writes in memory and
-    /// replays them from the log at the next start. The thread ends when the engine is dropped.
+    /// Starts the server's housekeeping thread, which flushes committed writes from RocksDB's
+    /// memtables to disk: oxigraph sizes the memtables for a 512 MiB write budget, so without
+    /// this a busy server holds a long run of writes in memory and replays them from the log at
+    /// the next start. It flushes at the first tick (`every`) with nothing new written after a
+    /// write, or after [`FLUSH_AT_MOST_EVERY_TICKS`] ticks of continuous writing. Not every tick:
+    /// each flush leads to a compaction that rewrites the string dictionary's file whole (its
+    /// keys are hashes), and RocksDB keeps the old file's blocks in that column family's 128 MiB
+    /// cache until it is full (benches/REPORT.md section 9). The thread ends with the engine.
     pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration) {
         let weak = Arc::downgrade(self);
         let mut flushed_at = self.store.generation();
+        let mut seen = flushed_at;
+        let mut ticks_unflushed = 0u32;
         let spawned = std::thread::Builder::new().name("shopgraph-housekeeping".into()).spawn(move || {
             loop {
                 std::thread::sleep(every);
                 let Some(engine) = weak.upgrade() else { return };
                 let now = engine.store.generation();
                 if now != flushed_at {
-                    match engine.store.flush() {
-                        Ok(()) => flushed_at = now,
-                        Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
+                    ticks_unflushed += 1;
+                    if now == seen || ticks_unflushed >= FLUSH_AT_MOST_EVERY_TICKS {
+                        match engine.store.flush() {
+                            Ok(()) => {
+                                flushed_at = now;
+                                ticks_unflushed = 0;
+                            }
+                            Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
+                        }
                     }
                 }
+                seen = now;
             }
         });
         if let Err(e) = spawned {

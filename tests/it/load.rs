@@ -364,8 +364,9 @@ async fn a_forgotten_user_is_gone_from_the_graph_the_models_and_every_file() {
 }
 
 /// Housekeeping flushes committed writes out of RocksDB's memtables (a busy server held them in
-/// memory until oxigraph's 512 MiB write budget): a write becomes new SST files within a tick,
-/// and ticks with nothing written add none.
+/// memory until oxigraph's 512 MiB write budget): a write becomes new SST files once writing
+/// pauses for a tick, ticks with nothing written add none, and continuous writing is not flushed
+/// every tick (each flush led to a compaction that grew RocksDB's dictionary cache in the soak).
 #[test]
 fn housekeeping_flushes_written_memtables_to_disk() {
     let dir = tempfile::tempdir().unwrap();
@@ -380,17 +381,34 @@ fn housekeeping_flushes_written_memtables_to_disk() {
             .filter(|n| n.ends_with(".sst"))
             .collect()
     };
+    let flushed_after = |before: &std::collections::BTreeSet<String>, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ssts() == *before {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let tick = std::time::Duration::from_millis(250);
     e.store().flush().unwrap();
-    e.start_housekeeping(std::time::Duration::from_millis(100));
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    e.start_housekeeping(tick);
+    std::thread::sleep(tick * 2);
     let idle = ssts();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(tick * 2);
     assert_eq!(ssts(), idle, "a tick with nothing written flushed anyway");
     e.update(&format!("{SG}INSERT DATA {{ <urn:x:housekeeping> sg:name \"written once\" }}")).unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while ssts() == idle {
-        assert!(std::time::Instant::now() < deadline, "the write never left the memtables");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    flushed_after(&idle, "the write never left the memtables");
     assert_eq!(count(&e, &format!("{SG}SELECT (COUNT(*) AS ?n) {{ <urn:x:housekeeping> sg:name ?v }}")), 1);
+
+    // Writing without a pause for three ticks (ten are allowed): nothing is flushed until the
+    // writes stop.
+    std::thread::sleep(tick);
+    let before = ssts();
+    let until = std::time::Instant::now() + tick * 3;
+    let mut n = 0;
+    while std::time::Instant::now() < until {
+        e.update(&format!("{SG}INSERT DATA {{ <urn:x:housekeeping> sg:name \"write {n}\" }}")).unwrap();
+        n += 1;
+    }
+    assert_eq!(ssts(), before, "{n} continuous writes were flushed while they went on");
+    flushed_after(&before, "the continuous writes were not flushed once they stopped");
 }
