@@ -2,7 +2,7 @@
 """Soak: mixed load at the default limits for a long time, against the release binary on the
 demo data; errors by status, p50/p99 latency and resident memory over time.
 
-    cargo build --release && python3 benches/soak.py [--minutes 30] [--clients 16]
+    cargo build --release && python3 benches/soak.py [--minutes 30] [--clients 16] [--warm]
 
 Each client thread loops over a weighted mix: SPARQL queries (catalogue questions, a few slow
 aggregates), named queries, /recommend and /similar, SPARQL updates, Graph Store PUTs of a small
@@ -65,8 +65,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--warm", action="store_true",
-                    help="read every term of the store once before the load, so that RocksDB's caches hold the "
-                         "working set (a server that has run a while); growth after that is what a leak adds")
+                    help="read every term of the store once before the load (as a server that has run a while has), so "
+                         "that reading the data for the first time is not counted as growth")
     ap.add_argument("--shopgraph", default=str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release/shopgraph"))
     args = ap.parse_args()
     sg = pathlib.Path(args.shopgraph)
