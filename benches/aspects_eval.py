@@ -3,7 +3,8 @@
 out, through the served path) on the untouched test share: the fifth of reviews that
 `shopgraph finetune` never trains on (BLAKE3 of "sentences:<review id>", first byte % 5 == 0)
 of tests/data/aspects/sentences.tsv, the same share of the Amazon sentences, and positive vs
-negative on the Yelp and IMDB sentences of the same UCI collection (never trained on). Run it against
+negative on the Yelp and IMDB sentences of the same UCI collection and on Hu and Liu's human-rated
+Amazon product-review snippets (never trained on). Run it against
 any models folder to compare paths side by side, e.g. the review model against the older
 lexicon + sentiment-head path (a folder without models/review-minilm.*):
 
@@ -78,9 +79,11 @@ def main():
         return right / len(pairs)
 
     others = {}
-    for name in ("yelp", "imdb"):
-        # Never trained on by any model here: other kinds of reviews entirely.
-        lines = (ROOT / f"tests/data/sentiment-sentences-{name}.tsv").read_text().splitlines()[1:]
+    for name, file in (("yelp", "sentiment-sentences-yelp"), ("imdb", "sentiment-sentences-imdb"),
+                       ("amazon_huliu", "sentiment-snippets-amazon-huliu")):
+        # Never trained on by any model here: other kinds of reviews entirely, and another shop's
+        # (Hu and Liu's product reviews, human-rated; benches/vader_snippets.py).
+        lines = (ROOT / f"tests/data/{file}.tsv").read_text().splitlines()[1:]
         pairs = [(t, "positive" if l == "1" else "negative") for t, _, l in (x.rpartition("\t") for x in lines) if t.strip()]
         others[name] = {"sentences": len(pairs), "positive_vs_negative": pos_neg(pairs)}
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)

@@ -175,6 +175,19 @@ pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job
         "finetune: test share: aspects P {:.3} R {:.3} F1 {:.3}, aspect polarity {:.3}, sentence 3-way {:.3}, positive/negative {:.3}",
         t.precision, t.recall, t.f1, t.polarity_accuracy, t.sentence_accuracy, t.binary_accuracy
     );
+    for (name, acc) in &report.other {
+        eprintln!("finetune: {name} (never trained on): positive/negative {acc:.3}");
+    }
+    if let Some((t, other)) = &report.best_epoch_scores {
+        eprintln!(
+            "finetune: for comparison, the best epoch alone: aspects F1 {:.3}, aspect polarity {:.3}, sentence 3-way {:.3}, positive/negative {:.3}{}",
+            t.f1,
+            t.polarity_accuracy,
+            t.sentence_accuracy,
+            t.binary_accuracy,
+            other.iter().map(|(n, a)| format!(", {n} {a:.3}")).collect::<String>()
+        );
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -67,7 +67,8 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
     let train: Vec<_> = all.iter().filter(|e| !e.test).take(64).cloned().collect();
     let dev: Vec<_> = all.iter().filter(|e| !e.test).skip(64).take(16).cloned().collect();
     let tok = tokenizer();
-    let opts = Options { epochs: 12, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed: 3 };
+    let opts =
+        Options { epochs: 12, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed: 3, average_last: 0 };
     let t = finetune::train(tiny_base(), 2, &tok, aspects.clone(), &train, &dev, opts, |_| {}).unwrap();
     let losses: Vec<f64> = t.curve.iter().map(|e| e.loss).collect();
     assert!(losses[losses.len() - 1] < losses[0] * 0.8, "loss did not fall: {losses:?}");
@@ -159,6 +160,39 @@ fn test_share_is_fixed_by_review_and_about_a_fifth() {
     for e in &all {
         let same: Vec<_> = all.iter().filter(|x| review(&x.id) == review(&e.id)).collect();
         assert!(same.iter().all(|x| x.test == e.test), "review {} straddles the split", review(&e.id));
+    }
+}
+
+/// Out-of-domain sentences train the sentence head only: none lands in the test or development
+/// share, none carries an aspect label, and the shop's own split is the same with or without them.
+#[test]
+fn general_sentences_are_training_only_and_leave_the_split_alone() {
+    let aspects = job::base_aspects();
+    let job_with = |general: Vec<PathBuf>| job::Job {
+        aspect_files: vec![repo("tests/data/aspects/sentences.tsv")],
+        binary_files: vec![repo("tests/data/sentiment-sentences-amazon.tsv")],
+        general_files: general,
+        report_files: Vec::new(),
+        reviews: None,
+        titles_per_label: 0,
+        base: "all-minilm-l6-v2".into(),
+        id: "t".into(),
+        version: "0".into(),
+        out: PathBuf::new(),
+        options: Options::default(),
+        device: "cpu".into(),
+    };
+    let plain = job::split(&job_with(Vec::new()), &aspects).unwrap();
+    let with = job::split(&job_with(vec![repo("tests/data/sentiment-general.tsv")]), &aspects).unwrap();
+    let ids = |v: &[data::Example]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&plain.test), ids(&with.test));
+    assert_eq!(ids(&plain.dev), ids(&with.dev));
+    let general: Vec<_> = with.train.iter().filter(|e| e.id.starts_with("general:")).collect();
+    assert_eq!(general.len(), 1000);
+    assert_eq!(with.train.len(), plain.train.len() + 1000);
+    for e in general {
+        assert!(e.known.iter().all(|k| !k), "{} speaks for an aspect", e.id);
+        assert!(e.sentence.is_some() && e.weight < 1.0, "{}", e.id);
     }
 }
 

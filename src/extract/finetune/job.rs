@@ -17,6 +17,13 @@ pub struct Job {
     pub aspect_files: Vec<PathBuf>,
     /// Positive/negative sentence files (`text<TAB>0|1`).
     pub binary_files: Vec<PathBuf>,
+    /// Sentences from outside the shop's domain with a 3-way sentence label and no aspect labels
+    /// (the aspect-file format with `labels` = `partial`): training only, never in the test or
+    /// development share, at half weight.
+    pub general_files: Vec<PathBuf>,
+    /// Positive/negative sentence files from other kinds of reviews, never trained on and never
+    /// used to choose anything: scored once at the end, like the test share.
+    pub report_files: Vec<PathBuf>,
     /// Reviews CSV whose titles and star ratings give weak sentence labels.
     pub reviews: Option<PathBuf>,
     /// Weak labels per polarity taken from `reviews`.
@@ -47,6 +54,11 @@ pub struct Report {
     pub data_hash: String,
     /// Scores on the untouched test share.
     pub test: Evaluation,
+    /// Positive/negative accuracy on each report file (file stem, accuracy).
+    pub other: Vec<(String, f64)>,
+    /// With averaging: the same run's best epoch on the test share and the report files, for
+    /// comparing the two ways of choosing what to keep.
+    pub best_epoch_scores: Option<(Evaluation, Vec<(String, f64)>)>,
     /// Epoch kept.
     pub best_epoch: usize,
     /// Seconds of training.
@@ -117,9 +129,17 @@ pub fn split(job: &Job, aspects: &[String]) -> Result<Split, ExtractError> {
         let exclude = |id: &str| taken.contains(id) || id.parse::<u64>().is_ok_and(|n| n < 5000);
         all.extend(data::read_titles(r, job.titles_per_label, &exclude)?);
     }
+    for f in &job.general_files {
+        all.extend(data::read_aspect_file(f, aspects)?.into_iter().map(|e| Example {
+            id: format!("general:{}", e.id),
+            test: false,
+            weight: 0.5,
+            ..e
+        }));
+    }
     let (test, rest): (Vec<Example>, Vec<Example>) = all.into_iter().partition(|e| e.test);
     let (dev, train): (Vec<Example>, Vec<Example>) =
-        rest.into_iter().partition(|e| !e.id.starts_with("title:") && in_dev_share(e));
+        rest.into_iter().partition(|e| !e.id.starts_with("title:") && !e.id.starts_with("general:") && in_dev_share(e));
     Ok(Split { train, dev, test })
 }
 
@@ -159,7 +179,7 @@ pub fn run(
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
     let device = training_device(&job.device)?;
-    let Trained { model, curve, best_epoch } = super::train(
+    let Trained { model, curve, best_epoch, averaged } = super::train(
         super::read_base(&base_path, &device)?,
         heads,
         &tok,
@@ -175,6 +195,33 @@ pub fn run(
     // The model's forward pass over the test share, tokenising included: its reading speed on
     // this device (the served path is ort's, measured in benches/extract_vs_onnxruntime.py).
     let eval_per_second = test.len() as f64 / t_eval.elapsed().as_secs_f64().max(1e-9);
+    let mut others = Vec::new();
+    for f in &job.report_files {
+        let stem = f.file_stem().map_or_else(String::new, |s| s.to_string_lossy().to_string());
+        others.push((stem, data::read_binary_file(f)?));
+    }
+    let score_others = |m: &super::tagger::Tagger| -> Result<Vec<(String, f64)>, ExtractError> {
+        others
+            .iter()
+            .map(|(n, ex)| Ok((n.clone(), super::evaluate(m, &tok, ex, job.options.max_tokens)?.binary_accuracy)))
+            .collect()
+    };
+    let other = score_others(&model)?;
+    // The best epoch, scored on the same shares, then the average put back.
+    let best_epoch_scores = match &averaged {
+        Some((_, _, best_parts)) => {
+            let kept = super::trained_parts(&model)
+                .into_iter()
+                .map(|(k, v)| Ok((k, v.copy()?)))
+                .collect::<candle_core::Result<std::collections::HashMap<_, _>>>()
+                .map_err(|e| ExtractError::Training(e.to_string()))?;
+            super::set_parts(&model, best_parts)?;
+            let scores = (super::evaluate(&model, &tok, &test, job.options.max_tokens)?, score_others(&model)?);
+            super::set_parts(&model, &kept)?;
+            Some(scores)
+        }
+        None => None,
+    };
 
     std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
     let parts = job.out.join(format!("{}.safetensors", job.id));
@@ -221,19 +268,26 @@ pub fn run(
         .aspect_files
         .iter()
         .chain(&job.binary_files)
+        .chain(&job.general_files)
         .chain(job.reviews.iter().filter(|_| job.titles_per_label > 0))
         .map(|p| p.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string()))
         .collect();
     m.insert(
         "trained_on".into(),
         s(&format!(
-            "{} training examples from {} ({} review titles per polarity as weak labels); blake3 {}; {} development examples chose epoch {}; {} test-share examples never trained on",
+            "{} training examples from {} ({} review titles per polarity as weak labels); blake3 {}; {}; {} test-share examples never trained on",
             train.len(),
             sources.join(", "),
             job.titles_per_label,
             data_hash,
-            dev.len(),
-            best_epoch + 1,
+            match &averaged {
+                Some((n, _, _)) => format!(
+                    "kept the mean of {n} snapshots over the last {} epochs ({} development examples chose nothing)",
+                    job.options.average_last,
+                    dev.len()
+                ),
+                None => format!("{} development examples chose epoch {}", dev.len(), best_epoch + 1),
+            },
             test.len()
         )),
     );
@@ -252,8 +306,29 @@ pub fn run(
     m.insert("inference".into(), toml::Value::Table(inf));
     let mut metrics = toml::Table::new();
     metrics.insert("test".into(), toml::Value::Table(table(&test_eval)));
-    if let Some(e) = curve.get(best_epoch) {
-        metrics.insert("dev".into(), toml::Value::Table(table(&e.dev)));
+    let accuracies =
+        |o: &[(String, f64)]| toml::Value::Table(o.iter().map(|(n, a)| (n.clone(), toml::Value::Float(*a))).collect());
+    if !other.is_empty() {
+        metrics.insert("other".into(), accuracies(&other));
+    }
+    match (&averaged, curve.get(best_epoch)) {
+        (Some((_, dev_eval, _)), _) => {
+            metrics.insert("dev".into(), toml::Value::Table(table(dev_eval)));
+        }
+        (None, Some(e)) => {
+            metrics.insert("dev".into(), toml::Value::Table(table(&e.dev)));
+        }
+        (None, None) => {}
+    }
+    if let (Some((t, o)), Some(e)) = (&best_epoch_scores, curve.get(best_epoch)) {
+        // Not the model kept: what the best-epoch recipe would have kept from this run.
+        let mut b = toml::Table::new();
+        b.insert("dev".into(), toml::Value::Table(table(&e.dev)));
+        b.insert("test".into(), toml::Value::Table(table(t)));
+        if !o.is_empty() {
+            b.insert("other".into(), accuracies(o));
+        }
+        metrics.insert("best_epoch".into(), toml::Value::Table(b));
     }
     let mut opts = toml::Value::try_from(job.options).map_err(|e| ExtractError::Training(e.to_string()))?;
     if let Some(t) = opts.as_table_mut() {
@@ -284,6 +359,8 @@ pub fn run(
         examples: [train.len(), dev.len(), test.len()],
         data_hash,
         test: test_eval,
+        other,
+        best_epoch_scores,
         best_epoch,
         seconds,
         device: device_name(&device),

@@ -45,11 +45,42 @@ pub struct Options {
     pub max_tokens: usize,
     /// Seed of the initialisation and the shuffles.
     pub seed: u64,
+    /// Keep the mean of the trained parts over the last this many epochs (four snapshots an
+    /// epoch) instead of the epoch the development share scores best; 0 keeps the best epoch.
+    pub average_last: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { epochs: 8, rank: 8, lr: 2e-3, batch: 16, dropout: 0.1, max_tokens: 128, seed: 7 }
+        Self { epochs: 8, rank: 8, lr: 2e-3, batch: 16, dropout: 0.1, max_tokens: 128, seed: 7, average_last: 0 }
+    }
+}
+
+/// Snapshots of the trained parts taken in a snapshot window, summed; their mean is the
+/// averaged model.
+#[derive(Default)]
+struct Average {
+    sum: HashMap<String, Tensor>,
+    n: usize,
+}
+
+impl Average {
+    fn add(&mut self, parts: Vec<(String, candle_core::Var)>) -> candle_core::Result<()> {
+        for (name, v) in parts {
+            let t = v.as_tensor().detach();
+            let next = match self.sum.remove(&name) {
+                Some(s) => (s + t)?,
+                None => t.copy()?,
+            };
+            self.sum.insert(name, next);
+        }
+        self.n += 1;
+        Ok(())
+    }
+
+    fn mean(self) -> candle_core::Result<HashMap<String, Tensor>> {
+        let n = self.n.max(1) as f64;
+        self.sum.into_iter().map(|(k, v)| Ok((k, (v / n)?))).collect()
     }
 }
 
@@ -118,12 +149,16 @@ pub struct Epoch {
 /// A trained model and how it got there.
 #[derive(Debug)]
 pub struct Trained {
-    /// The model (its best epoch on the development share).
+    /// The model: its best epoch on the development share, or the mean of the snapshots when
+    /// [`Options::average_last`] is set.
     pub model: Tagger,
     /// Per epoch.
     pub curve: Vec<Epoch>,
-    /// The epoch kept (0-based).
+    /// The epoch that scored best on the development share (0-based).
     pub best_epoch: usize,
+    /// With averaging: how many snapshots were averaged, the average's development scores, and
+    /// the best epoch's parts (kept to compare the two recipes on the same run).
+    pub averaged: Option<(usize, Evaluation, HashMap<String, Tensor>)>,
 }
 
 /// Progress of training, for a bar.
@@ -361,7 +396,12 @@ pub fn train(
     let mut step = 0;
     let mut curve = Vec::new();
     let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
-    for epoch in 0..opts.epochs.max(1) {
+    let epochs = opts.epochs.max(1);
+    let average_from = epochs.saturating_sub(opts.average_last.min(epochs));
+    let mut average = Average::default();
+    // Four evenly spaced snapshots an epoch, the last at its end.
+    let every = steps.div_ceil(4).max(1);
+    for epoch in 0..epochs {
         let t0 = std::time::Instant::now();
         let mut order: Vec<usize> = (0..items.len()).collect();
         for i in (1..order.len()).rev() {
@@ -392,6 +432,9 @@ pub fn train(
             }
             sum += l;
             step += 1;
+            if opts.average_last > 0 && epoch >= average_from && ((bi + 1) % every == 0 || bi + 1 == steps) {
+                average.add(model.variables()).map_err(cerr)?;
+            }
             progress(Progress { epoch, step: bi + 1, steps, loss: sum / (bi + 1) as f64 });
         }
         let dev_eval = evaluate(&model, tok, dev, opts.max_tokens)?;
@@ -408,12 +451,24 @@ pub fn train(
         curve.push(Epoch { loss: sum / steps as f64, dev: dev_eval, seconds: t0.elapsed().as_secs_f64() });
     }
     let (_, best_epoch, snap) = best.ok_or_else(|| ExtractError::Training("no epoch ran".into()))?;
+    if opts.average_last > 0 && average.n > 0 {
+        let n = average.n;
+        set_parts(&model, &average.mean().map_err(cerr)?)?;
+        let dev_eval = evaluate(&model, tok, dev, opts.max_tokens)?;
+        return Ok(Trained { model, curve, best_epoch, averaged: Some((n, dev_eval, snap)) });
+    }
+    set_parts(&model, &snap)?;
+    Ok(Trained { model, curve, best_epoch, averaged: None })
+}
+
+/// Puts `parts` into `model` (the variables it names; others stay).
+pub fn set_parts(model: &Tagger, parts: &HashMap<String, Tensor>) -> Result<(), ExtractError> {
     for (n, v) in model.variables() {
-        if let Some(t) = snap.get(&n) {
+        if let Some(t) = parts.get(&n) {
             v.set(t).map_err(cerr)?;
         }
     }
-    Ok(Trained { model, curve, best_epoch })
+    Ok(())
 }
 
 /// The trained parts of a model (adapters, norms, heads) by name.
@@ -452,4 +507,25 @@ pub fn load(
 /// where its base weights are).
 pub fn read_base(path: &Path, dev: &Device) -> Result<HashMap<String, Tensor>, ExtractError> {
     candle_core::safetensors::load(path, dev).map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn averaged_parts_are_the_mean_of_the_snapshots() {
+        let dev = Device::Cpu;
+        let snap = |x: f32| {
+            let t = Tensor::from_vec(vec![x, 2.0 * x], 2, &dev).unwrap();
+            vec![("w".to_string(), candle_core::Var::from_tensor(&t).unwrap())]
+        };
+        let mut avg = Average::default();
+        for x in [1.0, 2.0, 6.0] {
+            avg.add(snap(x)).unwrap();
+        }
+        assert_eq!(avg.n, 3);
+        let mean = avg.mean().unwrap();
+        assert_eq!(mean["w"].to_vec1::<f32>().unwrap(), vec![3.0, 6.0]);
+    }
 }
