@@ -210,11 +210,7 @@ pub fn run(
     // The best epoch, scored on the same shares, then the average put back.
     let best_epoch_scores = match &averaged {
         Some((_, _, best_parts)) => {
-            let kept = super::trained_parts(&model)
-                .into_iter()
-                .map(|(k, v)| Ok((k, v.copy()?)))
-                .collect::<candle_core::Result<std::collections::HashMap<_, _>>>()
-                .map_err(|e| ExtractError::Training(e.to_string()))?;
+            let kept = super::snapshot(&model)?;
             super::set_parts(&model, best_parts)?;
             let scores = (super::evaluate(&model, &tok, &test, job.options.max_tokens)?, score_others(&model)?);
             super::set_parts(&model, &kept)?;

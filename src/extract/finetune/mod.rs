@@ -440,13 +440,7 @@ pub fn train(
         let dev_eval = evaluate(&model, tok, dev, opts.max_tokens)?;
         let score = dev_score(&dev_eval);
         if best.as_ref().is_none_or(|b| score > b.0) {
-            let snap = model
-                .variables()
-                .into_iter()
-                .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
-                .collect::<candle_core::Result<_>>()
-                .map_err(cerr)?;
-            best = Some((score, epoch, snap));
+            best = Some((score, epoch, snapshot(&model)?));
         }
         curve.push(Epoch { loss: sum / steps as f64, dev: dev_eval, seconds: t0.elapsed().as_secs_f64() });
     }
@@ -459,6 +453,11 @@ pub fn train(
     }
     set_parts(&model, &snap)?;
     Ok(Trained { model, curve, best_epoch, averaged: None })
+}
+
+/// A copy of the trained parts as they are now (later steps do not change it).
+pub fn snapshot(model: &Tagger) -> Result<HashMap<String, Tensor>, ExtractError> {
+    model.variables().into_iter().map(|(n, v)| Ok((n, v.as_tensor().copy().map_err(cerr)?))).collect()
 }
 
 /// Puts `parts` into `model` (the variables it names; others stay).
