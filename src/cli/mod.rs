@@ -340,6 +340,10 @@ enum Command {
         /// the end and written into the manifest.
         #[arg(long = "report-sentences", default_values = ["tests/data/sentiment-sentences-yelp.tsv", "tests/data/sentiment-sentences-imdb.tsv", "tests/data/sentiment-snippets-amazon-huliu.tsv"])]
         report_sentences: Vec<PathBuf>,
+        /// Train nothing: write the uniform mean of these runs' trained-parts files (same base,
+        /// rank and aspects), a "model soup", scored on the same shares.
+        #[arg(long = "soup")]
+        soup: Vec<PathBuf>,
         /// Encoder-weights manifest to start from.
         #[arg(long, default_value = "all-minilm-l6-v2")]
         base: String,
@@ -620,6 +624,7 @@ fn run_command() -> Result<()> {
             average_last,
             general,
             report_sentences,
+            soup,
             base,
             id,
             version,
@@ -646,6 +651,7 @@ fn run_command() -> Result<()> {
                     ..Default::default()
                 },
                 device: config.device.clone(),
+                soup,
             };
             text::finetune(&config, &job)?;
         }

@@ -1,7 +1,7 @@
 //! Fine-tuning: a tiny encoder trains on real labelled sentences (the loss falls), its saved
-//! parts reload to the same outputs, its ONNX export runs in ONNX Runtime to the same numbers
-//! and is the same bytes every time; the committed review model holds its scores on the
-//! untouched test share through the served path.
+//! parts reload to the same outputs, a soup of a run with itself is that run, its ONNX export
+//! runs in ONNX Runtime to the same numbers and is the same bytes every time; the committed
+//! review model holds its scores on the untouched test share through the served path.
 
 use crate::common::{config, loaded_engine};
 use shopgraph::extract::finetune::{self, Options, data, job};
@@ -106,6 +106,19 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
     assert!(diff(&a.detect, &flat_of(&b.detect)) < 1e-6);
     assert!(diff(&a.sentence, &flat_of(&b.sentence)) < 1e-6);
 
+    // A soup of a run with itself is that run: its stacked adapters (twice the rank) fold to the
+    // same update under the manifest's rank.
+    let twice = finetune::soup_model(tiny_base(), &[parts.clone(), parts.clone()], 2, aspects.clone(), 4).unwrap();
+    let c = twice.forward(&idt, &mt, 0.0).unwrap();
+    for (name, x, y) in [
+        ("detect", &a.detect, &c.detect),
+        ("polarity", &a.polarity, &c.polarity),
+        ("sentence", &a.sentence, &c.sentence),
+    ] {
+        let d = diff(x, &flat_of(y));
+        assert!(d < 1e-4, "{name}: the soup of a run with itself differs from the run by {d}");
+    }
+
     // The ONNX export: same bytes from the reloaded model, same numbers in ONNX Runtime.
     let onnx = t.model.to_onnx("0.0.1").unwrap();
     assert_eq!(onnx, again.to_onnx("0.0.1").unwrap(), "export is not deterministic");
@@ -181,6 +194,7 @@ fn general_sentences_are_training_only_and_leave_the_split_alone() {
         out: PathBuf::new(),
         options: Options::default(),
         device: "cpu".into(),
+        soup: Vec::new(),
     };
     let plain = job::split(&job_with(Vec::new()), &aspects).unwrap();
     let with = job::split(&job_with(vec![repo("tests/data/sentiment-general.tsv")]), &aspects).unwrap();

@@ -38,6 +38,10 @@ pub struct Job {
     pub out: PathBuf,
     /// Training settings.
     pub options: Options,
+    /// Trained-parts files of earlier runs (same base, rank and aspects): when given, nothing is
+    /// trained; the model is their uniform mean ([`super::soup`]), scored and written like a
+    /// trained one.
+    pub soup: Vec<PathBuf>,
     /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
@@ -179,16 +183,15 @@ pub fn run(
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
     let device = training_device(&job.device)?;
-    let Trained { model, curve, best_epoch, averaged } = super::train(
-        super::read_base(&base_path, &device)?,
-        heads,
-        &tok,
-        aspects.clone(),
-        &train,
-        &dev,
-        job.options,
-        progress,
-    )?;
+    let base_weights = super::read_base(&base_path, &device)?;
+    let (Trained { model, curve, best_epoch, averaged }, soup_dev) = if job.soup.is_empty() {
+        let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, job.options, progress)?;
+        (t, None)
+    } else {
+        let model = super::soup_model(base_weights, &job.soup, heads, aspects.clone(), job.options.rank)?;
+        let dev_eval = super::evaluate(&model, &tok, &dev, job.options.max_tokens)?;
+        (Trained { model, curve: Vec::new(), best_epoch: 0, averaged: None }, Some(dev_eval))
+    };
     let seconds = start.elapsed().as_secs_f64();
     let t_eval = std::time::Instant::now();
     let test_eval = super::evaluate(&model, &tok, &test, job.options.max_tokens)?;
@@ -242,7 +245,8 @@ pub fn run(
             ("positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
         ],
     );
-    for (name, svg) in [("training", loss_svg), ("dev", dev_svg)] {
+    // A soup trained nothing here: no curves (its runs' own are beside their manifests).
+    for (name, svg) in [("training", loss_svg), ("dev", dev_svg)].into_iter().filter(|_| !curve.is_empty()) {
         let path = job.out.join(format!("{}-{name}.svg", job.id));
         std::fs::write(&path, svg).map_err(|e| ExtractError::io(&path, e))?;
     }
@@ -276,13 +280,20 @@ pub fn run(
             sources.join(", "),
             job.titles_per_label,
             data_hash,
-            match &averaged {
-                Some((n, _, _)) => format!(
+            match (&averaged, &soup_dev) {
+                (_, Some(_)) => format!(
+                    "nothing trained in this run: the uniform mean of {} runs' trained parts ({}; blake3 {}), their data as their manifests say; {} development examples scored it and chose nothing",
+                    job.soup.len(),
+                    job.soup.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                    soup_hash(&job.soup)?,
+                    dev.len()
+                ),
+                (Some((n, _, _)), None) => format!(
                     "kept the mean of {n} snapshots over the last {} epochs ({} development examples chose nothing)",
                     job.options.average_last,
                     dev.len()
                 ),
-                None => format!("{} development examples chose epoch {}", dev.len(), best_epoch + 1),
+                (None, None) => format!("{} development examples chose epoch {}", dev.len(), best_epoch + 1),
             },
             test.len()
         )),
@@ -308,6 +319,11 @@ pub fn run(
         metrics.insert("other".into(), accuracies(&other));
     }
     match (&averaged, curve.get(best_epoch)) {
+        _ if soup_dev.is_some() => {
+            if let Some(d) = &soup_dev {
+                metrics.insert("dev".into(), toml::Value::Table(table(d)));
+            }
+        }
         (Some((_, dev_eval, _)), _) => {
             metrics.insert("dev".into(), toml::Value::Table(table(dev_eval)));
         }
@@ -329,7 +345,11 @@ pub fn run(
     let mut opts = toml::Value::try_from(job.options).map_err(|e| ExtractError::Training(e.to_string()))?;
     if let Some(t) = opts.as_table_mut() {
         t.insert("seconds".into(), toml::Value::Float(seconds));
-        t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
+        if curve.is_empty() {
+            t.insert("soup".into(), toml::Value::Array(job.soup.iter().map(|p| s(&p.display().to_string())).collect()));
+        } else {
+            t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
+        }
         t.insert("device".into(), s(&device_name(&device)));
         t.insert("test_sentences_per_second".into(), toml::Value::Float(eval_per_second));
     }
@@ -362,6 +382,15 @@ pub fn run(
         device: device_name(&device),
         eval_per_second,
     })
+}
+
+/// BLAKE3 over the soup's parts files, in the order given.
+fn soup_hash(files: &[PathBuf]) -> Result<String, ExtractError> {
+    let mut h = blake3::Hasher::new();
+    for f in files {
+        h.update(&std::fs::read(f).map_err(|e| ExtractError::io(f, e))?);
+    }
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// The nine aspects of the labelling guidelines, in the model's output order.

@@ -21,7 +21,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use data::Example;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tagger::Tagger;
 
 fn cerr(e: candle_core::Error) -> ExtractError {
@@ -488,18 +488,91 @@ pub fn load(
     aspects: Vec<String>,
     rank: usize,
 ) -> Result<Tagger, ExtractError> {
-    let trained = candle_core::safetensors::load(parts, &Device::Cpu)
-        .map_err(|e| ExtractError::Model(format!("{}: {e}", parts.display())))?;
+    let trained = read_parts(parts)?;
+    from_parts(base, &trained, &parts.display().to_string(), heads, aspects, rank)
+}
+
+fn read_parts(path: &Path) -> Result<HashMap<String, Tensor>, ExtractError> {
+    candle_core::safetensors::load(path, &Device::Cpu)
+        .map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
+}
+
+fn from_parts(
+    base: HashMap<String, Tensor>,
+    trained: &HashMap<String, Tensor>,
+    source: &str,
+    heads: usize,
+    aspects: Vec<String>,
+    rank: usize,
+) -> Result<Tagger, ExtractError> {
+    // alpha = 2 rank: the adapters' scale is 2 whatever the rank, so a soup's wider adapters
+    // (below) need no scale of their own.
     let model =
-        Tagger::new(base, &trained, aspects, heads, Adaptation { rank, alpha: 2.0 * rank as f64 }, 0).map_err(cerr)?;
+        Tagger::new(base, trained, aspects, heads, Adaptation { rank, alpha: 2.0 * rank as f64 }, 0).map_err(cerr)?;
     // A part missing from the file would start from its random initialisation: refuse instead.
     if let Some((n, _)) = model.variables().into_iter().find(|(n, _)| !trained.contains_key(n)) {
-        return Err(ExtractError::Model(format!(
-            "{}: lacks {n} (trained with another rank or aspect list?)",
-            parts.display()
-        )));
+        return Err(ExtractError::Model(format!("{source}: lacks {n} (trained with another rank or aspect list?)")));
     }
     Ok(model)
+}
+
+/// The uniform mean of several runs' trained parts (a "model soup", Wortsman et al. 2022): runs
+/// fine-tuned from the same base stay close enough in weight space that their mean is a model,
+/// and one that costs nothing more to serve. Heads and norms are averaged as they are; an
+/// adapter pair is not (the mean of the `A`s times the mean of the `B`s is not the mean of the
+/// updates), so the soup stacks them: `A` = the runs' `A`s one under another, `B` = their `B`s
+/// side by side over the number of runs, whose product is exactly the mean of the runs' updates
+/// (a rank of the runs' ranks summed; folded into the weights on export as before).
+pub fn soup(runs: &[HashMap<String, Tensor>]) -> Result<HashMap<String, Tensor>, ExtractError> {
+    let first = runs.first().ok_or_else(|| ExtractError::Model("a soup needs at least one run".into()))?;
+    let n = runs.len() as f64;
+    let mut out = HashMap::new();
+    for name in first.keys() {
+        let mut parts = Vec::with_capacity(runs.len());
+        for (i, r) in runs.iter().enumerate() {
+            let t = r.get(name).ok_or_else(|| ExtractError::Model(format!("soup: run {} lacks {name}", i + 1)))?;
+            parts.push(t.clone());
+        }
+        let mixed = if name.ends_with(".lora_a") {
+            Tensor::cat(&parts, 0)
+        } else if name.ends_with(".lora_b") {
+            Tensor::cat(&parts, 1).and_then(|t| t / n)
+        } else {
+            let shape = first[name].shape();
+            if let Some(i) = parts.iter().position(|t| t.shape() != shape) {
+                return Err(ExtractError::Model(format!(
+                    "soup: {name} is {:?} in run 1 and {:?} in run {} (another aspect list?)",
+                    shape.dims(),
+                    parts[i].dims(),
+                    i + 1
+                )));
+            }
+            Tensor::stack(&parts, 0).and_then(|t| t.mean(0))
+        }
+        .map_err(|e| ExtractError::Model(format!("soup: {name}: {e}")))?;
+        out.insert(name.clone(), mixed);
+    }
+    if let Some((i, _)) = runs.iter().enumerate().find(|(_, r)| r.len() != first.len()) {
+        return Err(ExtractError::Model(format!("soup: run {} has other parts than run 1", i + 1)));
+    }
+    Ok(out)
+}
+
+/// A model whose trained parts are the [`soup`] of the parts files in `files`.
+pub fn soup_model(
+    base: HashMap<String, Tensor>,
+    files: &[PathBuf],
+    heads: usize,
+    aspects: Vec<String>,
+    rank: usize,
+) -> Result<Tagger, ExtractError> {
+    let runs = files.iter().map(|f| read_parts(f)).collect::<Result<Vec<_>, _>>()?;
+    let dev = base.values().next().map_or(Device::Cpu, |t| t.device().clone());
+    let parts = soup(&runs)?
+        .into_iter()
+        .map(|(k, v)| Ok((k, v.to_device(&dev).map_err(cerr)?)))
+        .collect::<Result<HashMap<_, _>, ExtractError>>()?;
+    from_parts(base, &parts, &format!("soup of {} runs", files.len()), heads, aspects, rank)
 }
 
 /// Reads base encoder weights from a safetensors file onto `dev` (the model trains and runs
@@ -526,5 +599,30 @@ mod tests {
         assert_eq!(avg.n, 3);
         let mean = avg.mean().unwrap();
         assert_eq!(mean["w"].to_vec1::<f32>().unwrap(), vec![3.0, 6.0]);
+    }
+
+    #[test]
+    fn a_soups_adapter_update_is_the_mean_of_the_runs_updates() {
+        let dev = Device::Cpu;
+        // Two runs of a rank-2 adapter on a 3x4 weight, and a head.
+        let run = |k: f32| {
+            let a = Tensor::from_vec((0..8).map(|i| k * i as f32 - 1.0).collect::<Vec<_>>(), (2, 4), &dev).unwrap();
+            let b = Tensor::from_vec((0..6).map(|i| (i as f32 + k).sin()).collect::<Vec<_>>(), (3, 2), &dev).unwrap();
+            let h = Tensor::from_vec(vec![k, -k], 2, &dev).unwrap();
+            HashMap::from([("l.lora_a".to_string(), a), ("l.lora_b".to_string(), b), ("head.w".to_string(), h)])
+        };
+        let runs = [run(1.0), run(3.0)];
+        let s = soup(&runs).unwrap();
+        assert_eq!(s["l.lora_a"].dims(), &[4, 4]);
+        assert_eq!(s["l.lora_b"].dims(), &[3, 4]);
+        let update = |r: &HashMap<String, Tensor>| r["l.lora_b"].matmul(&r["l.lora_a"]).unwrap();
+        let want = ((update(&runs[0]) + update(&runs[1])).unwrap() / 2.0).unwrap();
+        let diff = (update(&s) - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "soup update differs from the mean update by {diff}");
+        assert_eq!(s["head.w"].to_vec1::<f32>().unwrap(), vec![2.0, -2.0]);
+        // Runs with other parts are refused, not silently mixed.
+        let mut odd = run(2.0);
+        odd.remove("head.w");
+        assert!(soup(&[run(1.0), odd]).is_err());
     }
 }
