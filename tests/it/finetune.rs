@@ -107,7 +107,8 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
     assert!(diff(&a.sentence, &flat_of(&b.sentence)) < 1e-6);
 
     // A soup of a run with itself is that run: its stacked adapters (twice the rank) fold to the
-    // same update under the manifest's rank.
+    // same update under the manifest's rank, up to their rounding to half precision; saved and
+    // reloaded, the soup gives its own outputs exactly.
     let twice = finetune::soup_model(tiny_base(), &[parts.clone(), parts.clone()], 2, aspects.clone(), 4).unwrap();
     let c = twice.forward(&idt, &mt, 0.0).unwrap();
     for (name, x, y) in [
@@ -116,8 +117,14 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
         ("sentence", &a.sentence, &c.sentence),
     ] {
         let d = diff(x, &flat_of(y));
-        assert!(d < 1e-4, "{name}: the soup of a run with itself differs from the run by {d}");
+        assert!(d < 1e-3, "{name}: the soup of a run with itself differs from the run by {d}");
     }
+    let soup_parts = dir.path().join("soup.safetensors");
+    finetune::save_half_adapters(&twice, &soup_parts).unwrap();
+    let soup_again = finetune::load(tiny_base(), &soup_parts, 2, aspects.clone(), 4).unwrap();
+    let e = soup_again.forward(&idt, &mt, 0.0).unwrap();
+    assert!(diff(&c.detect, &flat_of(&e.detect)) < 1e-6);
+    assert!(diff(&c.sentence, &flat_of(&e.sentence)) < 1e-6);
 
     // The ONNX export: same bytes from the reloaded model, same numbers in ONNX Runtime.
     let onnx = t.model.to_onnx("0.0.1").unwrap();

@@ -224,7 +224,11 @@ pub fn run(
 
     std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
     let parts = job.out.join(format!("{}.safetensors", job.id));
-    super::save_parts(&model, &parts)?;
+    if job.soup.is_empty() {
+        super::save_parts(&model, &parts)?;
+    } else {
+        super::save_half_adapters(&model, &parts)?;
+    }
     let onnx = model.to_onnx(&job.version).map_err(|e| ExtractError::Model(e.to_string()))?;
     let onnx_file = format!("{}-{}.onnx", job.id, job.version);
     manifest::write_cached(cache, &job.id, &onnx_file, &onnx)?;
@@ -282,7 +286,7 @@ pub fn run(
             data_hash,
             match (&averaged, &soup_dev) {
                 (_, Some(_)) => format!(
-                    "nothing trained in this run: the uniform mean of {} runs' trained parts ({}; blake3 {}), their data as their manifests say; {} development examples scored it and chose nothing",
+                    "nothing trained in this run: the uniform mean of {} runs' trained parts, adapters in half precision ({}; blake3 {}), their data as their manifests say; {} development examples scored it and chose nothing",
                     job.soup.len(),
                     job.soup.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
                     soup_hash(&job.soup)?,
@@ -345,7 +349,7 @@ pub fn run(
     let mut opts = toml::Value::try_from(job.options).map_err(|e| ExtractError::Training(e.to_string()))?;
     if let Some(t) = opts.as_table_mut() {
         t.insert("seconds".into(), toml::Value::Float(seconds));
-        if curve.is_empty() {
+        if soup_dev.is_some() {
             t.insert("soup".into(), toml::Value::Array(job.soup.iter().map(|p| s(&p.display().to_string())).collect()));
         } else {
             t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));

@@ -492,9 +492,13 @@ pub fn load(
     from_parts(base, &trained, &parts.display().to_string(), heads, aspects, rank)
 }
 
+/// Reads saved parts in single precision (a soup's adapters are stored in half).
 fn read_parts(path: &Path) -> Result<HashMap<String, Tensor>, ExtractError> {
     candle_core::safetensors::load(path, &Device::Cpu)
-        .map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))
+        .map_err(|e| ExtractError::Model(format!("{}: {e}", path.display())))?
+        .into_iter()
+        .map(|(k, v)| Ok((k, v.to_dtype(DType::F32).map_err(cerr)?)))
+        .collect()
 }
 
 fn from_parts(
@@ -559,6 +563,8 @@ pub fn soup(runs: &[HashMap<String, Tensor>]) -> Result<HashMap<String, Tensor>,
 }
 
 /// A model whose trained parts are the [`soup`] of the parts files in `files`.
+/// The adapters are rounded to half precision (as [`save_half_adapters`] stores them), so the
+/// model scored is the one that is saved.
 pub fn soup_model(
     base: HashMap<String, Tensor>,
     files: &[PathBuf],
@@ -570,9 +576,32 @@ pub fn soup_model(
     let dev = base.values().next().map_or(Device::Cpu, |t| t.device().clone());
     let parts = soup(&runs)?
         .into_iter()
-        .map(|(k, v)| Ok((k, v.to_device(&dev).map_err(cerr)?)))
+        .map(|(k, v)| {
+            let v = if is_adapter(&k) { v.to_dtype(DType::F16).and_then(|h| h.to_dtype(DType::F32)) } else { Ok(v) };
+            Ok((k, v.and_then(|v| v.to_device(&dev)).map_err(cerr)?))
+        })
         .collect::<Result<HashMap<_, _>, ExtractError>>()?;
     from_parts(base, &parts, &format!("soup of {} runs", files.len()), heads, aspects, rank)
+}
+
+fn is_adapter(name: &str) -> bool {
+    name.ends_with(".lora_a") || name.ends_with(".lora_b")
+}
+
+/// Writes the trained parts with the adapters in half precision (everything else as it is): a
+/// soup's stacked adapters are as wide as its runs' ranks summed (96 for eleven runs), 16 MB in
+/// single precision, 8 in half. Refolding them to a lower rank by a truncated SVD was tried
+/// instead and lost too much (rank 32 kept 87% of the smallest update's energy and scored lower
+/// on every share; benches/REPORT.md section 6).
+pub fn save_half_adapters(model: &Tagger, path: &Path) -> Result<(), ExtractError> {
+    let parts = trained_parts(model)
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if is_adapter(&k) { v.to_dtype(DType::F16).map_err(cerr)? } else { v };
+            Ok((k, v))
+        })
+        .collect::<Result<HashMap<_, _>, ExtractError>>()?;
+    candle_core::safetensors::save(&parts, path).map_err(cerr)
 }
 
 /// Reads base encoder weights from a safetensors file onto `dev` (the model trains and runs
