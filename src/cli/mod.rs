@@ -328,6 +328,10 @@ enum Command {
         /// Seed of the initialisation and the shuffles.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Train a run per seed (comma-separated), one after another, and keep their soup (see
+        /// --soup); overrides --seed.
+        #[arg(long, value_delimiter = ',')]
+        seeds: Vec<u64>,
         /// Keep the mean of the trained parts over the last N epochs (four snapshots an epoch)
         /// rather than the epoch that scores best on the development share (0).
         #[arg(long, default_value_t = 0)]
@@ -621,6 +625,7 @@ fn run_command() -> Result<()> {
             rank,
             lr,
             seed,
+            seeds,
             average_last,
             general,
             report_sentences,
@@ -652,6 +657,7 @@ fn run_command() -> Result<()> {
                 },
                 device: config.device.clone(),
                 soup,
+                seeds,
             };
             text::finetune(&config, &job)?;
         }

@@ -202,6 +202,7 @@ fn general_sentences_are_training_only_and_leave_the_split_alone() {
         options: Options::default(),
         device: "cpu".into(),
         soup: Vec::new(),
+        seeds: Vec::new(),
     };
     let plain = job::split(&job_with(Vec::new()), &aspects).unwrap();
     let with = job::split(&job_with(vec![repo("tests/data/sentiment-general.tsv")]), &aspects).unwrap();

@@ -42,6 +42,9 @@ pub struct Job {
     /// trained; the model is their uniform mean ([`super::soup`]), scored and written like a
     /// trained one.
     pub soup: Vec<PathBuf>,
+    /// With more than one: train a run per seed, one after another, write each run's parts
+    /// beside the model (`<id>-seed<N>.safetensors`) and keep their soup.
+    pub seeds: Vec<u64>,
     /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
@@ -157,7 +160,7 @@ pub fn run(
     job: &Job,
     models: &[Manifest],
     cache: &Path,
-    progress: impl FnMut(Progress),
+    mut progress: impl FnMut(Progress),
 ) -> Result<Report, ExtractError> {
     let start = std::time::Instant::now();
     let base_m = manifest::find(models, &job.base)?;
@@ -183,12 +186,32 @@ pub fn run(
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
     let device = training_device(&job.device)?;
+    // Several seeds: each trains in turn, its parts are written beside the model, and the model
+    // is their soup.
+    let mut seed_curves: Vec<(u64, Vec<super::Epoch>)> = Vec::new();
+    let mut soup_files = job.soup.clone();
+    if job.seeds.len() > 1 {
+        if !job.soup.is_empty() {
+            return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
+        }
+        std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
+        for &seed in &job.seeds {
+            let opts = Options { seed, ..job.options };
+            let base = super::read_base(&base_path, &device)?;
+            let t = super::train(base, heads, &tok, aspects.clone(), &train, &dev, opts, &mut progress)?;
+            let f = job.out.join(format!("{}-seed{seed}.safetensors", job.id));
+            super::save_parts(&t.model, &f)?;
+            seed_curves.push((seed, t.curve));
+            soup_files.push(f);
+        }
+    }
     let base_weights = super::read_base(&base_path, &device)?;
-    let (Trained { model, curve, best_epoch, averaged }, soup_dev) = if job.soup.is_empty() {
-        let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, job.options, progress)?;
+    let (Trained { model, curve, best_epoch, averaged }, soup_dev) = if soup_files.is_empty() {
+        let opts = Options { seed: job.seeds.first().copied().unwrap_or(job.options.seed), ..job.options };
+        let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, opts, progress)?;
         (t, None)
     } else {
-        let model = super::soup_model(base_weights, &job.soup, heads, aspects.clone(), job.options.rank)?;
+        let model = super::soup_model(base_weights, &soup_files, heads, aspects.clone(), job.options.rank)?;
         let dev_eval = super::evaluate(&model, &tok, &dev, job.options.max_tokens)?;
         (Trained { model, curve: Vec::new(), best_epoch: 0, averaged: None }, Some(dev_eval))
     };
@@ -224,7 +247,7 @@ pub fn run(
 
     std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
     let parts = job.out.join(format!("{}.safetensors", job.id));
-    if job.soup.is_empty() {
+    if soup_files.is_empty() {
         super::save_parts(&model, &parts)?;
     } else {
         super::save_half_adapters(&model, &parts)?;
@@ -233,24 +256,46 @@ pub fn run(
     let onnx_file = format!("{}-{}.onnx", job.id, job.version);
     manifest::write_cached(cache, &job.id, &onnx_file, &onnx)?;
 
-    // Two charts: the loss falls by orders of magnitude, the scores move in [0, 1].
-    let loss_svg = crate::chart::lines(
-        &format!("{} {}: training loss per epoch", job.id, job.version),
-        "epoch",
-        &[("training loss".into(), curve.iter().map(|e| e.loss).collect())],
-    );
-    let dev_svg = crate::chart::lines(
-        &format!("{} {}: development-share scores per epoch (the best epoch is kept)", job.id, job.version),
-        "epoch",
-        &[
-            ("aspect F1".into(), curve.iter().map(|e| e.dev.f1).collect()),
-            ("aspect polarity".into(), curve.iter().map(|e| e.dev.polarity_accuracy).collect()),
-            ("sentence 3-way".into(), curve.iter().map(|e| e.dev.sentence_accuracy).collect()),
-            ("positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
-        ],
-    );
-    // A soup trained nothing here: no curves (its runs' own are beside their manifests).
-    for (name, svg) in [("training", loss_svg), ("dev", dev_svg)].into_iter().filter(|_| !curve.is_empty()) {
+    // Two charts: the loss falls by orders of magnitude, the scores move in [0, 1]. With several
+    // seeds, a line per seed.
+    let (loss_svg, dev_svg) = if seed_curves.is_empty() {
+        let loss = crate::chart::lines(
+            &format!("{} {}: training loss per epoch", job.id, job.version),
+            "epoch",
+            &[("training loss".into(), curve.iter().map(|e| e.loss).collect())],
+        );
+        let dev = crate::chart::lines(
+            &format!("{} {}: development-share scores per epoch (the best epoch is kept)", job.id, job.version),
+            "epoch",
+            &[
+                ("aspect F1".into(), curve.iter().map(|e| e.dev.f1).collect()),
+                ("aspect polarity".into(), curve.iter().map(|e| e.dev.polarity_accuracy).collect()),
+                ("sentence 3-way".into(), curve.iter().map(|e| e.dev.sentence_accuracy).collect()),
+                ("positive/negative".into(), curve.iter().map(|e| e.dev.binary_accuracy).collect()),
+            ],
+        );
+        (loss, dev)
+    } else {
+        let per_seed = |f: &dyn Fn(&super::Epoch) -> f64, what: &str| -> Vec<(String, Vec<f64>)> {
+            seed_curves.iter().map(|(seed, c)| (format!("{what}, seed {seed}"), c.iter().map(f).collect())).collect()
+        };
+        let loss = crate::chart::lines(
+            &format!("{} {}: training loss per epoch, each seed of the soup", job.id, job.version),
+            "epoch",
+            &per_seed(&|e| e.loss, "loss"),
+        );
+        let mut dev_series = per_seed(&|e| e.dev.f1, "aspect F1");
+        dev_series.extend(per_seed(&|e| e.dev.sentence_accuracy, "sentence 3-way"));
+        let dev = crate::chart::lines(
+            &format!("{} {}: development-share scores per epoch, each seed of the soup", job.id, job.version),
+            "epoch",
+            &dev_series,
+        );
+        (loss, dev)
+    };
+    // A soup of earlier runs trained nothing here: no curves (theirs are beside their manifests).
+    let trained_here = !curve.is_empty() || !seed_curves.is_empty();
+    for (name, svg) in [("training", loss_svg), ("dev", dev_svg)].into_iter().filter(|_| trained_here) {
         let path = job.out.join(format!("{}-{name}.svg", job.id));
         std::fs::write(&path, svg).map_err(|e| ExtractError::io(&path, e))?;
     }
@@ -286,10 +331,19 @@ pub fn run(
             data_hash,
             match (&averaged, &soup_dev) {
                 (_, Some(_)) => format!(
-                    "nothing trained in this run: the uniform mean of {} runs' trained parts, adapters in half precision ({}; blake3 {}), their data as their manifests say; {} development examples scored it and chose nothing",
-                    job.soup.len(),
-                    job.soup.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-                    soup_hash(&job.soup)?,
+                    "the uniform mean of {} runs' trained parts, adapters in half precision ({}; blake3 {}), {}; {} development examples scored it and chose nothing",
+                    soup_files.len(),
+                    soup_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                    soup_hash(&soup_files)?,
+                    if seed_curves.is_empty() {
+                        "trained earlier, their data as their manifests say".to_string()
+                    } else {
+                        format!(
+                            "trained here one after another with seeds {} ({} epochs each)",
+                            job.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                            job.options.epochs
+                        )
+                    },
                     dev.len()
                 ),
                 (Some((n, _, _)), None) => format!(
@@ -350,7 +404,14 @@ pub fn run(
     if let Some(t) = opts.as_table_mut() {
         t.insert("seconds".into(), toml::Value::Float(seconds));
         if soup_dev.is_some() {
-            t.insert("soup".into(), toml::Value::Array(job.soup.iter().map(|p| s(&p.display().to_string())).collect()));
+            t.insert(
+                "soup".into(),
+                toml::Value::Array(soup_files.iter().map(|p| s(&p.display().to_string())).collect()),
+            );
+            t.insert(
+                "seeds".into(),
+                toml::Value::Array(job.seeds.iter().map(|&x| toml::Value::Integer(x as i64)).collect()),
+            );
         } else {
             t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
         }
