@@ -376,19 +376,12 @@ pub fn run(
     if !other.is_empty() {
         metrics.insert("other".into(), accuracies(&other));
     }
-    match (&averaged, curve.get(best_epoch)) {
-        _ if soup_dev.is_some() => {
-            if let Some(d) = &soup_dev {
-                metrics.insert("dev".into(), toml::Value::Table(table(d)));
-            }
-        }
-        (Some((_, dev_eval, _)), _) => {
-            metrics.insert("dev".into(), toml::Value::Table(table(dev_eval)));
-        }
-        (None, Some(e)) => {
-            metrics.insert("dev".into(), toml::Value::Table(table(&e.dev)));
-        }
-        (None, None) => {}
+    let kept_dev = match (&soup_dev, &averaged, curve.get(best_epoch)) {
+        (Some(d), _, _) | (None, Some((_, d, _)), _) => Some(d),
+        (None, None, e) => e.map(|e| &e.dev),
+    };
+    if let Some(d) = kept_dev {
+        metrics.insert("dev".into(), toml::Value::Table(table(d)));
     }
     if let (Some((t, o)), Some(e)) = (&best_epoch_scores, curve.get(best_epoch)) {
         // Not the model kept: what the best-epoch recipe would have kept from this run.
