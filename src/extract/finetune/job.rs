@@ -188,6 +188,8 @@ pub fn run(
     let device = training_device(&job.device)?;
     // Several seeds: each trains in turn, its parts are written beside the model, and the model
     // is their soup.
+    // Read once: each run takes its own handles to the same (never written) base tensors.
+    let base_weights = super::read_base(&base_path, &device)?;
     let mut seed_curves: Vec<(u64, Vec<super::Epoch>)> = Vec::new();
     let mut soup_files = job.soup.clone();
     if job.seeds.len() > 1 {
@@ -197,15 +199,14 @@ pub fn run(
         std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
         for &seed in &job.seeds {
             let opts = Options { seed, ..job.options };
-            let base = super::read_base(&base_path, &device)?;
-            let t = super::train(base, heads, &tok, aspects.clone(), &train, &dev, opts, &mut progress)?;
+            let t =
+                super::train(base_weights.clone(), heads, &tok, aspects.clone(), &train, &dev, opts, &mut progress)?;
             let f = job.out.join(format!("{}-seed{seed}.safetensors", job.id));
             super::save_parts(&t.model, &f)?;
             seed_curves.push((seed, t.curve));
             soup_files.push(f);
         }
     }
-    let base_weights = super::read_base(&base_path, &device)?;
     let (Trained { model, curve, best_epoch, averaged }, soup_dev) = if soup_files.is_empty() {
         let opts = Options { seed: job.seeds.first().copied().unwrap_or(job.options.seed), ..job.options };
         let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, opts, progress)?;

@@ -577,15 +577,16 @@ pub fn soup_model(
     let parts = soup(&runs)?
         .into_iter()
         .map(|(k, v)| {
-            let v = if is_adapter(&k) { v.to_dtype(DType::F16).and_then(|h| h.to_dtype(DType::F32)) } else { Ok(v) };
-            Ok((k, v.and_then(|v| v.to_device(&dev)).map_err(cerr)?))
+            let v = halved(&k, v)?.to_dtype(DType::F32).and_then(|v| v.to_device(&dev)).map_err(cerr)?;
+            Ok((k, v))
         })
         .collect::<Result<HashMap<_, _>, ExtractError>>()?;
     from_parts(base, &parts, &format!("soup of {} runs", files.len()), heads, aspects, rank)
 }
 
-fn is_adapter(name: &str) -> bool {
-    name.ends_with(".lora_a") || name.ends_with(".lora_b")
+/// An adapter in half precision, how soups store them; any other part as it is.
+fn halved(name: &str, v: Tensor) -> Result<Tensor, ExtractError> {
+    if name.ends_with(".lora_a") || name.ends_with(".lora_b") { v.to_dtype(DType::F16).map_err(cerr) } else { Ok(v) }
 }
 
 /// Writes the trained parts with the adapters in half precision (everything else as it is): a
@@ -596,10 +597,7 @@ fn is_adapter(name: &str) -> bool {
 pub fn save_half_adapters(model: &Tagger, path: &Path) -> Result<(), ExtractError> {
     let parts = trained_parts(model)
         .into_iter()
-        .map(|(k, v)| {
-            let v = if is_adapter(&k) { v.to_dtype(DType::F16).map_err(cerr)? } else { v };
-            Ok((k, v))
-        })
+        .map(|(k, v)| Ok((k.clone(), halved(&k, v)?)))
         .collect::<Result<HashMap<_, _>, ExtractError>>()?;
     candle_core::safetensors::save(&parts, path).map_err(cerr)
 }
