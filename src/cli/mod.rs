@@ -348,6 +348,10 @@ enum Command {
         /// rank and aspects), a "model soup", scored on the same shares.
         #[arg(long = "soup")]
         soup: Vec<PathBuf>,
+        /// Then re-fit the aspect heads (attention, detection, polarity) for N passes on the
+        /// finished encoder, frozen, at --lr; the development share keeps the best pass or none.
+        #[arg(long, default_value_t = 0)]
+        refit_heads: usize,
         /// Encoder-weights manifest to start from.
         #[arg(long, default_value = "all-minilm-l6-v2")]
         base: String,
@@ -630,6 +634,7 @@ fn run_command() -> Result<()> {
             general,
             report_sentences,
             soup,
+            refit_heads,
             base,
             id,
             version,
@@ -658,6 +663,7 @@ fn run_command() -> Result<()> {
                 device: config.device.clone(),
                 soup,
                 seeds,
+                refit_heads,
             };
             text::finetune(&config, &job)?;
         }

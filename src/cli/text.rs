@@ -156,17 +156,17 @@ pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job
     let models = crate::extract::manifest::catalog(&config.models, &config.model_cache)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("finetune epoch {prefix} {bar:40} {pos}/{len} steps, {msg} eta {eta}")
+        ProgressStyle::with_template("finetune {prefix} {bar:40} {pos}/{len} steps, {msg} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let report = crate::extract::finetune::job::run(job, &models, &config.model_cache, |p| {
         bar.set_length(p.steps as u64);
-        bar.set_prefix(format!("{}/{}", p.epoch + 1, job.options.epochs));
+        bar.set_prefix(format!("{} {}/{}", p.stage, p.epoch + 1, p.of));
         bar.set_position(p.step as u64);
         bar.set_message(format!("loss {:.3}", p.loss));
         // Without a terminal the bar is hidden: a line per epoch still shows progress in logs.
         if bar.is_hidden() && p.step == p.steps {
-            eprintln!("finetune: epoch {}/{}: training loss {:.4}", p.epoch + 1, job.options.epochs, p.loss);
+            eprintln!("finetune: {} {}/{}: training loss {:.4}", p.stage, p.epoch + 1, p.of, p.loss);
         }
     })?;
     bar.finish_and_clear();
@@ -175,6 +175,12 @@ pub(super) fn finetune(config: &Config, job: &crate::extract::finetune::job::Job
         "finetune: test share: aspects P {:.3} R {:.3} F1 {:.3}, aspect polarity {:.3}, sentence 3-way {:.3}, positive/negative {:.3}",
         t.precision, t.recall, t.f1, t.polarity_accuracy, t.sentence_accuracy, t.binary_accuracy
     );
+    if let Some(k) = report.refit_kept {
+        eprintln!(
+            "finetune: aspect heads re-fitted; the development share kept {}",
+            if k == 0 { "the heads as they came".to_string() } else { format!("pass {k}") }
+        );
+    }
     for (name, acc) in &report.other {
         eprintln!("finetune: {name} (never trained on): positive/negative {acc:.3}");
     }

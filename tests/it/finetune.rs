@@ -147,6 +147,53 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
     }
 }
 
+/// Re-fitting the aspect heads on a frozen encoder: its loss falls, the encoder's token vectors
+/// and the sentence head's outputs do not move, and what is kept is never worse on the
+/// development share than the heads it started from.
+#[test]
+fn head_refit_trains_the_aspect_heads_and_nothing_else() {
+    let aspects = job::base_aspects();
+    let all = data::read_aspect_file(&repo("tests/data/aspects/sentences.tsv"), &aspects).unwrap();
+    let train: Vec<_> = all.iter().filter(|e| !e.test).take(64).cloned().collect();
+    let dev: Vec<_> = all.iter().filter(|e| !e.test).skip(64).take(24).cloned().collect();
+    let tok = tokenizer();
+    let opts =
+        Options { epochs: 3, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed: 5, average_last: 0 };
+    let t = finetune::train(tiny_base(), 2, &tok, aspects.clone(), &train, &dev, opts, |_| {}).unwrap();
+    let texts: Vec<&str> = train.iter().take(6).map(|e| e.text.as_str()).collect();
+    let ids = finetune::tokenise(&tok, &texts, 48).unwrap();
+    let len = ids.iter().map(Vec::len).max().unwrap();
+    let mut flat = vec![0u32; 6 * len];
+    let mut mask = vec![0f32; 6 * len];
+    for (r, row) in ids.iter().enumerate() {
+        flat[r * len..r * len + row.len()].copy_from_slice(row);
+        mask[r * len..r * len + row.len()].iter_mut().for_each(|m| *m = 1.0);
+    }
+    let cpu = candle_core::Device::Cpu;
+    let idt = candle_core::Tensor::from_vec(flat, (6, len), &cpu).unwrap();
+    let mt = candle_core::Tensor::from_vec(mask, (6, len), &cpu).unwrap();
+    let values = |x: &candle_core::Tensor| x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let before = t.model.forward(&idt, &mt, 0.0).unwrap();
+    let tokens_before = values(&t.model.encode(&idt, &mt, 0.0).unwrap());
+
+    let with_test: Vec<_> = all.iter().filter(|e| e.test).take(2).cloned().collect();
+    assert!(finetune::refit::refit_heads(&t.model, &tok, &with_test, &dev, opts, 1, |_| {}).is_err());
+
+    let r =
+        finetune::refit::refit_heads(&t.model, &tok, &train, &dev, Options { lr: 1e-2, ..opts }, 8, |_| {}).unwrap();
+    let losses: Vec<f64> = r.curve.iter().map(|e| e.loss).collect();
+    assert_eq!(losses.len(), 8);
+    assert!(losses[7] < losses[0], "re-fit loss did not fall: {losses:?}");
+    let after = t.model.forward(&idt, &mt, 0.0).unwrap();
+    assert_eq!(values(&t.model.encode(&idt, &mt, 0.0).unwrap()), tokens_before, "the encoder moved");
+    assert_eq!(values(&after.sentence), values(&before.sentence), "the sentence head moved");
+    let score = |e: &finetune::Evaluation| e.f1 + e.polarity_accuracy + e.sentence_accuracy;
+    let kept = if r.kept == 0 { &r.before } else { &r.curve[r.kept - 1].dev };
+    assert!(r.curve.iter().all(|e| score(&e.dev) <= score(kept) + 1e-12), "a better pass was not kept");
+    let moved = values(&after.detect) != values(&before.detect);
+    assert_eq!(moved, r.kept > 0, "kept pass {} but the detection outputs moved: {moved}", r.kept);
+}
+
 #[test]
 fn training_refuses_test_share_examples_and_bad_labels() {
     let aspects = job::base_aspects();
@@ -203,6 +250,7 @@ fn general_sentences_are_training_only_and_leave_the_split_alone() {
         device: "cpu".into(),
         soup: Vec::new(),
         seeds: Vec::new(),
+        refit_heads: 0,
     };
     let plain = job::split(&job_with(Vec::new()), &aspects).unwrap();
     let with = job::split(&job_with(vec![repo("tests/data/sentiment-general.tsv")]), &aspects).unwrap();

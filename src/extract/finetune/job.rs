@@ -45,6 +45,9 @@ pub struct Job {
     /// With more than one: train a run per seed, one after another, write each run's parts
     /// beside the model (`<id>-seed<N>.safetensors`) and keep their soup.
     pub seeds: Vec<u64>,
+    /// Passes of re-fitting the aspect heads on the finished encoder ([`super::refit`]); 0
+    /// re-fits nothing.
+    pub refit_heads: usize,
     /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
@@ -68,6 +71,8 @@ pub struct Report {
     pub best_epoch_scores: Option<(Evaluation, Vec<(String, f64)>)>,
     /// Epoch kept.
     pub best_epoch: usize,
+    /// With a head re-fit: the pass kept (0: the heads as they came).
+    pub refit_kept: Option<usize>,
     /// Seconds of training.
     pub seconds: f64,
     /// Where it trained (`cpu` or `cuda:N`).
@@ -209,12 +214,16 @@ pub fn run(
     }
     let (Trained { model, curve, best_epoch, averaged }, soup_dev) = if soup_files.is_empty() {
         let opts = Options { seed: job.seeds.first().copied().unwrap_or(job.options.seed), ..job.options };
-        let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, opts, progress)?;
+        let t = super::train(base_weights, heads, &tok, aspects.clone(), &train, &dev, opts, &mut progress)?;
         (t, None)
     } else {
         let model = super::soup_model(base_weights, &soup_files, heads, aspects.clone(), job.options.rank)?;
         let dev_eval = super::evaluate(&model, &tok, &dev, job.options.max_tokens)?;
         (Trained { model, curve: Vec::new(), best_epoch: 0, averaged: None }, Some(dev_eval))
+    };
+    let refitted = match job.refit_heads {
+        0 => None,
+        n => Some(super::refit::refit_heads(&model, &tok, &train, &dev, job.options, n, &mut progress)?),
     };
     let seconds = start.elapsed().as_secs_f64();
     let t_eval = std::time::Instant::now();
@@ -314,6 +323,17 @@ pub fn run(
         "description".into(),
         s("all-MiniLM-L6-v2 fine-tuned with low-rank adapters: aspects (attention spans), per-aspect polarity, sentence polarity"),
     );
+    let refit_note = match &refitted {
+        Some(r) => format!(
+            "; then the aspect heads re-fitted on the frozen encoder for {} passes, the development share keeping {}",
+            job.refit_heads,
+            match r.kept {
+                0 => "the heads as they came".to_string(),
+                k => format!("pass {k}"),
+            }
+        ),
+        None => String::new(),
+    };
     let sources: Vec<String> = job
         .aspect_files
         .iter()
@@ -325,7 +345,7 @@ pub fn run(
     m.insert(
         "trained_on".into(),
         s(&format!(
-            "{} training examples from {} ({} review titles per polarity as weak labels); blake3 {}; {}; {} test-share examples never trained on",
+            "{} training examples from {} ({} review titles per polarity as weak labels); blake3 {}; {}; {} test-share examples never trained on{}",
             train.len(),
             sources.join(", "),
             job.titles_per_label,
@@ -354,7 +374,8 @@ pub fn run(
                 ),
                 (None, None) => format!("{} development examples chose epoch {}", dev.len(), best_epoch + 1),
             },
-            test.len()
+            test.len(),
+            refit_note
         )),
     );
     let file = |f: &str, sha: &str| {
@@ -377,9 +398,11 @@ pub fn run(
     if !other.is_empty() {
         metrics.insert("other".into(), accuracies(&other));
     }
-    let kept_dev = match (&soup_dev, &averaged, curve.get(best_epoch)) {
-        (Some(d), _, _) | (None, Some((_, d, _)), _) => Some(d),
-        (None, None, e) => e.map(|e| &e.dev),
+    let kept_dev = match (&refitted, &soup_dev, &averaged, curve.get(best_epoch)) {
+        (Some(r), ..) if r.kept > 0 => r.curve.get(r.kept - 1).map(|e| &e.dev),
+        (Some(r), ..) => Some(&r.before),
+        (None, Some(d), _, _) | (None, None, Some((_, d, _)), _) => Some(d),
+        (None, None, None, e) => e.map(|e| &e.dev),
     };
     if let Some(d) = kept_dev {
         metrics.insert("dev".into(), toml::Value::Table(table(d)));
@@ -409,6 +432,12 @@ pub fn run(
         } else {
             t.insert("best_epoch".into(), toml::Value::Integer(best_epoch as i64 + 1));
         }
+        if let Some(r) = &refitted {
+            t.insert("refit_heads".into(), toml::Value::Integer(job.refit_heads as i64));
+            t.insert("refit_kept".into(), toml::Value::Integer(r.kept as i64));
+            let dev_f1 = r.curve.iter().map(|e| toml::Value::Float(e.dev.f1)).collect();
+            t.insert("refit_dev_f1".into(), toml::Value::Array(dev_f1));
+        }
         t.insert("device".into(), s(&device_name(&device)));
         t.insert("test_sentences_per_second".into(), toml::Value::Float(eval_per_second));
     }
@@ -437,6 +466,7 @@ pub fn run(
         other,
         best_epoch_scores,
         best_epoch,
+        refit_kept: refitted.as_ref().map(|r| r.kept),
         seconds,
         device: device_name(&device),
         eval_per_second,

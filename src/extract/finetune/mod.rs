@@ -12,6 +12,7 @@ pub mod bert;
 pub mod data;
 pub mod job;
 pub mod onnx;
+pub mod refit;
 pub mod tagger;
 
 use super::ExtractError;
@@ -172,6 +173,10 @@ pub struct Progress {
     pub steps: usize,
     /// Running mean loss of this epoch.
     pub loss: f64,
+    /// Epochs (or passes) in this stage.
+    pub of: usize,
+    /// What a pass is: `epoch` (training) or `head re-fit pass`.
+    pub stage: &'static str,
 }
 
 /// Tokenises texts the way training and evaluation see them (special tokens, cut at `max`).
@@ -204,7 +209,18 @@ fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -
     let dev = m.device();
     let (ids, mask) = pad(items, &dev)?;
     let o = m.forward(&ids, &mask, dropout)?;
-    let (b, a) = (items.len(), m.aspects.len());
+    outputs_loss(&o, items, examples, m.aspects.len(), &dev)
+}
+
+/// The joint loss of a batch's outputs against its examples' labels (see [`batch_loss`]).
+fn outputs_loss(
+    o: &tagger::Outputs,
+    items: &[&Item],
+    examples: &[Example],
+    a: usize,
+    dev: &Device,
+) -> candle_core::Result<Tensor> {
+    let b = items.len();
     let mut det_t = vec![0f32; b * a];
     let mut det_m = vec![0f32; b * a];
     let mut pol_t = vec![0f32; b * a * 3];
@@ -232,11 +248,11 @@ fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -
         }
     }
     let x = &o.detect;
-    let y = Tensor::from_vec(det_t, (b, a), &dev)?;
-    let dm = Tensor::from_vec(det_m, (b, a), &dev)?;
+    let y = Tensor::from_vec(det_t, (b, a), dev)?;
+    let dm = Tensor::from_vec(det_m, (b, a), dev)?;
     // log(1 + e^x) - x y, written to stay finite for large |x|.
     let bce = ((x.relu()? - (x * &y)?)? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
-    let mut loss = Tensor::zeros((), DType::F32, &dev)?;
+    let mut loss = Tensor::zeros((), DType::F32, dev)?;
     if nd > 0.0 {
         // Per sentence rather than per (sentence, aspect): the nine terms sum, so detection
         // weighs about as much as the other two tasks.
@@ -244,12 +260,12 @@ fn batch_loss(m: &Tagger, items: &[&Item], examples: &[Example], dropout: f32) -
     }
     if np > 0.0 {
         let lp = candle_nn::ops::log_softmax(&o.polarity, candle_core::D::Minus1)?;
-        let pt = Tensor::from_vec(pol_t, (b, a, 3), &dev)?;
+        let pt = Tensor::from_vec(pol_t, (b, a, 3), dev)?;
         loss = (loss - ((lp * pt)?.sum_all()? / f64::from(np))?)?;
     }
     if ns > 0.0 {
         let lp = candle_nn::ops::log_softmax(&o.sentence, candle_core::D::Minus1)?;
-        let st = Tensor::from_vec(sent_t, (b, 3), &dev)?;
+        let st = Tensor::from_vec(sent_t, (b, 3), dev)?;
         loss = (loss - ((lp * st)?.sum_all()? / f64::from(ns))?)?;
     }
     Ok(loss)
@@ -435,7 +451,7 @@ pub fn train(
             if opts.average_last > 0 && epoch >= average_from && ((bi + 1) % every == 0 || bi + 1 == steps) {
                 average.add(model.variables()).map_err(cerr)?;
             }
-            progress(Progress { epoch, step: bi + 1, steps, loss: sum / (bi + 1) as f64 });
+            progress(Progress { epoch, step: bi + 1, steps, loss: sum / (bi + 1) as f64, of: epochs, stage: "epoch" });
         }
         let dev_eval = evaluate(&model, tok, dev, opts.max_tokens)?;
         let score = dev_score(&dev_eval);

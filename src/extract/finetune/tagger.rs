@@ -84,33 +84,52 @@ impl Tagger {
         self.bert.device()
     }
 
-    /// Every trainable variable by name (encoder adapters and norms, then heads).
-    pub fn variables(&self) -> Vec<(String, Var)> {
-        let mut v = self.bert.trainable.clone();
-        for (n, x) in [
+    /// The aspect heads' variables by name (attention, detection, polarity): what
+    /// [`super::refit`] trains on a frozen encoder.
+    pub fn aspect_heads(&self) -> Vec<(String, Var)> {
+        [
             ("head.attention", &self.att),
             ("head.detect.weight", &self.det_w),
             ("head.detect.bias", &self.det_b),
             ("head.polarity.weight", &self.pol_w),
             ("head.polarity.bias", &self.pol_b),
-            ("head.sentence.weight", &self.sent_w),
-            ("head.sentence.bias", &self.sent_b),
-        ] {
-            v.push((n.to_string(), x.clone()));
-        }
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect()
+    }
+
+    /// Every trainable variable by name (encoder adapters and norms, then heads).
+    pub fn variables(&self) -> Vec<(String, Var)> {
+        let mut v = self.bert.trainable.clone();
+        v.extend(self.aspect_heads());
+        v.push(("head.sentence.weight".into(), self.sent_w.clone()));
+        v.push(("head.sentence.bias".into(), self.sent_b.clone()));
         v
     }
 
     /// Runs a batch: `ids` `[batch, tokens]` u32, `mask` `[batch, tokens]` f32 (1 token, 0 pad).
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, dropout: f32) -> Result<Outputs> {
+        let x = self.encode(ids, mask, dropout)?;
+        let x = if dropout > 0.0 { candle_nn::ops::dropout(&x, dropout)? } else { x };
+        self.heads(&x, mask)
+    }
+
+    /// The encoder's token vectors `[batch, tokens, hidden]` for a batch.
+    pub fn encode(&self, ids: &Tensor, mask: &Tensor, dropout: f32) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let neg = ((mask.ones_like()? - mask)? * -10000.0)?;
-        let x = self.bert.forward(ids, &neg.reshape((b, 1, 1, t))?, dropout)?;
-        let x = if dropout > 0.0 { candle_nn::ops::dropout(&x, dropout)? } else { x };
+        self.bert.forward(ids, &neg.reshape((b, 1, 1, t))?, dropout)
+    }
+
+    /// The heads over token vectors `x` `[batch, tokens, hidden]`.
+    pub fn heads(&self, x: &Tensor, mask: &Tensor) -> Result<Outputs> {
+        let (b, t) = mask.dims2()?;
+        let neg = ((mask.ones_like()? - mask)? * -10000.0)?;
         // Aspect attention over tokens: softmax along the token axis.
         let scores = x.broadcast_matmul(self.att.as_tensor())?.broadcast_add(&neg.reshape((b, t, 1))?)?;
         let attention = candle_nn::ops::softmax(&scores, 1)?;
-        let pooled = attention.transpose(1, 2)?.contiguous()?.matmul(&x)?; // [b, a, h]
+        let pooled = attention.transpose(1, 2)?.contiguous()?.matmul(x)?; // [b, a, h]
         let detect =
             pooled.broadcast_mul(self.det_w.as_tensor())?.sum(D::Minus1)?.broadcast_add(self.det_b.as_tensor())?;
         let polarity = pooled.broadcast_matmul(self.pol_w.as_tensor())?.broadcast_add(self.pol_b.as_tensor())?;
