@@ -340,6 +340,10 @@ enum Command {
         /// aspect-file format, `labels` = `partial`): trained on at half weight, never tested on.
         #[arg(long = "general")]
         general: Vec<PathBuf>,
+        /// Aspect-labelled sentences (the --aspects format) trained on at full weight and never
+        /// put in the test or development share, so those stay comparable across runs.
+        #[arg(long = "train-only")]
+        train_only: Vec<PathBuf>,
         /// Positive/negative sentences from other kinds of reviews, never trained on: scored at
         /// the end and written into the manifest.
         #[arg(long = "report-sentences", default_values = ["tests/data/sentiment-sentences-yelp.tsv", "tests/data/sentiment-sentences-imdb.tsv", "tests/data/sentiment-snippets-amazon-huliu.tsv"])]
@@ -632,6 +636,7 @@ fn run_command() -> Result<()> {
             seeds,
             average_last,
             general,
+            train_only,
             report_sentences,
             soup,
             refit_heads,
@@ -645,6 +650,7 @@ fn run_command() -> Result<()> {
                 aspect_files: aspects,
                 binary_files: sentences,
                 general_files: general,
+                train_only_files: train_only,
                 report_files: report_sentences,
                 reviews: Some(reviews),
                 titles_per_label,

@@ -230,15 +230,17 @@ fn test_share_is_fixed_by_review_and_about_a_fifth() {
     }
 }
 
-/// Out-of-domain sentences train the sentence head only: none lands in the test or development
-/// share, none carries an aspect label, and the shop's own split is the same with or without them.
+/// Training-only sources (out-of-domain sentences with a sentence label only, and extra
+/// aspect-labelled sentences): none lands in the test or development share, the shop's own split
+/// is the same with or without them, and each keeps the labels and weight it should.
 #[test]
-fn general_sentences_are_training_only_and_leave_the_split_alone() {
+fn training_only_sources_leave_the_split_alone() {
     let aspects = job::base_aspects();
-    let job_with = |general: Vec<PathBuf>| job::Job {
+    let job_with = |general: Vec<PathBuf>, train_only: Vec<PathBuf>| job::Job {
         aspect_files: vec![repo("tests/data/aspects/sentences.tsv")],
         binary_files: vec![repo("tests/data/sentiment-sentences-amazon.tsv")],
         general_files: general,
+        train_only_files: train_only,
         report_files: Vec::new(),
         reviews: None,
         titles_per_label: 0,
@@ -252,17 +254,28 @@ fn general_sentences_are_training_only_and_leave_the_split_alone() {
         seeds: Vec::new(),
         refit_heads: 0,
     };
-    let plain = job::split(&job_with(Vec::new()), &aspects).unwrap();
-    let with = job::split(&job_with(vec![repo("tests/data/sentiment-general.tsv")]), &aspects).unwrap();
+    let plain = job::split(&job_with(Vec::new(), Vec::new()), &aspects).unwrap();
     let ids = |v: &[data::Example]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
-    assert_eq!(ids(&plain.test), ids(&with.test));
-    assert_eq!(ids(&plain.dev), ids(&with.dev));
-    let general: Vec<_> = with.train.iter().filter(|e| e.id.starts_with("general:")).collect();
-    assert_eq!(general.len(), 1000);
-    assert_eq!(with.train.len(), plain.train.len() + 1000);
-    for e in general {
-        assert!(e.known.iter().all(|k| !k), "{} speaks for an aspect", e.id);
-        assert!(e.sentence.is_some() && e.weight < 1.0, "{}", e.id);
+    type Check = fn(&data::Example) -> bool;
+    // (source as --general, source as --train-only, id prefix, examples, what each must satisfy)
+    let cases: [(Vec<PathBuf>, Vec<PathBuf>, &str, usize, Check); 2] = [
+        (vec![repo("tests/data/sentiment-general.tsv")], Vec::new(), "general:", 1000, |e| {
+            e.known.iter().all(|k| !k) && e.sentence.is_some() && e.weight < 1.0
+        }),
+        (Vec::new(), vec![repo("tests/data/aspects/more-sentences.tsv")], "train-only:", 479, |e| {
+            e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
+        }),
+    ];
+    for (general, train_only, prefix, n, check) in cases {
+        let with = job::split(&job_with(general, train_only), &aspects).unwrap();
+        assert_eq!(ids(&plain.test), ids(&with.test), "{prefix} moved the test share");
+        assert_eq!(ids(&plain.dev), ids(&with.dev), "{prefix} moved the development share");
+        let added: Vec<_> = with.train.iter().filter(|e| e.id.starts_with(prefix)).collect();
+        assert_eq!(added.len(), n, "{prefix}");
+        assert_eq!(with.train.len(), plain.train.len() + n, "{prefix}");
+        for e in added {
+            assert!(check(e), "{}: wrong labels or weight", e.id);
+        }
     }
 }
 

@@ -21,6 +21,9 @@ pub struct Job {
     /// (the aspect-file format with `labels` = `partial`): training only, never in the test or
     /// development share, at half weight.
     pub general_files: Vec<PathBuf>,
+    /// Aspect-labelled files trained on and never scored: every example goes to the training
+    /// share, at full weight, so the test and development shares stay what they were.
+    pub train_only_files: Vec<PathBuf>,
     /// Positive/negative sentence files from other kinds of reviews, never trained on and never
     /// used to choose anything: scored once at the end, like the test share.
     pub report_files: Vec<PathBuf>,
@@ -149,9 +152,17 @@ pub fn split(job: &Job, aspects: &[String]) -> Result<Split, ExtractError> {
             ..e
         }));
     }
+    for f in &job.train_only_files {
+        all.extend(data::read_aspect_file(f, aspects)?.into_iter().map(|e| Example {
+            id: format!("train-only:{}", e.id),
+            test: false,
+            ..e
+        }));
+    }
     let (test, rest): (Vec<Example>, Vec<Example>) = all.into_iter().partition(|e| e.test);
+    let training_only = |e: &Example| ["title:", "general:", "train-only:"].iter().any(|p| e.id.starts_with(p));
     let (dev, train): (Vec<Example>, Vec<Example>) =
-        rest.into_iter().partition(|e| !e.id.starts_with("title:") && !e.id.starts_with("general:") && in_dev_share(e));
+        rest.into_iter().partition(|e| !training_only(e) && in_dev_share(e));
     Ok(Split { train, dev, test })
 }
 
@@ -339,6 +350,7 @@ pub fn run(
         .iter()
         .chain(&job.binary_files)
         .chain(&job.general_files)
+        .chain(&job.train_only_files)
         .chain(job.reviews.iter().filter(|_| job.titles_per_label > 0))
         .map(|p| p.file_name().map_or_else(String::new, |f| f.to_string_lossy().to_string()))
         .collect();
