@@ -1,5 +1,6 @@
 //! Command-line interface: parses flags, resolves the config, and calls the engine.
 
+mod finetune;
 mod keys;
 mod load;
 mod ontology;
@@ -300,75 +301,7 @@ enum Command {
     /// encoder plus heads, on the CPU (or a CUDA GPU with `--device cuda` in a build with
     /// `--features cuda`). Writes the trained parts, a manifest with test-share
     /// metrics, and training curves (SVG) to --out.
-    Finetune {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Aspect-labelled TSV (`id, text, aspects, sentiment`; tests/data/aspects/GUIDELINES.md).
-        #[arg(long = "aspects", default_values = ["tests/data/aspects/sentences.tsv", "tests/data/aspects/own-sentences.tsv"])]
-        aspects: Vec<PathBuf>,
-        /// Positive/negative sentences (`text<TAB>0|1`).
-        #[arg(long = "sentences", default_value = "tests/data/sentiment-sentences-amazon.tsv")]
-        sentences: Vec<PathBuf>,
-        /// Review CSV whose titles and star ratings are weak sentence labels.
-        #[arg(long, default_value = "tests/data/demo/womens-clothing-reviews.csv")]
-        reviews: PathBuf,
-        /// Review titles taken per polarity as weak sentence labels (0: none; 500 did not help
-        /// on the development share, see benches/REPORT.md).
-        #[arg(long, default_value_t = 0)]
-        titles_per_label: usize,
-        /// Passes over the training data (12: the shipped model's recipe).
-        #[arg(long, default_value_t = 12)]
-        epochs: usize,
-        /// Adapter rank.
-        #[arg(long, default_value_t = 8)]
-        rank: usize,
-        /// Peak learning rate.
-        #[arg(long, default_value_t = 2e-3)]
-        lr: f64,
-        /// Seed of the initialisation and the shuffles.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Train a run per seed (comma-separated), one after another, and keep their soup (see
-        /// --soup); overrides --seed.
-        #[arg(long, value_delimiter = ',')]
-        seeds: Vec<u64>,
-        /// Keep the mean of the trained parts over the last N epochs (four snapshots an epoch)
-        /// rather than the epoch that scores best on the development share (0).
-        #[arg(long, default_value_t = 0)]
-        average_last: usize,
-        /// Sentences from outside the shop's domain with a 3-way sentence label only (the
-        /// aspect-file format, `labels` = `partial`): trained on at half weight, never tested on.
-        #[arg(long = "general")]
-        general: Vec<PathBuf>,
-        /// Aspect-labelled sentences (the --aspects format) trained on at full weight and never
-        /// put in the test or development share, so those stay comparable across runs.
-        #[arg(long = "train-only")]
-        train_only: Vec<PathBuf>,
-        /// Positive/negative sentences from other kinds of reviews, never trained on: scored at
-        /// the end and written into the manifest.
-        #[arg(long = "report-sentences", default_values = ["tests/data/sentiment-sentences-yelp.tsv", "tests/data/sentiment-sentences-imdb.tsv", "tests/data/sentiment-snippets-amazon-huliu.tsv"])]
-        report_sentences: Vec<PathBuf>,
-        /// Train nothing: write the uniform mean of these runs' trained-parts files (same base,
-        /// rank and aspects), a "model soup", scored on the same shares.
-        #[arg(long = "soup")]
-        soup: Vec<PathBuf>,
-        /// Then re-fit the aspect heads (attention, detection, polarity) for N passes on the
-        /// finished encoder, frozen, at --lr; the development share keeps the best pass or none.
-        #[arg(long, default_value_t = 0)]
-        refit_heads: usize,
-        /// Encoder-weights manifest to start from.
-        #[arg(long, default_value = "all-minilm-l6-v2")]
-        base: String,
-        /// Id of the model written.
-        #[arg(long, default_value = "review-minilm")]
-        id: String,
-        /// Version written into the manifest.
-        #[arg(long, default_value = "1.0.0")]
-        version: String,
-        /// Output folder.
-        #[arg(long, default_value = "models")]
-        out: PathBuf,
-    },
+    Finetune(finetune::FinetuneArgs),
     /// Rebuild the inferred graph: what the ontology (subclasses, subproperties, equivalences,
     /// inverses, transitive properties, domains and ranges, SKOS broader) implies about the data.
     Reason {
@@ -623,56 +556,7 @@ fn run_command() -> Result<()> {
             let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             train_sentiment(&config, &sentences, &reviews, per_label, holdout, &version, &out)?;
         }
-        Command::Finetune {
-            store,
-            aspects,
-            sentences,
-            reviews,
-            titles_per_label,
-            epochs,
-            rank,
-            lr,
-            seed,
-            seeds,
-            average_last,
-            general,
-            train_only,
-            report_sentences,
-            soup,
-            refit_heads,
-            base,
-            id,
-            version,
-            out,
-        } => {
-            let config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
-            let job = crate::extract::finetune::job::Job {
-                aspect_files: aspects,
-                binary_files: sentences,
-                general_files: general,
-                train_only_files: train_only,
-                report_files: report_sentences,
-                reviews: Some(reviews),
-                titles_per_label,
-                base,
-                id,
-                version,
-                out,
-                options: crate::extract::finetune::Options {
-                    epochs,
-                    rank,
-                    lr,
-                    seed,
-                    average_last,
-                    ..Default::default()
-                },
-                device: config.device.clone(),
-                soup,
-                seeds,
-                refit_heads,
-            };
-            text::finetune(&config, &job)?;
-        }
+        Command::Finetune(args) => finetune::run(args)?,
         Command::Reason { store } => {
             let r = store.engine(None)?.reason()?;
             eprintln!("inferred {} triples in {:.1}s", r.inferred, r.seconds);
