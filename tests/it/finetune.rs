@@ -60,16 +60,51 @@ fn tokenizer() -> tokenizers::Tokenizer {
     tokenizers::Tokenizer::from_file(&p).unwrap_or_else(|e| panic!("{}: {e} (run .ci/fetch-models.py)", p.display()))
 }
 
-#[test]
-fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
+/// A tiny model trained on the first 64 training-share sentences, the next `dev` choosing its
+/// epoch.
+struct Tiny {
+    aspects: Vec<String>,
+    all: Vec<data::Example>,
+    train: Vec<data::Example>,
+    dev: Vec<data::Example>,
+    tok: tokenizers::Tokenizer,
+    opts: Options,
+    trained: finetune::Trained,
+}
+
+fn tiny_trained(epochs: usize, seed: u64, dev: usize) -> Tiny {
     let aspects = job::base_aspects();
     let all = data::read_aspect_file(&repo("tests/data/aspects/sentences.tsv"), &aspects).unwrap();
     let train: Vec<_> = all.iter().filter(|e| !e.test).take(64).cloned().collect();
-    let dev: Vec<_> = all.iter().filter(|e| !e.test).skip(64).take(16).cloned().collect();
+    let dev: Vec<_> = all.iter().filter(|e| !e.test).skip(64).take(dev).cloned().collect();
     let tok = tokenizer();
-    let opts =
-        Options { epochs: 12, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed: 3, average_last: 0 };
-    let t = finetune::train(tiny_base(), 2, &tok, aspects.clone(), &train, &dev, opts, |_| {}).unwrap();
+    let opts = Options { epochs, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed, average_last: 0 };
+    let trained = finetune::train(tiny_base(), 2, &tok, aspects.clone(), &train, &dev, opts, |_| {}).unwrap();
+    Tiny { aspects, all, train, dev, tok, opts, trained }
+}
+
+/// The first `n` training sentences as one padded batch: ids and mask as flat vectors (for ONNX
+/// Runtime) and as tensors (for candle), and the padded length.
+fn batch(t: &Tiny, n: usize) -> (Vec<u32>, Vec<f32>, usize, candle_core::Tensor, candle_core::Tensor) {
+    let texts: Vec<&str> = t.train.iter().take(n).map(|e| e.text.as_str()).collect();
+    let ids = finetune::tokenise(&t.tok, &texts, 48).unwrap();
+    let len = ids.iter().map(Vec::len).max().unwrap();
+    let mut flat = vec![0u32; n * len];
+    let mut mask = vec![0f32; n * len];
+    for (r, row) in ids.iter().enumerate() {
+        flat[r * len..r * len + row.len()].copy_from_slice(row);
+        mask[r * len..r * len + row.len()].iter_mut().for_each(|m| *m = 1.0);
+    }
+    let cpu = candle_core::Device::Cpu;
+    let idt = candle_core::Tensor::from_vec(flat.clone(), (n, len), &cpu).unwrap();
+    let mt = candle_core::Tensor::from_vec(mask.clone(), (n, len), &cpu).unwrap();
+    (flat, mask, len, idt, mt)
+}
+
+#[test]
+fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
+    let tiny = tiny_trained(12, 3, 16);
+    let (aspects, t) = (&tiny.aspects, &tiny.trained);
     let losses: Vec<f64> = t.curve.iter().map(|e| e.loss).collect();
     assert!(losses[losses.len() - 1] < losses[0] * 0.8, "loss did not fall: {losses:?}");
 
@@ -78,18 +113,7 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
     let parts = dir.path().join("parts.safetensors");
     finetune::save_parts(&t.model, &parts).unwrap();
     let again = finetune::load(tiny_base(), &parts, 2, aspects.clone(), 4).unwrap();
-    let texts: Vec<&str> = train.iter().take(4).map(|e| e.text.as_str()).collect();
-    let ids = finetune::tokenise(&tok, &texts, 48).unwrap();
-    let len = ids.iter().map(Vec::len).max().unwrap();
-    let mut flat = vec![0u32; 4 * len];
-    let mut mask = vec![0f32; 4 * len];
-    for (r, row) in ids.iter().enumerate() {
-        flat[r * len..r * len + row.len()].copy_from_slice(row);
-        mask[r * len..r * len + row.len()].iter_mut().for_each(|m| *m = 1.0);
-    }
-    let dev_cpu = candle_core::Device::Cpu;
-    let idt = candle_core::Tensor::from_vec(flat.clone(), (4, len), &dev_cpu).unwrap();
-    let mt = candle_core::Tensor::from_vec(mask.clone(), (4, len), &dev_cpu).unwrap();
+    let (flat, mask, len, idt, mt) = batch(&tiny, 4);
     let a = t.model.forward(&idt, &mt, 0.0).unwrap();
     let b = again.forward(&idt, &mt, 0.0).unwrap();
     let diff = |x: &candle_core::Tensor, y: &[f32]| {
@@ -152,35 +176,17 @@ fn tiny_encoder_learns_reloads_and_exports_to_the_same_numbers() {
 /// development share than the heads it started from.
 #[test]
 fn head_refit_trains_the_aspect_heads_and_nothing_else() {
-    let aspects = job::base_aspects();
-    let all = data::read_aspect_file(&repo("tests/data/aspects/sentences.tsv"), &aspects).unwrap();
-    let train: Vec<_> = all.iter().filter(|e| !e.test).take(64).cloned().collect();
-    let dev: Vec<_> = all.iter().filter(|e| !e.test).skip(64).take(24).cloned().collect();
-    let tok = tokenizer();
-    let opts =
-        Options { epochs: 3, rank: 4, lr: 2e-2, batch: 8, dropout: 0.0, max_tokens: 48, seed: 5, average_last: 0 };
-    let t = finetune::train(tiny_base(), 2, &tok, aspects.clone(), &train, &dev, opts, |_| {}).unwrap();
-    let texts: Vec<&str> = train.iter().take(6).map(|e| e.text.as_str()).collect();
-    let ids = finetune::tokenise(&tok, &texts, 48).unwrap();
-    let len = ids.iter().map(Vec::len).max().unwrap();
-    let mut flat = vec![0u32; 6 * len];
-    let mut mask = vec![0f32; 6 * len];
-    for (r, row) in ids.iter().enumerate() {
-        flat[r * len..r * len + row.len()].copy_from_slice(row);
-        mask[r * len..r * len + row.len()].iter_mut().for_each(|m| *m = 1.0);
-    }
-    let cpu = candle_core::Device::Cpu;
-    let idt = candle_core::Tensor::from_vec(flat, (6, len), &cpu).unwrap();
-    let mt = candle_core::Tensor::from_vec(mask, (6, len), &cpu).unwrap();
+    let tiny = tiny_trained(3, 5, 24);
+    let (t, tok, train, dev, opts) = (&tiny.trained, &tiny.tok, &tiny.train, &tiny.dev, tiny.opts);
+    let (_, _, _, idt, mt) = batch(&tiny, 6);
     let values = |x: &candle_core::Tensor| x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     let before = t.model.forward(&idt, &mt, 0.0).unwrap();
     let tokens_before = values(&t.model.encode(&idt, &mt, 0.0).unwrap());
 
-    let with_test: Vec<_> = all.iter().filter(|e| e.test).take(2).cloned().collect();
-    assert!(finetune::refit::refit_heads(&t.model, &tok, &with_test, &dev, opts, 1, |_| {}).is_err());
+    let with_test: Vec<_> = tiny.all.iter().filter(|e| e.test).take(2).cloned().collect();
+    assert!(finetune::refit::refit_heads(&t.model, tok, &with_test, dev, opts, 1, |_| {}).is_err());
 
-    let r =
-        finetune::refit::refit_heads(&t.model, &tok, &train, &dev, Options { lr: 1e-2, ..opts }, 8, |_| {}).unwrap();
+    let r = finetune::refit::refit_heads(&t.model, tok, train, dev, Options { lr: 1e-2, ..opts }, 8, |_| {}).unwrap();
     let losses: Vec<f64> = r.curve.iter().map(|e| e.loss).collect();
     assert_eq!(losses.len(), 8);
     assert!(losses[7] < losses[0], "re-fit loss did not fall: {losses:?}");
