@@ -59,9 +59,13 @@ pub(super) struct FinetuneArgs {
     #[arg(long = "soup")]
     pub soup: Vec<PathBuf>,
     /// Then re-fit the aspect heads (attention, detection, polarity) for N passes on the
-    /// finished encoder, frozen, at --lr; the development share keeps the best pass or none.
+    /// finished encoder, frozen, at --refit-lr; the development share keeps the best pass or
+    /// none.
     #[arg(long, default_value_t = 0)]
     pub refit_heads: usize,
+    /// Learning rate of the head re-fit.
+    #[arg(long, default_value_t = 1e-3)]
+    pub refit_lr: f64,
     /// Encoder-weights manifest to start from.
     #[arg(long, default_value = "all-minilm-l6-v2")]
     pub base: String,
@@ -103,6 +107,7 @@ pub(super) fn run(a: FinetuneArgs) -> Result<()> {
         soup: a.soup,
         seeds: a.seeds,
         refit_heads: a.refit_heads,
+        refit_lr: a.refit_lr,
     };
     train(&config, &job)
 }

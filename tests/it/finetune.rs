@@ -259,6 +259,7 @@ fn training_only_sources_leave_the_split_alone() {
         soup: Vec::new(),
         seeds: Vec::new(),
         refit_heads: 0,
+        refit_lr: 1e-3,
     };
     let plain = job::split(&job_with(Vec::new(), Vec::new()), &aspects).unwrap();
     let ids = |v: &[data::Example]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
@@ -328,9 +329,9 @@ fn review_model_holds_its_scores_on_the_untouched_test_share() {
     );
     // Floors a little under what the trained model scores in its manifest, so a broken export,
     // a span or polarity decoding bug, or a model that silently fell back fails here.
-    assert!(f1 >= 0.82, "aspect F1 {f1:.3}");
-    assert!(pol >= 0.83, "aspect polarity {pol:.3}");
-    assert!(sent >= 0.78, "sentence 3-way {sent:.3}");
+    assert!(f1 >= 0.83, "aspect F1 {f1:.3}");
+    assert!(pol >= 0.85, "aspect polarity {pol:.3}");
+    assert!(sent >= 0.80, "sentence 3-way {sent:.3}");
     // Every model mention's span is real text inside its sentence.
     for (t, a) in texts.iter().zip(&got) {
         for m in &a.aspects {
@@ -341,7 +342,7 @@ fn review_model_holds_its_scores_on_the_untouched_test_share() {
 }
 
 /// Issue 11's goal for other shops' sentences (positive against negative); the shipped model
-/// scores 0.895 on both sets below (benches/REPORT.md section 6).
+/// scores 0.901 and 0.891 on the sets below (benches/REPORT.md section 6).
 const HULIU_FLOOR: f64 = 0.88;
 const YELP_FLOOR: f64 = 0.88;
 

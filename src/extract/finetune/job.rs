@@ -51,6 +51,8 @@ pub struct Job {
     /// Passes of re-fitting the aspect heads on the finished encoder ([`super::refit`]); 0
     /// re-fits nothing.
     pub refit_heads: usize,
+    /// Learning rate of the re-fit (training's own is in `options`).
+    pub refit_lr: f64,
     /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
@@ -234,7 +236,10 @@ pub fn run(
     };
     let refitted = match job.refit_heads {
         0 => None,
-        n => Some(super::refit::refit_heads(&model, &tok, &train, &dev, job.options, n, &mut progress)?),
+        n => {
+            let opts = Options { lr: job.refit_lr, ..job.options };
+            Some(super::refit::refit_heads(&model, &tok, &train, &dev, opts, n, &mut progress)?)
+        }
     };
     let seconds = start.elapsed().as_secs_f64();
     let t_eval = std::time::Instant::now();
@@ -447,6 +452,7 @@ pub fn run(
         if let Some(r) = &refitted {
             t.insert("refit_heads".into(), toml::Value::Integer(job.refit_heads as i64));
             t.insert("refit_kept".into(), toml::Value::Integer(r.kept as i64));
+            t.insert("refit_lr".into(), toml::Value::Float(job.refit_lr));
             let dev_f1 = r.curve.iter().map(|e| toml::Value::Float(e.dev.f1)).collect();
             t.insert("refit_dev_f1".into(), toml::Value::Array(dev_f1));
         }
