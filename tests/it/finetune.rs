@@ -265,7 +265,8 @@ fn training_only_sources_leave_the_split_alone() {
     let ids = |v: &[data::Example]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
     type Check = fn(&data::Example) -> bool;
     // (source as --general, source as --train-only, id prefix, examples, what each must satisfy)
-    let cases: [(Vec<PathBuf>, Vec<PathBuf>, &str, usize, Check); 2] = [
+    type Case = (Vec<PathBuf>, Vec<PathBuf>, &'static str, usize, Check);
+    let cases: [Case; 2] = [
         (vec![repo("tests/data/sentiment-general.tsv")], Vec::new(), "general:", 1000, |e| {
             e.known.iter().all(|k| !k) && e.sentence.is_some() && e.weight < 1.0
         }),

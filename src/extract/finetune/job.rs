@@ -341,7 +341,7 @@ pub fn run(
     );
     let refit_note = match &refitted {
         Some(r) => format!(
-            "; then the aspect heads re-fitted on the frozen encoder for {} passes, the development share keeping {}",
+            "; then the aspect heads re-fitted on the frozen encoder for {} passes, the same development examples keeping {}",
             job.refit_heads,
             match r.kept {
                 0 => "the heads as they came".to_string(),

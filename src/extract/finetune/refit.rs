@@ -53,12 +53,12 @@ pub fn refit_heads(
     let mut items: Vec<Item> =
         tokenise(tok, &texts, opts.max_tokens)?.into_iter().zip(&labelled).map(|(ids, &ex)| Item { ids, ex }).collect();
     items.sort_by_key(|i| i.ids.len());
-    let dev_ = model.device();
+    let device = model.device();
     let bs = opts.batch.max(1);
     let mut cached = Vec::new();
     for chunk in items.chunks(bs) {
         let refs: Vec<&Item> = chunk.iter().collect();
-        let (ids, mask) = pad(&refs, &dev_).map_err(cerr)?;
+        let (ids, mask) = pad(&refs, &device).map_err(cerr)?;
         let x = model.encode(&ids, &mask, 0.0).map_err(cerr)?.detach();
         cached.push(Cached { x, mask, items: chunk.to_vec() });
     }
@@ -85,7 +85,7 @@ pub fn refit_heads(
                 if opts.dropout > 0.0 { dropout(&c.x, opts.dropout, &mut seed).map_err(cerr)? } else { c.x.clone() };
             let o = model.heads(&x, &c.mask).map_err(cerr)?;
             let refs: Vec<&Item> = c.items.iter().collect();
-            let loss = outputs_loss(&o, &refs, train, model.aspects.len(), &dev_).map_err(cerr)?;
+            let loss = outputs_loss(&o, &refs, train, model.aspects.len(), &device).map_err(cerr)?;
             opt.backward_step(&loss).map_err(cerr)?;
             let l = f64::from(loss.to_scalar::<f32>().map_err(cerr)?);
             if !l.is_finite() {
