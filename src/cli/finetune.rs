@@ -138,7 +138,7 @@ fn train(config: &Config, job: &Job) -> Result<()> {
     if let Some(k) = report.refit_kept {
         eprintln!(
             "finetune: aspect heads re-fitted; the development share kept {}",
-            if k == 0 { "the heads as they came".to_string() } else { format!("pass {k}") }
+            crate::extract::finetune::refit::kept_in_words(k)
         );
     }
     for (name, acc) in &report.other {

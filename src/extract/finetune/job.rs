@@ -343,10 +343,7 @@ pub fn run(
         Some(r) => format!(
             "; then the aspect heads re-fitted on the frozen encoder for {} passes, the same development examples keeping {}",
             job.refit_heads,
-            match r.kept {
-                0 => "the heads as they came".to_string(),
-                k => format!("pass {k}"),
-            }
+            super::refit::kept_in_words(r.kept)
         ),
         None => String::new(),
     };
