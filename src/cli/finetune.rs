@@ -38,6 +38,15 @@ pub(super) struct FinetuneArgs {
     /// --soup); overrides --seed.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Vec<u64>,
+    /// With --seeds: how many seeds train at a time, each in a worker process of its own with
+    /// one thread (0: one per core; 1: one after another in this process). On a CPU, one thread
+    /// per run is faster than two threads on one run (benches/REPORT.md section 6).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// (Internal: what a worker process of --jobs does.) Train one run with --seed, write its
+    /// parts to this file and its curve beside it, and score nothing else.
+    #[arg(long, hide = true)]
+    pub worker_run_to: Option<PathBuf>,
     /// Keep the mean of the trained parts over the last N epochs (four snapshots an epoch)
     /// rather than the epoch that scores best on the development share (0).
     #[arg(long, default_value_t = 0)]
@@ -83,7 +92,8 @@ pub(super) struct FinetuneArgs {
 /// Runs the command.
 pub(super) fn run(a: FinetuneArgs) -> Result<()> {
     let config = Config::resolve(&a.store.overrides(None), &|k| std::env::var(k).ok())?;
-    let job = Job {
+    let (worker_run_to, jobs, seed) = (a.worker_run_to.clone(), a.jobs, a.seed);
+    let mut job = Job {
         aspect_files: a.aspects,
         binary_files: a.sentences,
         general_files: a.general,
@@ -108,8 +118,117 @@ pub(super) fn run(a: FinetuneArgs) -> Result<()> {
         seeds: a.seeds,
         refit_heads: a.refit_heads,
         refit_lr: a.refit_lr,
+        worker_runs: Vec::new(),
+        workers: 1,
+        worker_seconds: 0.0,
     };
+    if let Some(parts) = worker_run_to {
+        return worker(&config, &job, seed, &parts);
+    }
+    let workers = match jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(job.seeds.len());
+    // Worker processes share no memory, so they train on the CPU only; a GPU trains the seeds in turn.
+    if workers > 1 && job.soup.is_empty() && (job.device == "cpu" || !cfg!(feature = "cuda")) {
+        let t0 = std::time::Instant::now();
+        job.worker_runs = train_in_workers(&job, workers)?;
+        job.workers = workers;
+        job.worker_seconds = t0.elapsed().as_secs_f64();
+    }
     train(&config, &job)
+}
+
+/// A worker process: one seed's run, its parts and its curve, progress as a line per epoch.
+fn worker(config: &Config, job: &Job, seed: u64, parts: &Path) -> Result<()> {
+    let models = crate::extract::manifest::catalog(&config.models, &config.model_cache)?;
+    let curve = crate::extract::finetune::job::train_worker_run(job, &models, &config.model_cache, seed, parts, |p| {
+        if p.step == p.steps {
+            eprintln!("finetune seed {seed}: {} {}/{}: training loss {:.4}", p.stage, p.epoch + 1, p.of, p.loss);
+        }
+    })?;
+    let path = curve_file(parts);
+    std::fs::write(&path, serde_json::to_vec(&curve)?).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn curve_file(parts: &Path) -> PathBuf {
+    parts.with_extension("curve.json")
+}
+
+/// The command line as given, less what names the seeds and the workers: each worker gets its
+/// own seed and output file.
+fn worker_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut passed = Vec::new();
+    let mut args = args.peekable();
+    while let Some(x) = args.next() {
+        let t = x.to_string_lossy();
+        if ["--seeds", "--jobs", "--seed", "--worker-run-to"].contains(&t.as_ref()) {
+            args.next();
+        } else if !["--seeds=", "--jobs=", "--seed=", "--worker-run-to="].iter().any(|p| t.starts_with(p)) {
+            passed.push(x);
+        }
+    }
+    passed
+}
+
+/// Trains each of the job's seeds in a worker process (this binary, `finetune --worker-run-to`),
+/// `workers` at a time, each with one thread, and reads back their parts and curves.
+fn train_in_workers(job: &Job, workers: usize) -> Result<Vec<crate::extract::finetune::job::WorkerRun>> {
+    let exe = std::env::current_exe().context("finding this program to start worker processes")?;
+    let passed = worker_args(std::env::args_os().skip(1));
+    std::fs::create_dir_all(&job.out).with_context(|| format!("creating {}", job.out.display()))?;
+    let mut queue: std::collections::VecDeque<u64> = job.seeds.iter().copied().collect();
+    let mut running: Vec<(u64, PathBuf, std::process::Child)> = Vec::new();
+    let mut done = Vec::new();
+    eprintln!(
+        "finetune: training seeds {} in worker processes, {workers} at a time with a thread each",
+        job.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < workers {
+            let Some(seed) = queue.pop_front() else { break };
+            let parts = job.out.join(format!("{}-seed{seed}.safetensors", job.id));
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(&passed).arg("--seed").arg(seed.to_string()).arg("--worker-run-to").arg(&parts);
+            // One thread per worker: with two threads, candle's element-wise pool spins beside
+            // the matrix products' threads and page faults interrupt both cores; one thread
+            // each trained faster per run (REPORT section 6). (Telling jemalloc to keep freed
+            // pages was faster for one epoch, and grew a worker to 12 GB over two.)
+            for (k, v) in [("RAYON_NUM_THREADS", "1"), ("CANDLE_NUM_THREADS", "1")] {
+                if std::env::var_os(k).is_none() {
+                    cmd.env(k, v);
+                }
+            }
+            let child = cmd.spawn().with_context(|| format!("starting the worker for seed {seed}"))?;
+            running.push((seed, parts, child));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut i = 0;
+        while i < running.len() {
+            if let Some(status) = running[i].2.try_wait()? {
+                let (seed, parts, _) = running.swap_remove(i);
+                if !status.success() {
+                    for (_, _, c) in &mut running {
+                        let _ = c.kill();
+                    }
+                    bail!("the worker training seed {seed} failed ({status})");
+                }
+                let path = curve_file(&parts);
+                let curve = serde_json::from_slice(
+                    &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                )
+                .with_context(|| format!("reading {}", path.display()))?;
+                done.push(crate::extract::finetune::job::WorkerRun { seed, parts, curve });
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // The soup's order is the seeds' order, whichever finished first.
+    done.sort_by_key(|r| job.seeds.iter().position(|&s| s == r.seed));
+    Ok(done)
 }
 
 fn train(config: &Config, job: &Job) -> Result<()> {
@@ -156,4 +275,28 @@ fn train(config: &Config, job: &Job) -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_get_the_command_line_less_the_seeds_and_the_workers() {
+        // (command line, what a worker is given before its own --seed and --worker-run-to)
+        let cases: [(&str, &str); 4] = [
+            ("finetune --seeds 31,32,33 --epochs 8 --jobs 2", "finetune --epochs 8"),
+            ("finetune --seeds=1,2 --seed=3 --out x --train-only a.tsv", "finetune --out x --train-only a.tsv"),
+            (
+                "finetune --seed 7 --seeds 1,2 --refit-heads 6 --version 1.4.0",
+                "finetune --refit-heads 6 --version 1.4.0",
+            ),
+            ("finetune --jobs=0 --worker-run-to p --seeds 1,2", "finetune"),
+        ];
+        for (given, want) in cases {
+            let got = worker_args(given.split(' ').map(std::ffi::OsString::from));
+            let got: Vec<String> = got.iter().map(|x| x.to_string_lossy().into_owned()).collect();
+            assert_eq!(got.join(" "), want, "{given}");
+        }
+    }
 }

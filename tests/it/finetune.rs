@@ -260,17 +260,23 @@ fn training_only_sources_leave_the_split_alone() {
         seeds: Vec::new(),
         refit_heads: 0,
         refit_lr: 1e-3,
+        worker_runs: Vec::new(),
+        workers: 1,
+        worker_seconds: 0.0,
     };
     let plain = job::split(&job_with(Vec::new(), Vec::new()), &aspects).unwrap();
     let ids = |v: &[data::Example]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
     type Check = fn(&data::Example) -> bool;
     // (source as --general, source as --train-only, id prefix, examples, what each must satisfy)
     type Case = (Vec<PathBuf>, Vec<PathBuf>, &'static str, usize, Check);
-    let cases: [Case; 2] = [
+    let cases: [Case; 3] = [
         (vec![repo("tests/data/sentiment-general.tsv")], Vec::new(), "general:", 1000, |e| {
             e.known.iter().all(|k| !k) && e.sentence.is_some() && e.weight < 1.0
         }),
         (Vec::new(), vec![repo("tests/data/aspects/more-sentences.tsv")], "train-only:", 479, |e| {
+            e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
+        }),
+        (Vec::new(), vec![repo("tests/data/aspects/fit-style-sentences.tsv")], "train-only:", 300, |e| {
             e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
         }),
     ];

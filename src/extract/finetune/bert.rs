@@ -27,15 +27,28 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// `x` is `[..., in]`; the leading dimensions are flattened into rows so each map is one
+    /// matrix product, not one per sentence.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.broadcast_matmul(&self.w.t()?)?.broadcast_add(&self.b)?;
-        match &self.lora {
-            None => Ok(y),
+        let mut dims = x.dims().to_vec();
+        let rows = x.elem_count() / dims.last().copied().unwrap_or(1).max(1);
+        let x2 = x.reshape((rows, ()))?;
+        let frozen = if x2.device().is_cpu() {
+            x2.contiguous()?.apply_op1(Frozen { w: self.w.clone(), b: self.b.clone() })?
+        } else {
+            x2.matmul(&self.w.t()?)?.broadcast_add(&self.b)?
+        };
+        let y = match &self.lora {
+            None => frozen,
             Some((a, b, scale)) => {
-                let d = x.broadcast_matmul(&a.as_tensor().t()?)?.broadcast_matmul(&b.as_tensor().t()?)?;
-                y + (d * *scale)?
+                let d = x2.matmul(&a.as_tensor().t()?)?.matmul(&b.as_tensor().t()?)?;
+                (frozen + (d * *scale)?)?
             }
+        };
+        if let Some(last) = dims.last_mut() {
+            *last = self.w.dim(0)?;
         }
+        y.reshape(dims)
     }
 
     /// The weight with the adapter folded in, for export.
@@ -44,6 +57,39 @@ impl Linear {
             None => Ok((self.w.clone(), self.b.clone())),
             Some((a, b, scale)) => Ok(((&self.w + (b.as_tensor().matmul(a.as_tensor())? * *scale)?)?, self.b.clone())),
         }
+    }
+}
+
+/// `x W^T + b` for a frozen `W` and `b` on the CPU, as an operation whose backward pass gives the
+/// input's gradient only. candle's matrix product also computes the gradient of its right-hand
+/// side, so a plain product spends a third of the encoder's arithmetic on the frozen weights'
+/// gradients, which nothing reads.
+struct Frozen {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl candle_core::CustomOp1 for Frozen {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("frozen-linear needs a contiguous input".into()))?;
+        let x = Tensor::from_slice(&storage.as_slice::<f32>()?[start..end], layout.shape(), &Device::Cpu)?;
+        let y = x.matmul(&self.w.t()?)?.broadcast_add(&self.b)?;
+        let shape = y.shape().clone();
+        Ok((candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1()?), shape))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.w)?))
     }
 }
 
@@ -328,5 +374,64 @@ impl Bert {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(n: usize, k: f32, shape: &[usize]) -> Tensor {
+        Tensor::from_vec((0..n).map(|i| ((i as f32 + 1.0) * k).sin()).collect::<Vec<_>>(), shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    }
+
+    /// The frozen-weight product must give the values and the gradients (of the input and of
+    /// the adapters) of the plain product it replaced; only the frozen weight's gradient,
+    /// which nothing reads, is left out.
+    #[test]
+    fn frozen_linear_matches_the_plain_product_and_its_gradients() {
+        // (input shape, adapter rank)
+        let cases: [(&[usize], usize); 4] = [(&[2, 3, 4], 0), (&[2, 3, 4], 2), (&[5, 4], 2), (&[1, 7, 4], 3)];
+        for (shape, rank) in cases {
+            let n: usize = shape.iter().product();
+            let x = Var::from_tensor(&ramp(n, 0.7, shape)).unwrap();
+            let w = ramp(12, 1.3, &[3, 4]);
+            let b = ramp(3, 2.1, &[3]);
+            let lora = (rank > 0).then(|| {
+                let a = Var::from_tensor(&ramp(rank * 4, 0.9, &[rank, 4])).unwrap();
+                let bb = Var::from_tensor(&ramp(3 * rank, 0.4, &[3, rank])).unwrap();
+                (a, bb, 1.5)
+            });
+            let lin = Linear { w: w.clone(), b: b.clone(), lora: lora.clone() };
+            let got = lin.forward(x.as_tensor()).unwrap();
+            let mut want = x.as_tensor().broadcast_matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+            if let Some((a, bb, s)) = &lora {
+                let d = x
+                    .as_tensor()
+                    .broadcast_matmul(&a.as_tensor().t().unwrap())
+                    .unwrap()
+                    .broadcast_matmul(&bb.as_tensor().t().unwrap())
+                    .unwrap();
+                want = (want + (d * *s).unwrap()).unwrap();
+            }
+            assert_eq!(got.dims(), want.dims(), "{shape:?}");
+            assert!(max_diff(&got, &want) < 1e-5, "{shape:?} rank {rank}: values differ");
+            // A loss that weighs every output differently, so a wrong gradient cannot cancel out.
+            let weights = ramp(want.elem_count(), 0.3, want.dims());
+            let loss = |y: &Tensor| (y * &weights).unwrap().sum_all().unwrap();
+            let (g_got, g_want) = (loss(&got).backward().unwrap(), loss(&want).backward().unwrap());
+            let mut vars = vec![x.clone()];
+            if let Some((a, bb, _)) = &lora {
+                vars.extend([a.clone(), bb.clone()]);
+            }
+            for v in &vars {
+                let (gg, gw) = (g_got.get(v).expect("gradient reached"), g_want.get(v).unwrap());
+                assert!(max_diff(gg, gw) < 1e-4, "{shape:?} rank {rank}: gradients differ");
+            }
+        }
     }
 }

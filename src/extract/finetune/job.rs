@@ -56,6 +56,24 @@ pub struct Job {
     /// Where training runs: `cpu`, `cuda` (a CUDA GPU; needs a build with `--features cuda`)
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
+    /// Runs trained for this job by worker processes (`finetune --jobs`), one seed each: the
+    /// job soups them as if it had trained them itself, one after another.
+    pub worker_runs: Vec<WorkerRun>,
+    /// How many of those ran at a time (for the manifest's words).
+    pub workers: usize,
+    /// Wall-clock seconds the worker processes took, counted in the training time.
+    pub worker_seconds: f64,
+}
+
+/// One seed's run, trained in a worker process: its parts file and its training curve.
+#[derive(Debug, Clone)]
+pub struct WorkerRun {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Its trained-parts file.
+    pub parts: PathBuf,
+    /// Its epochs.
+    pub curve: Vec<super::Epoch>,
 }
 
 /// What a run produced.
@@ -173,14 +191,21 @@ fn table(e: &Evaluation) -> toml::Table {
     v.as_table().cloned().unwrap_or_default()
 }
 
-/// Runs the job. `progress` sees every training step.
-pub fn run(
-    job: &Job,
-    models: &[Manifest],
-    cache: &Path,
-    mut progress: impl FnMut(Progress),
-) -> Result<Report, ExtractError> {
-    let start = std::time::Instant::now();
+/// What every run of a job starts from: the tokenizer, the aspects, the three shares and the
+/// base weights on the training device.
+struct Prepared {
+    tok: tokenizers::Tokenizer,
+    aspects: Vec<String>,
+    train: Vec<Example>,
+    dev: Vec<Example>,
+    test: Vec<Example>,
+    heads: usize,
+    data_hash: String,
+    device: candle_core::Device,
+    base_weights: std::collections::HashMap<String, candle_core::Tensor>,
+}
+
+fn prepare(job: &Job, models: &[Manifest], cache: &Path) -> Result<Prepared, ExtractError> {
     let base_m = manifest::find(models, &job.base)?;
     if base_m.task != Task::EncoderWeights {
         return Err(ExtractError::Manifest(format!("{} is not an encoder-weights manifest", job.base)));
@@ -204,13 +229,54 @@ pub fn run(
     let heads = base_m.attention_heads.unwrap_or(12);
     let data_hash = data::fingerprint(&train);
     let device = training_device(&job.device)?;
-    // Several seeds: each trains in turn, its parts are written beside the model, and the model
-    // is their soup.
     // Read once: each run takes its own handles to the same (never written) base tensors.
     let base_weights = super::read_base(&base_path, &device)?;
+    Ok(Prepared { tok, aspects, train, dev, test, heads, data_hash, device, base_weights })
+}
+
+/// Trains one run of the job with `seed` and writes its trained parts to `parts`: the work of
+/// one worker process of `finetune --jobs`. Returns the run's curve and scores nothing else.
+pub fn train_worker_run(
+    job: &Job,
+    models: &[Manifest],
+    cache: &Path,
+    seed: u64,
+    parts: &Path,
+    progress: impl FnMut(Progress),
+) -> Result<Vec<super::Epoch>, ExtractError> {
+    let Prepared { tok, aspects, train, dev, heads, base_weights, .. } = prepare(job, models, cache)?;
+    let opts = Options { seed, ..job.options };
+    let t = super::train(base_weights, heads, &tok, aspects, &train, &dev, opts, progress)?;
+    if let Some(dir) = parts.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ExtractError::io(dir, e))?;
+    }
+    super::save_parts(&t.model, parts)?;
+    Ok(t.curve)
+}
+
+/// Runs the job. `progress` sees every training step.
+pub fn run(
+    job: &Job,
+    models: &[Manifest],
+    cache: &Path,
+    mut progress: impl FnMut(Progress),
+) -> Result<Report, ExtractError> {
+    let start = std::time::Instant::now();
+    let Prepared { tok, aspects, train, dev, test, heads, data_hash, device, base_weights } =
+        prepare(job, models, cache)?;
     let mut seed_curves: Vec<(u64, Vec<super::Epoch>)> = Vec::new();
     let mut soup_files = job.soup.clone();
-    if job.seeds.len() > 1 {
+    // Several seeds: each trains in turn (or trained in a worker process), its parts are written
+    // beside the model, and the model is their soup.
+    if !job.worker_runs.is_empty() {
+        if !job.soup.is_empty() {
+            return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
+        }
+        for r in &job.worker_runs {
+            seed_curves.push((r.seed, r.curve.clone()));
+            soup_files.push(r.parts.clone());
+        }
+    } else if job.seeds.len() > 1 {
         if !job.soup.is_empty() {
             return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
         }
@@ -241,7 +307,7 @@ pub fn run(
             Some(super::refit::refit_heads(&model, &tok, &train, &dev, opts, n, &mut progress)?)
         }
     };
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = start.elapsed().as_secs_f64() + job.worker_seconds;
     let t_eval = std::time::Instant::now();
     let test_eval = super::evaluate(&model, &tok, &test, job.options.max_tokens)?;
     // The model's forward pass over the test share, tokenising included: its reading speed on
@@ -374,8 +440,13 @@ pub fn run(
                         "trained earlier, their data as their manifests say".to_string()
                     } else {
                         format!(
-                            "trained here one after another with seeds {} ({} epochs each)",
-                            job.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                            "trained here {} with seeds {} ({} epochs each)",
+                            if job.worker_runs.is_empty() {
+                                "one after another".to_string()
+                            } else {
+                                format!("in worker processes, {} at a time with a thread each,", job.workers)
+                            },
+                            seed_curves.iter().map(|(x, _)| x.to_string()).collect::<Vec<_>>().join(", "),
                             job.options.epochs
                         )
                     },

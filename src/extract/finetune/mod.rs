@@ -20,7 +20,7 @@ use bert::Adaptation;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use data::Example;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tagger::Tagger;
@@ -93,7 +93,7 @@ struct Item {
 }
 
 /// Per-aspect counts on an evaluation set.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AspectScore {
     /// Aspect name.
     pub aspect: String,
@@ -108,7 +108,7 @@ pub struct AspectScore {
 }
 
 /// Scores of the model on a set of examples.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Examples with aspect labels.
     pub aspect_examples: usize,
@@ -137,7 +137,7 @@ pub struct Evaluation {
 }
 
 /// One epoch's figures, for the training curves.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Epoch {
     /// Mean training loss.
     pub loss: f64,
@@ -627,6 +627,19 @@ pub fn read_base(path: &Path, dev: &Device) -> Result<HashMap<String, Tensor>, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker process of `finetune --jobs` hands its curve back as JSON; the manifest and the
+    /// charts are written from what is read back.
+    #[test]
+    fn an_epochs_figures_survive_the_trip_through_a_worker() {
+        let mut dev =
+            Evaluation { f1: 0.84, polarity_confusion: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], ..Default::default() };
+        dev.per_aspect.push(AspectScore { aspect: "fit".into(), ..Default::default() });
+        let curve = vec![Epoch { loss: 0.25, dev, seconds: 61.5 }];
+        let back: Vec<Epoch> = serde_json::from_slice(&serde_json::to_vec(&curve).unwrap()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&curve).unwrap());
+        assert_eq!(back[0].dev.per_aspect[0].aspect, "fit");
+    }
 
     #[test]
     fn averaged_parts_are_the_mean_of_the_snapshots() {
