@@ -130,7 +130,7 @@ pub(super) fn run(a: FinetuneArgs) -> Result<()> {
         n => n,
     }
     .min(job.seeds.len());
-    // Worker processes share no memory, so they train on the CPU only; a GPU trains the seeds in turn.
+    // Workers are for a CPU's cores: on a GPU the seeds train in turn on the one device.
     if workers > 1 && job.soup.is_empty() && (job.device == "cpu" || !cfg!(feature = "cuda")) {
         let t0 = std::time::Instant::now();
         job.worker_runs = train_in_workers(&job, workers)?;

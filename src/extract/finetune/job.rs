@@ -57,7 +57,7 @@ pub struct Job {
     /// or `auto` (CUDA when there is one, else the CPU).
     pub device: String,
     /// Runs trained for this job by worker processes (`finetune --jobs`), one seed each: the
-    /// job soups them as if it had trained them itself, one after another.
+    /// job soups and reports them as runs it trained.
     pub worker_runs: Vec<WorkerRun>,
     /// How many of those ran at a time (for the manifest's words).
     pub workers: usize,
@@ -268,18 +268,15 @@ pub fn run(
     let mut soup_files = job.soup.clone();
     // Several seeds: each trains in turn (or trained in a worker process), its parts are written
     // beside the model, and the model is their soup.
+    if (!job.worker_runs.is_empty() || job.seeds.len() > 1) && !job.soup.is_empty() {
+        return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
+    }
     if !job.worker_runs.is_empty() {
-        if !job.soup.is_empty() {
-            return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
-        }
         for r in &job.worker_runs {
             seed_curves.push((r.seed, r.curve.clone()));
             soup_files.push(r.parts.clone());
         }
     } else if job.seeds.len() > 1 {
-        if !job.soup.is_empty() {
-            return Err(ExtractError::Training("give either seeds to train or runs to mix, not both".into()));
-        }
         std::fs::create_dir_all(&job.out).map_err(|e| ExtractError::io(&job.out, e))?;
         for &seed in &job.seeds {
             let opts = Options { seed, ..job.options };
