@@ -31,8 +31,7 @@ impl Linear {
     /// matrix product, not one per sentence.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut dims = x.dims().to_vec();
-        let rows = x.elem_count() / dims.last().copied().unwrap_or(1).max(1);
-        let x2 = x.reshape((rows, ()))?;
+        let x2 = x.reshape(((), self.w.dim(1)?))?;
         let frozen = if x2.device().is_cpu() {
             x2.contiguous()?.apply_op1(Frozen { w: self.w.clone(), b: self.b.clone() })?
         } else {
