@@ -3,12 +3,18 @@
 demo data; errors by status, p50/p99 latency and resident memory over time.
 
     cargo build --release && python3 benches/soak.py [--minutes 30] [--clients 16] [--warm]
+        [--out NAME] [--port N] [--malloc-conf OPTS] [--shopgraph BINARY]
+
+Two runs side by side (different --port and --out, half the clients each) compare two builds or
+allocator settings under the same machine noise.
 
 Each client thread loops over a weighted mix: SPARQL queries (catalogue questions, a few slow
 aggregates), named queries, /recommend and /similar, SPARQL updates, Graph Store PUTs of a small
 graph, event posts. Every minute it prints and records requests, errors by status (429 is the
-pool saying "busy", counted apart), latency percentiles and the server's RSS. Writes
-benches/results/soak.json and benches/results/soak.svg. Goal: no error other than 429, RSS growth
+pool saying "busy", counted apart), latency percentiles and the server's RSS; RSS is also
+sampled once a second (each minute's low, median and high), and RocksDB's flushes and compactions
+are seen as table files coming and going in the store's folder. Writes
+benches/results/OUT.json and OUT.svg (default soak). Goal: no error other than 429, RSS growth
 under 10%, reported two ways: from the end of the first minute to the end, and over the last two
 thirds of the run (after the caches have filled; a leak keeps growing there).
 """
@@ -67,8 +73,18 @@ def main():
     ap.add_argument("--warm", action="store_true",
                     help="read every term of the store once before the load (as a server that has run a while has), so "
                          "that reading the data for the first time is not counted as growth")
+    ap.add_argument("--compare", nargs="+", metavar="RUN",
+                    help="draw no load: chart these runs' once-a-second RSS (results names, without .json) on one "
+                         "picture, benches/results/OUT.svg")
+    ap.add_argument("--port", type=int, default=7531)
+    ap.add_argument("--out", default="soak", help="results go to benches/results/OUT.json and OUT.svg")
+    ap.add_argument("--malloc-conf", default=None,
+                    help="jemalloc options for the server (MALLOC_CONF), to compare allocator settings side by side")
     ap.add_argument("--shopgraph", default=str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release/shopgraph"))
     args = ap.parse_args()
+    if args.compare:
+        return compare([json.loads((ROOT / f"benches/results/{r}.json").read_text()) for r in args.compare],
+                       args.compare, ROOT / f"benches/results/{args.out}.svg")
     sg = pathlib.Path(args.shopgraph)
     if not sg.exists():
         sys.exit(f"{sg} not found: cargo build --release")
@@ -76,10 +92,14 @@ def main():
     print("preparing the demo data (load, simulate, train; no extraction)...", flush=True)
     subprocess.run([sg, "demo", "--data", work, "--no-serve", "--extract", "0", "--demo-dir", ROOT / "tests/data/demo"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    port = 7531
+    port = args.port
     base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RUST_LOG": "warn,shopgraph=info"}
+    if args.malloc_conf:
+        env["MALLOC_CONF"] = args.malloc_conf
+    server_log = open(work / "server.log", "w")
     server = subprocess.Popen([sg, "serve", "--data", work, "--bind", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
+                              stdout=subprocess.DEVNULL, stderr=server_log, env=env)
     for _ in range(600):
         try:
             urllib.request.urlopen(base + "/health", timeout=1)
@@ -155,6 +175,29 @@ def main():
         t.start()
     minutes = []
     start = time.time()
+    # RSS once a second: the one-a-minute readings swing by 25 MiB, so a minute's low, median and
+    # high tell the floor (what the process keeps) from peaks (work in flight when sampled).
+    # oxigraph has RocksDB log warnings only, so flushes and compactions are seen as table files
+    # appearing and going in the store's folder.
+    seconds, events = [], []
+
+    def sampler():
+        tables = sst_files(work / "store")
+        while time.time() < stop:
+            t = round(time.time() - start, 1)
+            try:
+                seconds.append((t, rss_kb(server.pid) / 1024, rss_kb(server.pid, "RssAnon") / 1024))
+            except OSError:
+                return
+            now = sst_files(work / "store")
+            added, removed = now.keys() - tables.keys(), tables.keys() - now.keys()
+            if added or removed:
+                # Several files going at once is a compaction; files only added, a flush.
+                events.append({"t": t, "what": "compaction" if removed else "flush", "added": len(added),
+                               "added_mib": round(sum(now[f] for f in added) / 2**20, 1), "removed": len(removed)})
+            tables = now
+            time.sleep(1)
+    threading.Thread(target=sampler, daemon=True).start()
     try:
         while time.time() < stop:
             time.sleep(min(60, max(0.1, stop - time.time())))
@@ -162,6 +205,8 @@ def main():
                 lat, status, n = window["lat"], window["status"], window["n"]
                 window.update(lat=[], status={}, n=0)
             lat.sort()
+            since = (minutes[-1]["minute"] * 60) if minutes else 0
+            this = sorted(r for t, r, _ in seconds if t > since) or [0]
             row = {
                 "minute": round((time.time() - start) / 60, 2),
                 "requests": n,
@@ -170,6 +215,7 @@ def main():
                 "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
                 "p99_ms": round(1000 * lat[int(len(lat) * 0.99)], 2) if lat else None,
                 "rss_mib": mib(server.pid, "VmRSS"),
+                "rss_mib_low_median_high": [round(this[0], 1), round(this[len(this) // 2], 1), round(this[-1], 1)],
                 # Anonymous memory is the heap; file pages are mapped files (the search index's
                 # segments are memory-mapped), which the kernel can drop under pressure.
                 "rss_anon_mib": mib(server.pid, "RssAnon"), "rss_file_mib": mib(server.pid, "RssFile"),
@@ -183,6 +229,8 @@ def main():
         quads_end = quad_count(base)
         server.terminate()
         server.wait()
+        server_log.close()
+        events += server_events(work)
         shutil.rmtree(work, ignore_errors=True)
     first, last = minutes[0]["rss_mib"], minutes[-1]["rss_mib"]
     # A leak keeps growing; caches (RocksDB's block cache, the search writer's arena) fill once.
@@ -197,16 +245,49 @@ def main():
         "rss_after_first_third_mib": third, "rss_growth_last_two_thirds": round(last / third - 1, 4) if third else None,
         # The mix writes all the time, so the store grows; memory that grows with the data is not a leak.
         "quads_start": quads_start, "quads_end": quads_end,
-        "p99_ms_max_minute": max(m["p99_ms"] or 0 for m in minutes), "per_minute": minutes,
+        "p99_ms_max_minute": max(m["p99_ms"] or 0 for m in minutes),
+        "malloc_conf": args.malloc_conf, "load_started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        **floor_and_median_growth(minutes),
+        "events": events, "per_minute": minutes, "per_second_rss_mib": [[t, round(r, 1)] for t, r, _ in seconds],
     }
-    out = ROOT / "benches/results/soak.json"
+    out = ROOT / f"benches/results/{args.out}.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    svg(minutes, ROOT / "benches/results/soak.svg")
+    svg(minutes, ROOT / f"benches/results/{args.out}.svg", seconds, events)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_minute"}, indent=2))
 
 
-def svg(minutes, path):
-    """RSS and p99 per minute, two stacked line charts."""
+def floor_and_median_growth(minutes):
+    """Growth of each minute's lowest and median once-a-second reading, from minute 1 and over the
+    last two thirds: a leak lifts the floor; work in flight only lifts the highs."""
+    rows = [m["rss_mib_low_median_high"] for m in minutes if "rss_mib_low_median_high" in m]
+    if len(rows) < 3:
+        return {}
+    third = rows[len(rows) // 3 - 1]
+    g = lambda a, b: round(b / a - 1, 4) if a else None
+    return {"rss_floor_growth": g(rows[0][0], rows[-1][0]), "rss_median_growth": g(rows[0][1], rows[-1][1]),
+            "rss_floor_growth_last_two_thirds": g(third[0], rows[-1][0]),
+            "rss_median_growth_last_two_thirds": g(third[1], rows[-1][1])}
+
+
+def sst_files(store):
+    try:
+        return {e.name: e.stat().st_size for e in os.scandir(store) if e.name.endswith(".sst")}
+    except OSError:
+        return {}
+
+
+def server_events(work):
+    """The server's own lines about retrains (its log has no clock of ours; kept as text)."""
+    try:
+        return [{"what": line[-160:]} for line in (work / "server.log").read_text(errors="replace").splitlines()
+                if "retrain" in line]
+    except OSError:
+        return []
+
+
+def svg(minutes, path, seconds=(), events=()):
+    """RSS (once a second when sampled, else per minute) and p99 per minute, two stacked line
+    charts; flushes and compactions marked on the first."""
     w, h, pad = 640, 180, 40
     def line(values, top, color, label):
         vmax = max(values) or 1
@@ -214,9 +295,46 @@ def svg(minutes, path):
                        for i, v in enumerate(values))
         return (f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>'
                 f'<text x="{pad}" y="{top + 16}" font-size="12">{label} (max {vmax:.1f})</text>')
-    body = line([m["rss_mib"] for m in minutes], 0, "#1f77b4", "RSS MiB per minute")
+    if seconds:
+        body = line([r for _, r, _ in seconds], 0, "#1f77b4", "RSS MiB, once a second")
+        span = max(t for t, _, _ in seconds) or 1
+        for e in events:
+            if "t" in e and 0 <= e["t"] <= span:
+                x = pad + e["t"] / span * (w - 2 * pad)
+                color = "#2ca02c" if e["what"] == "flush" else "#ff7f0e"
+                body += f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad}" y2="{h - pad}" stroke="{color}" stroke-width="0.5"/>'
+        body += f'<text x="{w - pad}" y="16" font-size="10" text-anchor="end" fill="#555">green: flush, orange: compaction</text>'
+    else:
+        body = line([m["rss_mib"] for m in minutes], 0, "#1f77b4", "RSS MiB per minute")
     body += line([m["p99_ms"] or 0 for m in minutes], h, "#d62728", "p99 ms per minute")
     path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{2 * h}" font-family="sans-serif">{body}</svg>\n')
+
+
+def compare(runs, names, path):
+    """Several runs' once-a-second RSS on one chart (each line a run), with a legend."""
+    w, h, pad = 720, 300, 50
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    series = [[(t, r) for t, r in run.get("per_second_rss_mib", [])] for run in runs]
+    tmax = max(t for s in series for t, _ in s) or 1
+    vmin = min(r for s in series for _, r in s)
+    vmax = max(r for s in series for _, r in s)
+    lo, hi = (vmin // 20) * 20, (vmax // 20 + 1) * 20
+    x = lambda t: pad + t / tmax * (w - 2 * pad)
+    y = lambda v: h - pad - (v - lo) / (hi - lo) * (h - 2 * pad)
+    body = ""
+    for v in range(int(lo), int(hi) + 1, 20):
+        body += (f'<line x1="{pad}" x2="{w - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+                 f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v}</text>')
+    for m in range(0, int(tmax / 60) + 1, 5):
+        body += f'<text x="{x(m * 60):.1f}" y="{h - pad + 14}" font-size="10" text-anchor="middle">{m}</text>'
+    for i, (s, name) in enumerate(zip(series, names)):
+        c = colors[i % len(colors)]
+        pts = " ".join(f"{x(t):.1f},{y(r):.1f}" for t, r in s)
+        body += f'<polyline fill="none" stroke="{c}" stroke-width="1" points="{pts}"/>'
+        body += f'<text x="{pad + 10}" y="{20 + 14 * i}" font-size="11" fill="{c}">{name}</text>'
+    body += f'<text x="{w / 2}" y="{h - 8}" font-size="11" text-anchor="middle">minutes of load; RSS MiB once a second</text>'
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif">{body}</svg>\n')
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod extract;
 pub mod http;
 pub mod ingest;
+pub mod memory;
 pub mod npy;
 pub mod ontology;
 pub mod pool;

@@ -1,4 +1,5 @@
-//! The `shopgraph` binary: a thin shell over [`shopgraph::cli::run`].
+//! The `shopgraph` binary: a thin shell over [`shopgraph::cli::run`], and the owner of the
+//! process's allocator (jemalloc, with its control handed to [`shopgraph::memory`]).
 
 // The whole process allocates through jemalloc (see Cargo.toml for why).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -7,11 +8,80 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    shopgraph::memory::install(&jemalloc::Control);
     match shopgraph::cli::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// jemalloc's settings through `mallctl`, its only control interface (C, so `unsafe`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+mod jemalloc {
+    use shopgraph::memory::{AllocatorControl, MemoryError};
+
+    pub struct Control;
+
+    impl AllocatorControl for Control {
+        fn set_dirty_decay_ms(&self, ms: isize) -> Result<(), MemoryError> {
+            // "arena.4096" is MALLCTL_ARENAS_ALL (the arenas that exist); "arenas." the default
+            // for arenas made later.
+            write("arena.4096.dirty_decay_ms\0", ms)?;
+            write("arenas.dirty_decay_ms\0", ms)
+        }
+
+        fn dirty_decay_ms(&self) -> Result<isize, MemoryError> {
+            let mut value: isize = 0;
+            let mut len = std::mem::size_of::<isize>();
+            let name = "arenas.dirty_decay_ms\0";
+            // SAFETY: `name` is NUL-terminated; `value` and `len` describe the ssize_t it reads.
+            let code = unsafe {
+                tikv_jemalloc_sys::mallctl(
+                    name.as_ptr().cast(),
+                    (&mut value as *mut isize).cast(),
+                    &mut len,
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            if code == 0 { Ok(value) } else { Err(MemoryError::Refused { name: "arenas.dirty_decay_ms", code }) }
+        }
+    }
+
+    fn write(name: &'static str, mut value: isize) -> Result<(), MemoryError> {
+        // SAFETY: `name` is NUL-terminated, and the value is the ssize_t these settings take.
+        let code = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                (&mut value as *mut isize).cast(),
+                std::mem::size_of::<isize>(),
+            )
+        };
+        if code == 0 { Ok(()) } else { Err(MemoryError::Refused { name: name.trim_end_matches('\0'), code }) }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use shopgraph::memory;
+
+        #[test]
+        fn serving_shortens_how_long_freed_pages_are_kept() {
+            memory::install(&super::Control);
+            let before = memory::freed_pages_kept_for().unwrap();
+            if std::env::var("MALLOC_CONF").is_ok_and(|c| c.contains("dirty_decay_ms")) {
+                assert!(!memory::keep_freed_pages_for(memory::SERVE_DIRTY_DECAY_MS).unwrap());
+                return;
+            }
+            assert_eq!(before, 10_000, "jemalloc's default, which serve changes");
+            assert!(memory::keep_freed_pages_for(memory::SERVE_DIRTY_DECAY_MS).unwrap());
+            assert_eq!(memory::freed_pages_kept_for().unwrap(), memory::SERVE_DIRTY_DECAY_MS);
         }
     }
 }

@@ -490,15 +490,20 @@ fn run_command() -> Result<()> {
                 let engine = Engine::open(config).context("opening the store")?;
                 OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
+                compact_after_load(&engine)?;
             } else {
                 let engine = Engine::open_for_rdf_load(config).context("opening the store")?;
                 OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
                 load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
+                compact_after_load(&engine)?;
             }
         }
         Command::Serve { store, bind, load } => {
             let engine = store.engine(bind)?;
-            load_files(&engine, &load, None, None)?;
+            if !load.is_empty() {
+                load_files(&engine, &load, None, None)?;
+                compact_after_load(&engine)?;
+            }
             serve(engine)?;
         }
         Command::Demo { store, bind, demo_dir, no_serve, extract: extract_limit } => {
@@ -513,6 +518,7 @@ fn run_command() -> Result<()> {
                     eprintln!("demo: extraction skipped: {e:#}");
                 }
             }
+            compact_after_load(&engine)?;
             if !no_serve {
                 eprintln!(
                     "demo loaded; open the console at http://{}/ or try:\n  curl 'http://{0}/search?q=soft%20sweater%20not%20itchy&k=5'\n  curl 'http://{0}/queries/top-rated-products'\n  curl 'http://{0}/sparql' --data-urlencode 'query=SELECT (COUNT(*) AS ?n) {{ ?r a <https://w3id.org/shopgraph/ontology#Review> }}'\n  curl 'http://{0}/queries/product-aspects?product=1078'\n  curl -H 'content-type: application/json' 'http://{0}/analyze' -d '{{\"text\": \"Love the colour but it runs small.\"}}'\n  curl 'http://{0}/nearest?text=soft%20linen%20summer%20dress&k=5'",
@@ -647,9 +653,22 @@ fn run_command() -> Result<()> {
                 std::fs::write(dir.join("simulated-tastes.json"), serde_json::to_vec_pretty(&tastes)?)?;
                 eprintln!("  planted tastes saved to {}", dir.join("simulated-tastes.json").display());
             }
-            engine.store().flush()?;
+            compact_after_load(&engine)?;
         }
     }
+    Ok(())
+}
+
+/// After a batch of writes (a load, the demo, a simulation): flush and compact once, as
+/// oxigraph advises after bulk loads. Otherwise the server's first flush sets off the
+/// compaction of the whole batch under live traffic, and the process keeps about 20 MiB more
+/// from then on (benches/REPORT.md section 9).
+fn compact_after_load(engine: &Engine) -> Result<()> {
+    // The inferred graph's rebuild, started by the load, writes too: compact after it.
+    engine.settle();
+    let t = std::time::Instant::now();
+    engine.store().compact().context("compacting the store after the load")?;
+    log::info!("store compacted after the load in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -659,6 +678,11 @@ fn serve(engine: Arc<Engine>) -> Result<()> {
         log::error!("search index not read ({e}); searches will try again");
     }
     engine.start_housekeeping(std::time::Duration::from_secs(60));
+    match crate::memory::keep_freed_pages_for(crate::memory::SERVE_DIRTY_DECAY_MS) {
+        Ok(true) => log::debug!("freed pages go back to the kernel after {} ms", crate::memory::SERVE_DIRTY_DECAY_MS),
+        Ok(false) => log::info!("MALLOC_CONF sets dirty_decay_ms; serve leaves it"),
+        Err(e) => log::warn!("allocator setting not applied: {e}"),
+    }
     actix_web::rt::System::new().block_on(crate::http::serve(engine))?;
     Ok(())
 }

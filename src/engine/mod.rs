@@ -144,7 +144,9 @@ impl Drop for Engine {
     }
 }
 
-/// Under continuous writes, housekeeping flushes the memtables once per this many ticks.
+/// Under continuous writes, housekeeping flushes the memtables once per this many ticks. Every
+/// third tick was tried against every tenth side by side (benches/REPORT.md section 9): more
+/// flushes meant more compactions and a step up after one of them, not less memory.
 pub const FLUSH_AT_MOST_EVERY_TICKS: u32 = 10;
 
 impl Engine {
@@ -161,8 +163,7 @@ impl Engine {
     /// the next start. It flushes at the first tick (`every`) with nothing new written after a
     /// write, or after [`FLUSH_AT_MOST_EVERY_TICKS`] ticks of continuous writing. Not every tick:
     /// each flush leads to a compaction that rewrites the string dictionary's file whole (its
-    /// keys are hashes), and RocksDB keeps the old file's blocks in that column family's 128 MiB
-    /// cache until it is full (benches/REPORT.md section 9). The thread ends with the engine.
+    /// keys are hashes). The thread ends with the engine.
     pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration) {
         let weak = Arc::downgrade(self);
         let mut flushed_at = self.store.generation();

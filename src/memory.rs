@@ -1,0 +1,66 @@
+//! The process allocator's settings for a long-running server: how soon freed pages go back to
+//! the kernel.
+//!
+//! A server's memory is mostly transient: query results, batch buffers, RocksDB's compaction
+//! buffers and background retrains are allocated and freed within seconds. jemalloc keeps freed
+//! ("dirty") pages for `dirty_decay_ms` (10 s by default) before giving them back, so the resident
+//! size a monitor sees includes up to ten seconds of churn on top of what the process holds
+//! (15-20 MiB in the soak, benches/REPORT.md section 9). `serve` shortens the delay; the batch
+//! commands (`finetune`, `extract`) keep the default, which is faster for them (freed pages reused
+//! without a fault). Settings given in the `MALLOC_CONF` environment variable win.
+//!
+//! The allocator itself belongs to the binary (`main.rs` installs jemalloc and its control here),
+//! so that the library's own tests keep the system allocator their measurements assume.
+
+use std::sync::OnceLock;
+
+/// Errors from reading or writing the allocator's settings.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// The allocator refused a setting (jemalloc's `mallctl` error number).
+    #[error("the allocator refused {name}: error {code}")]
+    Refused {
+        /// The setting's name.
+        name: &'static str,
+        /// `mallctl`'s return value (an errno).
+        code: i32,
+    },
+    /// No control was installed: the process does not run on the binary's jemalloc.
+    #[error("no allocator control installed (only the shopgraph binary's jemalloc has one)")]
+    NoControl,
+}
+
+/// What the binary's allocator lets a server set.
+pub trait AllocatorControl: Sync {
+    /// Sets how long freed pages are kept, for every arena now and to come.
+    fn set_dirty_decay_ms(&self, ms: isize) -> Result<(), MemoryError>;
+    /// How long new arenas keep freed pages.
+    fn dirty_decay_ms(&self) -> Result<isize, MemoryError>;
+}
+
+static CONTROL: OnceLock<&'static dyn AllocatorControl> = OnceLock::new();
+
+/// Called once by the binary, before any command runs.
+pub fn install(control: &'static dyn AllocatorControl) {
+    let _ = CONTROL.set(control);
+}
+
+/// How long freed pages stay with the allocator in `serve`, in milliseconds. One second keeps the
+/// reuse that matters (a request's buffers come back within milliseconds) and gives the rest back
+/// before a monitor's next once-a-second sample.
+pub const SERVE_DIRTY_DECAY_MS: isize = 1000;
+
+/// Sets how long freed pages are kept, unless the operator set `dirty_decay_ms` in `MALLOC_CONF`.
+/// Returns whether the setting was applied.
+pub fn keep_freed_pages_for(ms: isize) -> Result<bool, MemoryError> {
+    if std::env::var("MALLOC_CONF").is_ok_and(|c| c.contains("dirty_decay_ms")) {
+        return Ok(false);
+    }
+    CONTROL.get().ok_or(MemoryError::NoControl)?.set_dirty_decay_ms(ms)?;
+    Ok(true)
+}
+
+/// How long new arenas keep freed pages (what [`keep_freed_pages_for`] set, or the default).
+pub fn freed_pages_kept_for() -> Result<isize, MemoryError> {
+    CONTROL.get().ok_or(MemoryError::NoControl)?.dirty_decay_ms()
+}
