@@ -186,7 +186,7 @@ def main():
         while time.time() < stop:
             t = round(time.time() - start, 1)
             try:
-                seconds.append((t, rss_kb(server.pid) / 1024, rss_kb(server.pid, "RssAnon") / 1024))
+                seconds.append((t, rss_kb(server.pid) / 1024))
             except OSError:
                 return
             now = sst_files(work / "store")
@@ -206,7 +206,7 @@ def main():
                 window.update(lat=[], status={}, n=0)
             lat.sort()
             since = (minutes[-1]["minute"] * 60) if minutes else 0
-            this = sorted(r for t, r, _ in seconds if t > since) or [0]
+            this = sorted(r for t, r in seconds if t > since) or [0]
             row = {
                 "minute": round((time.time() - start) / 60, 2),
                 "requests": n,
@@ -248,7 +248,7 @@ def main():
         "p99_ms_max_minute": max(m["p99_ms"] or 0 for m in minutes),
         "malloc_conf": args.malloc_conf, "load_started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
         **floor_and_median_growth(minutes),
-        "events": events, "per_minute": minutes, "per_second_rss_mib": [[t, round(r, 1)] for t, r, _ in seconds],
+        "events": events, "per_minute": minutes, "per_second_rss_mib": [[t, round(r, 1)] for t, r in seconds],
     }
     out = ROOT / f"benches/results/{args.out}.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
@@ -296,8 +296,8 @@ def svg(minutes, path, seconds=(), events=()):
         return (f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>'
                 f'<text x="{pad}" y="{top + 16}" font-size="12">{label} (max {vmax:.1f})</text>')
     if seconds:
-        body = line([r for _, r, _ in seconds], 0, "#1f77b4", "RSS MiB, once a second")
-        span = max(t for t, _, _ in seconds) or 1
+        body = line([r for _, r in seconds], 0, "#1f77b4", "RSS MiB, once a second")
+        span = max(t for t, _ in seconds) or 1
         for e in events:
             if "t" in e and 0 <= e["t"] <= span:
                 x = pad + e["t"] / span * (w - 2 * pad)

@@ -486,17 +486,15 @@ fn run_command() -> Result<()> {
         Command::Load { store, mapping, graph, validate, files } => {
             let mut config = Config::resolve(&store.overrides(None), &|k| std::env::var(k).ok())?;
             config.validate_writes |= validate;
-            if files.iter().any(|f| is_tabular(f)) || config.validate_writes {
-                let engine = Engine::open(config).context("opening the store")?;
-                OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
-                load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
-                compact_after_load(&engine)?;
+            let engine = if files.iter().any(|f| is_tabular(f)) || config.validate_writes {
+                Engine::open(config)
             } else {
-                let engine = Engine::open_for_rdf_load(config).context("opening the store")?;
-                OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
-                load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
-                compact_after_load(&engine)?;
+                Engine::open_for_rdf_load(config)
             }
+            .context("opening the store")?;
+            OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&engine));
+            load_files(&engine, &files, mapping.as_deref(), graph.as_deref())?;
+            compact_after_load(&engine)?;
         }
         Command::Serve { store, bind, load } => {
             let engine = store.engine(bind)?;
