@@ -21,7 +21,7 @@ pub enum MemoryError {
     #[error("the allocator refused {name}: error {code}")]
     Refused {
         /// The setting's name.
-        name: &'static str,
+        name: String,
         /// `mallctl`'s return value (an errno).
         code: i32,
     },

@@ -292,6 +292,11 @@ impl Search {
         self.text.len()
     }
 
+    /// Commits to the keyword index since it was opened (each a new segment).
+    pub fn index_commits(&self) -> u64 {
+        self.text.commits()
+    }
+
     /// Installs a whole catalogue; `reindex` also rewrites the keyword index (otherwise the
     /// saved one is kept: it is in step with the graph).
     pub fn install(

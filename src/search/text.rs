@@ -7,12 +7,15 @@ use super::{ProductDoc, SearchError};
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
-use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
+};
 
 /// The analyzer every text field and every query goes through.
 const ANALYZER: &str = "sg_en";
@@ -49,6 +52,10 @@ pub type Hits = Vec<(u64, f32)>;
 pub struct TextIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
+    /// The folder the index lives in (none in memory), kept to prune its map cache.
+    mmap: Option<MmapDirectory>,
+    /// Commits since the index was opened.
+    commits: std::sync::atomic::AtomicU64,
     key: Field,
     name_stored: Field,
     text: Vec<(Field, f32)>,
@@ -105,21 +112,28 @@ impl TextIndex {
     /// Opens the index in `dir` (created when missing or of another schema version: the flag
     /// says it is empty and must be filled), or one in memory.
     pub fn open(dir: Option<&Path>) -> Result<(Self, bool), SearchError> {
-        let (index, fresh) = match dir {
-            None => (Index::create_in_ram(schema()), true),
+        let (index, fresh, mmap) = match dir {
+            None => (Index::create_in_ram(schema()), true, None),
             Some(dir) => {
                 let marker = dir.join("schema-version");
                 let same = std::fs::read_to_string(&marker).is_ok_and(|v| v.trim() == SCHEMA_VERSION);
-                if same && let Ok(ix) = Index::open_in_dir(dir) {
-                    (ix, false)
+                let opened = if same {
+                    MmapDirectory::open(dir).ok().and_then(|m| Index::open(m.clone()).ok().map(|ix| (ix, m)))
                 } else {
-                    if dir.exists() {
-                        std::fs::remove_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+                    None
+                };
+                match opened {
+                    Some((ix, m)) => (ix, false, Some(m)),
+                    None => {
+                        if dir.exists() {
+                            std::fs::remove_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+                        }
+                        std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+                        let m = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+                        let ix = Index::create(m.clone(), schema(), IndexSettings::default())?;
+                        std::fs::write(&marker, SCHEMA_VERSION).map_err(|e| SearchError::io(&marker, e))?;
+                        (ix, true, Some(m))
                     }
-                    std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
-                    let ix = Index::create_in_dir(dir, schema())?;
-                    std::fs::write(&marker, SCHEMA_VERSION).map_err(|e| SearchError::io(&marker, e))?;
-                    (ix, true)
                 }
             }
         };
@@ -130,7 +144,15 @@ impl TextIndex {
         let field = |n: &str| s.get_field(n).map_err(SearchError::from);
         let text = FIELDS.iter().map(|(n, w)| Ok((field(n)?, *w))).collect::<Result<Vec<_>, SearchError>>()?;
         Ok((
-            Self { key: field("key")?, name_stored: field("display")?, text, reader, writer: Mutex::new(writer) },
+            Self {
+                key: field("key")?,
+                name_stored: field("display")?,
+                text,
+                reader,
+                writer: Mutex::new(writer),
+                mmap,
+                commits: Default::default(),
+            },
             fresh,
         ))
     }
@@ -194,7 +216,20 @@ impl TextIndex {
         w.commit()?;
         drop(w);
         self.reader.reload()?;
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(m) = &self.mmap {
+            // tantivy's map cache keeps an entry (path and a weak handle) for every file it ever
+            // opened, deleted ones included, and only this call drops them: without it each
+            // commit's and merge's files stay listed for the life of the process, a slow climb
+            // under writes (benches/REPORT.md section 9).
+            let _ = m.get_cache_info();
+        }
         Ok(())
+    }
+
+    /// Commits since the index was opened.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Products whose text holds a word (the field that holds it most); a word the analyzer

@@ -202,8 +202,9 @@ pub struct Store {
 /// What a commit changed.
 #[derive(Debug)]
 pub enum Delta<'a> {
-    /// Exactly these quads were written and removed (some may have been there, or absent,
-    /// already).
+    /// Exactly these quads were written and removed. Inserts, swaps and SPARQL data updates
+    /// list only what changed; bulk loads and [`Store::remove`] may list quads that were
+    /// already there, or already absent.
     Exact {
         /// Inserted.
         added: &'a [Quad],
@@ -495,6 +496,11 @@ impl Store {
             }
         }
         let mut tx = self.inner.start_transaction()?;
+        // Read before the update runs: what it changes, not what it states.
+        let exact = match update::data_delta(&data_only) {
+            Some((added, removed)) => Some((novel(&tx, &added, true)?, novel(&tx, &removed, false)?)),
+            None => None,
+        };
         prepared.on_transaction(&mut tx).execute().map_err(|e| match e {
             UpdateEvaluationError::Storage(s) => StoreError::Storage(s.to_string()),
             UpdateEvaluationError::Unexpected(inner) => match inner.downcast::<QueryEvaluationError>() {
@@ -506,7 +512,7 @@ impl Store {
             UpdateEvaluationError::GraphParsing(p) => StoreError::RdfSyntax(p.to_string()),
             other => StoreError::Evaluation(other.to_string()),
         })?;
-        match update::data_delta(&data_only) {
+        match exact {
             Some((added, removed)) => self.commit_checked(tx, check, Delta::Exact { added: &added, removed: &removed }),
             None => self.commit_checked(tx, check, Delta::Unknown { graphs: scope }),
         }
@@ -571,8 +577,12 @@ impl Store {
     /// [`Self::insert`], refused whole when the check finds a violation.
     pub fn insert_checked(&self, quads: &[Quad], check: Option<&Check<'_>>) -> Result<(), StoreError> {
         let mut tx = self.inner.start_transaction()?;
+        // Listeners hear only what changed: an event re-states its product's type and id, and
+        // re-indexing that product for search after every event is what made the soak's search
+        // index commit a segment a second (benches/REPORT.md section 9).
+        let added = novel(&tx, quads, true)?;
         tx.extend(quads.iter());
-        self.commit_checked(tx, check, Delta::Exact { added: quads, removed: &[] })
+        self.commit_checked(tx, check, Delta::Exact { added: &added, removed: &[] })
     }
 
     /// Removes quads in one transaction.
@@ -590,12 +600,14 @@ impl Store {
     /// replaces another, is never half done after a crash.
     pub fn swap(&self, old: &[Quad], new: &[Quad]) -> Result<(), StoreError> {
         let mut tx = self.inner.start_transaction()?;
+        let removed = novel(&tx, old, false)?;
         for q in old {
             tx.remove(q);
         }
+        let added: Vec<Quad> = novel(&tx, new, true)?;
         tx.extend(new.iter());
         tx.commit()?;
-        self.wrote(Delta::Exact { added: new, removed: old });
+        self.wrote(Delta::Exact { added: &added, removed: &removed });
         Ok(())
     }
 
@@ -879,4 +891,16 @@ fn serialize(
 
 fn offered<const N: usize>(media: [&str; N]) -> String {
     media.join(", ")
+}
+
+/// The quads of `quads` that the transaction does not hold yet (`absent`), or those it holds
+/// (`!absent`): what an insert or a removal actually changes.
+fn novel(tx: &oxigraph::store::Transaction<'_>, quads: &[Quad], absent: bool) -> Result<Vec<Quad>, StoreError> {
+    let mut out = Vec::new();
+    for q in quads {
+        if tx.contains(q)? != absent {
+            out.push(q.clone());
+        }
+    }
+    Ok(out)
 }

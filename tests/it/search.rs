@@ -50,6 +50,27 @@ fn index_follows_inserts_updates_deletes_and_replaced_graphs() {
     assert_eq!(e.search_service().unwrap().catalogue().len(), 0);
 }
 
+/// Every event re-states its product's type and id; the store reported those as added, so
+/// each event re-indexed its product (a tantivy segment and a catalogue copy per event: the
+/// soak's search index committed about once a second).
+#[test]
+fn an_event_or_a_restated_fact_leaves_the_search_index_alone() {
+    let e = loaded_engine();
+    assert_eq!(ids(&e, "tiered midi dress").first().map(String::as_str), Some("1077"));
+    let search = e.search_service().unwrap();
+    let before = search.index_commits();
+    e.post_events(br#"[{"user": "shopper-1", "item": "1077", "event": "view"}]"#).unwrap();
+    let p = e.minter().product("1077");
+    e.update(&format!("{SG}INSERT DATA {{ {p} a sg:Product ; sg:productId \"1077\" }}")).unwrap();
+    assert_eq!(search.index_commits(), before, "nothing a search reads changed");
+    e.update(&format!("{SG}INSERT DATA {{ {p} sg:description \"Zorvale weave\" }}")).unwrap();
+    assert_eq!(search.index_commits(), before + 1, "a new description is indexed");
+    assert_eq!(ids(&e, "zorvale"), vec!["1077"]);
+    // Deleting what is not there changes nothing either.
+    e.update(&format!("{SG}DELETE DATA {{ {p} sg:description \"Never its description\" }}")).unwrap();
+    assert_eq!(search.index_commits(), before + 1);
+}
+
 #[test]
 fn index_catches_up_after_a_crash_between_graph_and_index_commits() {
     let dir = tempfile::tempdir().unwrap();
