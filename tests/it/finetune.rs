@@ -269,7 +269,7 @@ fn training_only_sources_leave_the_split_alone() {
     type Check = fn(&data::Example) -> bool;
     // (source as --general, source as --train-only, id prefix, examples, what each must satisfy)
     type Case = (Vec<PathBuf>, Vec<PathBuf>, &'static str, usize, Check);
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         (vec![repo("tests/data/sentiment-general.tsv")], Vec::new(), "general:", 1000, |e| {
             e.known.iter().all(|k| !k) && e.sentence.is_some() && e.weight < 1.0
         }),
@@ -277,6 +277,9 @@ fn training_only_sources_leave_the_split_alone() {
             e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
         }),
         (Vec::new(), vec![repo("tests/data/aspects/fit-style-sentences.tsv")], "train-only:", 300, |e| {
+            e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
+        }),
+        (Vec::new(), vec![repo("tests/data/aspects/guided-sentences.tsv")], "train-only:", 200, |e| {
             e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
         }),
     ];
