@@ -204,8 +204,8 @@ pub struct Store {
 #[derive(Debug)]
 pub enum Delta<'a> {
     /// Exactly these quads were written and removed. Inserts, swaps and SPARQL data updates
-    /// list only what changed; bulk loads and [`Store::remove`] may list quads that were
-    /// already there, or already absent.
+    /// list only what changed; bulk loads, Graph Store additions and [`Store::remove`] may list
+    /// quads that were already there, or already absent.
     Exact {
         /// Inserted.
         added: &'a [Quad],
