@@ -34,7 +34,7 @@ pub enum MemoryError {
 pub trait AllocatorControl: Sync {
     /// Sets how long freed pages are kept, for every arena now and to come.
     fn set_dirty_decay_ms(&self, ms: isize) -> Result<(), MemoryError>;
-    /// How long new arenas keep freed pages.
+    /// The longest time any arena, or an arena made later, keeps freed pages.
     fn dirty_decay_ms(&self) -> Result<isize, MemoryError>;
 }
 
@@ -60,7 +60,8 @@ pub fn keep_freed_pages_for(ms: isize) -> Result<bool, MemoryError> {
     Ok(true)
 }
 
-/// How long new arenas keep freed pages (what [`keep_freed_pages_for`] set, or the default).
+/// The longest time any arena keeps freed pages (what [`keep_freed_pages_for`] set, or the
+/// default).
 pub fn freed_pages_kept_for() -> Result<isize, MemoryError> {
     CONTROL.get().ok_or(MemoryError::NoControl)?.dirty_decay_ms()
 }
