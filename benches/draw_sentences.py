@@ -3,9 +3,10 @@
 5000 (none of train.tsv's) that no file in tests/data/aspects draws on, one sentence of 4 to 45
 words each; the first half at random, the second half among sentences naming a fit or style cue
 (where the review model misses most on the development share). Prints `n<TAB>id<TAB>text`; the
-labels are added by hand. tests/data/aspects/guided-sentences.tsv holds two draws of 200: seed
-20261202 drawn before that file existed, then seed 20261203 with the first draw's 200 rows in it
-(to draw them again, move the file aside, then put back only its first 200 rows):
+labels are added by hand. tests/data/aspects/guided-sentences.tsv holds three draws of 200: seed
+20261202 drawn before that file existed, then seed 20261203 with the first draw's 200 rows in it,
+then seed 20261204 with the first 400 (to draw one again, move the file aside, then put back only
+the rows drawn before it):
 
     python3 benches/draw_sentences.py [--seed 20261202] [--n 200] [--reviews CSV]
 """

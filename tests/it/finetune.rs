@@ -279,7 +279,7 @@ fn training_only_sources_leave_the_split_alone() {
         (Vec::new(), vec![repo("tests/data/aspects/fit-style-sentences.tsv")], "train-only:", 300, |e| {
             e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
         }),
-        (Vec::new(), vec![repo("tests/data/aspects/guided-sentences.tsv")], "train-only:", 400, |e| {
+        (Vec::new(), vec![repo("tests/data/aspects/guided-sentences.tsv")], "train-only:", 600, |e| {
             e.known.is_empty() && e.aspects.is_some() && e.sentence.is_some() && e.weight == 1.0
         }),
     ];
