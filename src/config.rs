@@ -81,6 +81,11 @@ pub struct Config {
     /// Resident memory of the server (MiB) past which running queries are cancelled with an
     /// error; 0: half of the machine's memory.
     pub memory_limit_mb: u64,
+    /// RocksDB's block cache for the store, in MiB, one LRU cache shared by all its column
+    /// families (the patched oxigraph in vendor/). oxigraph's own caches (128 MiB for the string
+    /// dictionary, 32 MiB for the rest) kept the blocks of files a compaction had replaced until
+    /// full, so a writing server grew by up to 160 MiB (benches/REPORT.md section 9).
+    pub store_cache_mb: usize,
     /// Requests one client (API key, else address) may have in flight at once; 0: no cap.
     pub max_in_flight_per_client: usize,
     /// Queries see the inferred graph (`shopgraph reason`) in their default graph unless they
@@ -155,6 +160,7 @@ impl Default for Config {
             rate_limit_per_second: 0.0,
             rate_limit_burst: 50.0,
             memory_limit_mb: 0,
+            store_cache_mb: 32,
             max_in_flight_per_client: 0,
             infer: false,
             review_threshold_aspect: 0.6,
@@ -316,6 +322,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_MEMORY_LIMIT_MB") {
             self.memory_limit_mb = num("SHOPGRAPH_MEMORY_LIMIT_MB", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_STORE_CACHE_MB") {
+            self.store_cache_mb = num("SHOPGRAPH_STORE_CACHE_MB", v)?;
         }
         if let Some(v) = env("SHOPGRAPH_CONSOLE") {
             self.console = matches!(v.as_str(), "1" | "true" | "yes");

@@ -144,10 +144,13 @@ impl Drop for Engine {
     }
 }
 
-/// Under continuous writes, housekeeping flushes the memtables once per this many ticks. Every
-/// third tick was tried against every tenth side by side (benches/REPORT.md section 9): more
-/// flushes meant more compactions and a step up after one of them, not less memory.
-pub const FLUSH_AT_MOST_EVERY_TICKS: u32 = 10;
+/// Under continuous writes, housekeeping flushes the memtables once per this many ticks: what
+/// the memtables hold between flushes is most of what a writing server's memory moves by. It was
+/// ten while oxigraph's own block caches kept every compaction's blocks (each flush led to a
+/// compaction, and every third tick against every tenth stepped memory up); with one bounded
+/// cache (`Store::open_with_cache`) a compaction no longer raises the floor (benches/REPORT.md
+/// section 9).
+pub const FLUSH_AT_MOST_EVERY_TICKS: u32 = 3;
 
 impl Engine {
     /// Opens the store the config names (RocksDB under `data`, or memory) and makes sure the
@@ -198,7 +201,10 @@ impl Engine {
         Ok(if config.memory {
             (Store::memory()?, Pseudonymizer::random()?)
         } else {
-            (Store::open(&config.data.join("store"))?, Pseudonymizer::load_or_create(&config.data)?)
+            (
+                Store::open_with_cache(&config.data.join("store"), config.store_cache_mb << 20)?,
+                Pseudonymizer::load_or_create(&config.data)?,
+            )
         })
     }
 

@@ -255,10 +255,18 @@ impl Store {
         Ok(Self::wrap(OxStore::new()?))
     }
 
-    /// Opens (or creates) the RocksDB store under `dir`.
+    /// Opens (or creates) the RocksDB store under `dir`, with the default block cache (the
+    /// configuration's `store_cache_mb`, 32 MiB).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, 32 << 20)
+    }
+
+    /// Opens (or creates) the RocksDB store under `dir` with one block cache of `cache_bytes`
+    /// shared by every column family (a setting oxigraph gains from the patch in vendor/).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let inner = OxStore::open(dir).map_err(|e| {
+        let options = oxigraph::store::StoreOptions::default().with_block_cache_size(cache_bytes);
+        let inner = OxStore::open_with_options(dir, options).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("LOCK") || msg.contains("lock") {
                 StoreError::Storage(format!("{msg} (is another shopgraph process using {}?)", dir.display()))

@@ -163,6 +163,46 @@ fn a_load_leaves_the_store_compacted() {
     assert_eq!(tables(), loaded, "a compaction after the load still had work to do");
 }
 
+/// What broke: oxigraph gave the string dictionary a 128 MiB block cache of its own beside a
+/// shared 32 MiB one, and an LRU cache under its capacity keeps the blocks of files a compaction
+/// deleted, so a writing server grew 20-30 MiB at each full compaction (benches/REPORT.md section
+/// 9). Now every column family shares one cache of the configured size, the dictionary keeping
+/// its point-lookup table options. RocksDB writes the options it opened with into the store's LOG.
+#[test]
+fn the_string_dictionary_has_no_block_cache_of_its_own() {
+    let opened_with = |open: &dyn Fn(&std::path::Path)| -> (Vec<String>, Vec<u64>, usize, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path());
+        let log = std::fs::read_to_string(dir.path().join("store/LOG")).unwrap();
+        let field = |name: &str| -> Vec<String> {
+            log.lines().filter_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_owned()).collect()
+        };
+        let caches = field("block_cache:");
+        let capacities = field("capacity :").iter().map(|v| v.parse().unwrap()).collect();
+        let hashed = field("data_block_index_type:").iter().filter(|v| *v == "1").count();
+        let bloom = field("filter_policy:").iter().filter(|v| *v == "bloomfilter").count();
+        (caches, capacities, hashed, bloom)
+    };
+    let engine_with_cache = |mb: usize| {
+        move |dir: &std::path::Path| {
+            let config = shopgraph::config::Config { data: dir.to_owned(), store_cache_mb: mb, ..Default::default() };
+            drop(shopgraph::engine::Engine::open(config).unwrap());
+        }
+    };
+    let store_default = |dir: &std::path::Path| drop(shopgraph::store::Store::open(&dir.join("store")).unwrap());
+    // (how the store is opened, the one cache's capacity)
+    let cases: [(&dyn Fn(&std::path::Path), u64); 3] =
+        [(&store_default, 32 << 20), (&engine_with_cache(8), 8 << 20), (&engine_with_cache(64), 64 << 20)];
+    for (open, capacity) in cases {
+        let (caches, capacities, hashed, bloom) = opened_with(open);
+        assert!(caches.len() >= 10, "a block cache line per column family, got {caches:?}");
+        assert!(caches.iter().all(|c| *c == caches[0]), "column families with caches of their own: {caches:?}");
+        assert_eq!(capacities.len(), caches.len());
+        assert!(capacities.iter().all(|&c| c == capacity), "capacities {capacities:?}, wanted {capacity}");
+        assert_eq!((hashed, bloom), (1, 1), "the dictionary's point-lookup options (hash index, bloom filter)");
+    }
+}
+
 #[test]
 fn cli_simulate_train_serve_and_eval() {
     let dir = tempfile::tempdir().unwrap();
