@@ -170,7 +170,8 @@ fn a_load_leaves_the_store_compacted() {
 /// its point-lookup table options. RocksDB writes the options it opened with into the store's LOG.
 #[test]
 fn the_string_dictionary_has_no_block_cache_of_its_own() {
-    let opened_with = |open: &dyn Fn(&std::path::Path)| -> (Vec<String>, Vec<u64>, usize, usize) {
+    type Open<'a> = &'a dyn Fn(&std::path::Path);
+    let opened_with = |open: Open| -> (Vec<String>, Vec<u64>, usize, usize) {
         let dir = tempfile::tempdir().unwrap();
         open(dir.path());
         let log = std::fs::read_to_string(dir.path().join("store/LOG")).unwrap();
@@ -191,7 +192,7 @@ fn the_string_dictionary_has_no_block_cache_of_its_own() {
     };
     let store_default = |dir: &std::path::Path| drop(shopgraph::store::Store::open(&dir.join("store")).unwrap());
     // (how the store is opened, the one cache's capacity)
-    let cases: [(&dyn Fn(&std::path::Path), u64); 3] =
+    let cases: [(Open, u64); 3] =
         [(&store_default, 32 << 20), (&engine_with_cache(8), 8 << 20), (&engine_with_cache(64), 64 << 20)];
     for (open, capacity) in cases {
         let (caches, capacities, hashed, bloom) = opened_with(open);
