@@ -249,16 +249,20 @@ impl oxigraph::sparql::DefaultServiceHandler for RejectOutsideServices {
     }
 }
 
+/// The block cache of a store opened without a configuration; `config`'s `store_cache_mb`
+/// defaults to the same (config depends on nothing of ours, so a test checks they agree).
+pub const DEFAULT_CACHE_MB: usize = 32;
+
 impl Store {
     /// An in-memory store (tests, `--memory`).
     pub fn memory() -> Result<Self, StoreError> {
         Ok(Self::wrap(OxStore::new()?))
     }
 
-    /// Opens (or creates) the RocksDB store under `dir`, with the default block cache (the
-    /// configuration's `store_cache_mb`, 32 MiB).
+    /// Opens (or creates) the RocksDB store under `dir`, with the default block cache
+    /// ([`DEFAULT_CACHE_MB`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::open_with_cache(dir, 32 << 20)
+        Self::open_with_cache(dir, DEFAULT_CACHE_MB << 20)
     }
 
     /// Opens (or creates) the RocksDB store under `dir` with one block cache of `cache_bytes`

@@ -191,9 +191,14 @@ fn the_string_dictionary_has_no_block_cache_of_its_own() {
         }
     };
     let store_default = |dir: &std::path::Path| drop(shopgraph::store::Store::open(&dir.join("store")).unwrap());
+    let default_mb = shopgraph::store::DEFAULT_CACHE_MB;
+    assert_eq!(default_mb, shopgraph::config::Config::default().store_cache_mb);
     // (how the store is opened, the one cache's capacity)
-    let cases: [(Open, u64); 3] =
-        [(&store_default, 32 << 20), (&engine_with_cache(8), 8 << 20), (&engine_with_cache(64), 64 << 20)];
+    let cases: [(Open, u64); 3] = [
+        (&store_default, (default_mb as u64) << 20),
+        (&engine_with_cache(8), 8 << 20),
+        (&engine_with_cache(64), 64 << 20),
+    ];
     for (open, capacity) in cases {
         let (caches, capacities, hashed, bloom) = opened_with(open);
         assert!(caches.len() >= 10, "a block cache line per column family, got {caches:?}");
