@@ -13,7 +13,8 @@ aggregates), named queries, /recommend and /similar, SPARQL updates, Graph Store
 graph, event posts. Every minute it prints and records requests, errors by status (429 is the
 pool saying "busy", counted apart), latency percentiles and the server's RSS; RSS is also
 sampled once a second (each minute's low, median and high), and RocksDB's flushes and compactions
-are seen as table files coming and going in the store's folder. Writes
+are seen as table files coming and going in the store's folder; each minute also records what
+RocksDB says it holds (block cache, memtables, table readers: /metrics). Writes
 benches/results/OUT.json and OUT.svg (default soak). Goal: no error other than 429, RSS growth
 under 10%, reported two ways: from the end of the first minute to the end, and over the last two
 thirds of the run (after the caches have filled; a leak keeps growing there).
@@ -64,6 +65,22 @@ def quad_count(base):
                                  headers={"Accept": "application/sparql-results+json"})
     with urllib.request.urlopen(req, timeout=120) as r:
         return int(json.load(r)["results"]["bindings"][0]["n"]["value"])
+
+
+def store_memory(base):
+    """RocksDB's own accounting from /metrics (block cache, memtables, table readers), in MiB, so
+    that the bounded cache can be told from the rest of the resident size; {} if not reported."""
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except Exception:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith('shopgraph_store_memory_bytes{part="'):
+            part, value = line[len('shopgraph_store_memory_bytes{part="'):].split('"} ')
+            out[part] = round(int(value) / 2**20, 1)
+    return out
 
 
 def main():
@@ -220,6 +237,7 @@ def main():
                 # segments are memory-mapped), which the kernel can drop under pressure.
                 "rss_anon_mib": mib(server.pid, "RssAnon"), "rss_file_mib": mib(server.pid, "RssFile"),
                 "resident_kib_by_mapping": smaps_by_file(server.pid),
+                "store_memory_mib": store_memory(base),
             }
             minutes.append(row)
             print(json.dumps(row), flush=True)

@@ -246,6 +246,22 @@ shopgraph_inference_maintenance_total{{how=\"rebuild\"}} {}
 ",
         m.incremental, m.rebuilds
     ));
+    // RocksDB's own accounting, so that an operator can tell its bounded parts (the block cache,
+    // store_cache_mb) from the process's other memory.
+    match state.engine.store().memory_usage() {
+        Ok(Some(u)) => body.push_str(&format!(
+            "# HELP shopgraph_store_memory_bytes What RocksDB holds in memory, by part (block_cache includes block_cache_pinned).
+# TYPE shopgraph_store_memory_bytes gauge
+shopgraph_store_memory_bytes{{part=\"block_cache\"}} {}
+shopgraph_store_memory_bytes{{part=\"block_cache_pinned\"}} {}
+shopgraph_store_memory_bytes{{part=\"memtables\"}} {}
+shopgraph_store_memory_bytes{{part=\"table_readers\"}} {}
+",
+            u.block_cache, u.block_cache_pinned, u.memtables, u.table_readers
+        )),
+        Ok(None) => {}
+        Err(e) => log::warn!("metrics: the store's memory figures could not be read: {e}"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 

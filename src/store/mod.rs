@@ -603,6 +603,12 @@ impl Store {
         Ok(self.inner.optimize()?)
     }
 
+    /// What RocksDB holds in memory (block cache, memtables, table readers), for `/metrics`;
+    /// `None` for an in-memory store.
+    pub fn memory_usage(&self) -> Result<Option<oxigraph::store::StorageMemoryUsage>, StoreError> {
+        Ok(self.inner.memory_usage()?)
+    }
+
     /// Flushes RocksDB's memtables to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.inner.flush()?)

@@ -100,7 +100,17 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
     assert_eq!(r.status(), 200);
     assert!(r.body_mut().read_to_string().unwrap().contains("mean_rating"));
     let mut r = a.get(&format!("{base}/metrics")).call().unwrap();
-    assert!(r.body_mut().read_to_string().unwrap().contains("status=\"413\""));
+    let metrics = r.body_mut().read_to_string().unwrap();
+    assert!(metrics.contains("status=\"413\""));
+    // A RocksDB store reports its memory by part; the block cache has read the answers above.
+    let part = |name: &str| -> u64 {
+        let line = format!("shopgraph_store_memory_bytes{{part=\"{name}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("{name}: {metrics}")).parse().unwrap()
+    };
+    let (cache, pinned, _, readers) =
+        (part("block_cache"), part("block_cache_pinned"), part("memtables"), part("table_readers"));
+    assert!(cache > 0 && cache <= (shopgraph::store::DEFAULT_CACHE_MB as u64) << 20, "block cache {cache}");
+    assert!(pinned <= cache && readers > 0, "pinned {pinned}, table readers {readers}");
 }
 
 #[test]
@@ -207,6 +217,43 @@ fn the_string_dictionary_has_no_block_cache_of_its_own() {
         assert!(capacities.iter().all(|&c| c == capacity), "capacities {capacities:?}, wanted {capacity}");
         assert_eq!((hashed, bloom), (1, 1), "the dictionary's point-lookup options (hash index, bloom filter)");
     }
+}
+
+/// The store's memory figures (`/metrics`' `shopgraph_store_memory_bytes`) follow what RocksDB
+/// does: writes fill the memtables and a flush empties them into table files; reads fill the block
+/// cache up to its bound and no further.
+#[test]
+fn the_store_reports_its_memory_by_part() {
+    use shopgraph::store::model::{GraphName, Literal, NamedNode, Quad};
+    let quads: Vec<Quad> = (0..30_000)
+        .map(|i| {
+            Quad::new(
+                NamedNode::new(format!("https://example.org/item/{i}")).unwrap(),
+                NamedNode::new("https://example.org/says").unwrap(),
+                Literal::new_simple_literal(format!("item {i} says something long enough to fill a block")),
+                GraphName::DefaultGraph,
+            )
+        })
+        .collect();
+    for cache_mb in [1_usize, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = shopgraph::store::Store::open_with_cache(&dir.path().join("store"), cache_mb << 20).unwrap();
+        let usage = || store.memory_usage().unwrap().expect("a RocksDB store has figures");
+        let opened = usage();
+        store.insert(&quads).unwrap();
+        let written = usage();
+        assert!(written.memtables > opened.memtables + (1 << 20), "{cache_mb} MiB: {opened:?} then {written:?}");
+        store.flush().unwrap();
+        let flushed = usage();
+        assert!(flushed.memtables < written.memtables / 4, "{cache_mb} MiB: {written:?} then {flushed:?}");
+        assert!(flushed.table_readers > written.table_readers, "{cache_mb} MiB: {written:?} then {flushed:?}");
+        assert_eq!(store.pattern(None, None, None, None).unwrap().len(), quads.len());
+        let read = usage();
+        assert!(read.block_cache > flushed.block_cache, "{cache_mb} MiB: {flushed:?} then {read:?}");
+        assert!(read.block_cache <= (cache_mb as u64) << 20, "{cache_mb} MiB: {read:?}");
+        assert!(read.block_cache_pinned <= read.block_cache, "{read:?}");
+    }
+    assert_eq!(shopgraph::store::Store::memory().unwrap().memory_usage().unwrap(), None);
 }
 
 #[test]

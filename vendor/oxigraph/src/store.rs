@@ -36,6 +36,8 @@ use crate::sparql::{
     Query, QueryEvaluationError, QueryExplanation, QueryResults, SparqlEvaluator, Update,
     UpdateEvaluationError,
 };
+/// (shopgraph patch) See [`Store::memory_usage`].
+pub use crate::storage::StorageMemoryUsage;
 #[cfg(all(not(target_family = "wasm"), feature = "rocksdb"))]
 use crate::storage::StorageOptions;
 #[cfg(not(target_family = "wasm"))]
@@ -1048,6 +1050,15 @@ impl Store {
     #[cfg(all(not(target_family = "wasm"), feature = "rocksdb"))]
     pub fn optimize(&self) -> Result<(), StorageError> {
         self.storage.compact()
+    }
+
+    /// (shopgraph patch) What RocksDB holds in memory for this store: its block cache, its
+    /// memtables and its table readers (RocksDB's `block-cache-usage`,
+    /// `cur-size-all-mem-tables` and `estimate-table-readers-mem` properties). `None` for an
+    /// in-memory store.
+    #[cfg(all(not(target_family = "wasm"), feature = "rocksdb"))]
+    pub fn memory_usage(&self) -> Result<Option<StorageMemoryUsage>, StorageError> {
+        self.storage.memory_usage()
     }
 
     /// Creates database backup into the `target_directory`.

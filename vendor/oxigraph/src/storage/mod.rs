@@ -53,6 +53,19 @@ impl StorageOptions {
     }
 }
 
+/// (shopgraph patch) What the on-disk store holds in memory, in bytes, from RocksDB's properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageMemoryUsage {
+    /// Blocks in the block cache(s), pinned ones included.
+    pub block_cache: u64,
+    /// The part of `block_cache` pinned by readers and iterators, which cannot be evicted.
+    pub block_cache_pinned: u64,
+    /// Writes not yet flushed to table files (active and immutable memtables), all column families.
+    pub memtables: u64,
+    /// Table readers' index and filter blocks held outside the block cache, all column families.
+    pub table_readers: u64,
+}
+
 /// Low level storage primitives
 #[derive(Clone)]
 pub struct Storage {
@@ -165,6 +178,15 @@ impl Storage {
             #[cfg(all(not(target_family = "wasm"), feature = "rocksdb"))]
             StorageKind::RocksDb(storage) => storage.compact(),
             StorageKind::Memory(_) => Ok(()),
+        }
+    }
+
+    /// (shopgraph patch) RocksDB's memory, or `None` for an in-memory store.
+    #[cfg(all(not(target_family = "wasm"), feature = "rocksdb"))]
+    pub fn memory_usage(&self) -> Result<Option<StorageMemoryUsage>, StorageError> {
+        match &self.kind {
+            StorageKind::RocksDb(storage) => storage.memory_usage().map(Some),
+            StorageKind::Memory(_) => Ok(None),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::storage::rocksdb_wrapper::{
     ColumnFamily, ColumnFamilyDefinition, Db, DbOptions, Iter, ReadableTransaction, Reader,
     Transaction,
 };
-use crate::storage::{DEFAULT_BULK_LOAD_BATCH_SIZE, map_thread_result};
+use crate::storage::{DEFAULT_BULK_LOAD_BATCH_SIZE, StorageMemoryUsage, map_thread_result};
 use rustc_hash::{FxBuildHasher, FxHashSet};
 #[cfg(feature = "rdf-12")]
 use siphasher::sip128::{Hasher128, SipHasher24};
@@ -81,6 +81,8 @@ pub struct RocksDbStorage {
     dpos_cf: ColumnFamily,
     dosp_cf: ColumnFamily,
     graphs_cf: ColumnFamily,
+    /// (shopgraph patch) Whether every column family reads through one block cache.
+    shared_block_cache: bool,
 }
 
 impl RocksDbStorage {
@@ -92,15 +94,14 @@ impl RocksDbStorage {
         path: &Path,
         options: RocksDbStorageOptions,
     ) -> Result<Self, StorageError> {
-        Self::setup(Db::open_read_write(
-            path,
-            Self::column_families(),
-            options.into(),
-        )?)
+        Self::setup(
+            Db::open_read_write(path, Self::column_families(), options.into())?,
+            options.block_cache_size.is_some(),
+        )
     }
 
     pub fn open_read_only(path: &Path) -> Result<Self, StorageError> {
-        Self::setup(Db::open_read_only(path, Self::column_families())?)
+        Self::setup(Db::open_read_only(path, Self::column_families())?, false)
     }
 
     fn column_families() -> Vec<ColumnFamilyDefinition> {
@@ -174,8 +175,9 @@ impl RocksDbStorage {
         ]
     }
 
-    fn setup(db: Db) -> Result<Self, StorageError> {
+    fn setup(db: Db, shared_block_cache: bool) -> Result<Self, StorageError> {
         let this = Self {
+            shared_block_cache,
             default_cf: db.column_family(DEFAULT_CF)?,
             id2str_cf: db.column_family(ID2STR_CF)?,
             spog_cf: db.column_family(SPOG_CF)?,
@@ -392,6 +394,47 @@ impl RocksDbStorage {
         self.db.compact(&self.dpos_cf)?;
         self.db.compact(&self.dosp_cf)?;
         self.db.compact(&self.id2str_cf)
+    }
+
+    /// (shopgraph patch) What RocksDB holds in memory for this store, from its properties.
+    pub fn memory_usage(&self) -> Result<StorageMemoryUsage, StorageError> {
+        let column_families = [
+            &self.default_cf,
+            &self.id2str_cf,
+            &self.spog_cf,
+            &self.posg_cf,
+            &self.ospg_cf,
+            &self.gspo_cf,
+            &self.gpos_cf,
+            &self.gosp_cf,
+            &self.dspo_cf,
+            &self.dpos_cf,
+            &self.dosp_cf,
+            &self.graphs_cf,
+        ];
+        let mut usage = StorageMemoryUsage::default();
+        for cf in column_families {
+            usage.memtables += self
+                .db
+                .int_property(cf, "rocksdb.cur-size-all-mem-tables")?;
+            usage.table_readers += self
+                .db
+                .int_property(cf, "rocksdb.estimate-table-readers-mem")?;
+        }
+        // The block cache property is per column family but names a cache that may be shared:
+        // the default column family's is the one every other family uses, except the string
+        // dictionary, which has its own unless one cache was set for all.
+        let mut caches = vec![&self.default_cf];
+        if !self.shared_block_cache {
+            caches.push(&self.id2str_cf);
+        }
+        for cf in caches {
+            usage.block_cache += self.db.int_property(cf, "rocksdb.block-cache-usage")?;
+            usage.block_cache_pinned += self
+                .db
+                .int_property(cf, "rocksdb.block-cache-pinned-usage")?;
+        }
+        Ok(usage)
     }
 
     pub fn backup(&self, target_directory: &Path) -> Result<(), StorageError> {

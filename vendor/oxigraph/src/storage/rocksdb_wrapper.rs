@@ -414,7 +414,10 @@ impl Db {
                         // (shopgraph patch) What OptimizeForPointLookup sets, with the shared
                         // cache in place of a 128 MiB one of this column family's own.
                         let table = rocksdb_block_based_options_create();
-                        assert!(!table.is_null(), "rocksdb_block_based_options_create returned null");
+                        assert!(
+                            !table.is_null(),
+                            "rocksdb_block_based_options_create returned null"
+                        );
                         rocksdb_block_based_options_set_data_block_index_type(table, 1);
                         rocksdb_block_based_options_set_data_block_hash_ratio(table, 0.75);
                         rocksdb_block_based_options_set_filter_policy(
@@ -443,6 +446,30 @@ impl Db {
             })
             .collect::<Vec<_>>();
         (column_family_names, c_column_family_names, cf_options)
+    }
+
+    /// (shopgraph patch) An integer property of one column family (RocksDB's `rocksdb.*` names).
+    pub fn int_property(
+        &self,
+        column_family: &ColumnFamily,
+        name: &str,
+    ) -> Result<u64, StorageError> {
+        let db = match &self.inner {
+            DbKind::ReadOnly(db) => db.db,
+            DbKind::ReadWrite(db) => db.db,
+        };
+        let c_name = CString::new(name)
+            .map_err(|_| StorageError::Other(format!("bad RocksDB property name {name}").into()))?;
+        let mut value = 0_u64;
+        let status =
+            unsafe { rocksdb_property_int_cf(db, column_family.0, c_name.as_ptr(), &mut value) };
+        if status == 0 {
+            Ok(value)
+        } else {
+            Err(StorageError::Other(
+                format!("RocksDB has no integer property {name}").into(),
+            ))
+        }
     }
 
     pub fn is_writable(&self) -> bool {
