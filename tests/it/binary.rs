@@ -105,7 +105,12 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
     // A RocksDB store reports its memory by part; the block cache has read the answers above.
     let part = |name: &str| -> u64 {
         let line = format!("shopgraph_store_memory_bytes{{part=\"{name}\"}} ");
-        metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("{name}: {metrics}")).parse().unwrap()
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("{name}: {metrics}"))
+            .parse()
+            .unwrap()
     };
     let (cache, pinned, _, readers) =
         (part("block_cache"), part("block_cache_pinned"), part("memtables"), part("table_readers"));
