@@ -50,6 +50,16 @@ pub(crate) fn agent() -> ureq::Agent {
         .into()
 }
 
+/// `/metrics`' `shopgraph_store_memory_bytes` (block cache, pinned, memtables, table readers), if
+/// the server reports them.
+fn store_memory_parts(metrics: &str) -> Option<[u64; 4]> {
+    let part = |name: &str| {
+        let line = format!("shopgraph_store_memory_bytes{{part=\"{name}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).map(|v| v.parse().unwrap())
+    };
+    Some([part("block_cache")?, part("block_cache_pinned")?, part("memtables")?, part("table_readers")?])
+}
+
 pub(crate) fn start(args: &[&str], port: u16) -> Server {
     let child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let server = Server(child);
@@ -102,20 +112,7 @@ fn served_binary_answers_sparql_and_survives_bad_requests() {
     let mut r = a.get(&format!("{base}/metrics")).call().unwrap();
     let metrics = r.body_mut().read_to_string().unwrap();
     assert!(metrics.contains("status=\"413\""));
-    // A RocksDB store reports its memory by part; the block cache has read the answers above.
-    let part = |name: &str| -> u64 {
-        let line = format!("shopgraph_store_memory_bytes{{part=\"{name}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(line.as_str()))
-            .unwrap_or_else(|| panic!("{name}: {metrics}"))
-            .parse()
-            .unwrap()
-    };
-    let (cache, pinned, _, readers) =
-        (part("block_cache"), part("block_cache_pinned"), part("memtables"), part("table_readers"));
-    assert!(cache > 0 && cache <= (shopgraph::store::DEFAULT_CACHE_MB as u64) << 20, "block cache {cache}");
-    assert!(pinned <= cache && readers > 0, "pinned {pinned}, table readers {readers}");
+    assert_eq!(store_memory_parts(&metrics), None, "an in-memory store has no RocksDB figures");
 }
 
 #[test]
@@ -286,6 +283,14 @@ fn cli_simulate_train_serve_and_eval() {
     let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(v["items"].as_array().unwrap().len(), 4);
     assert_eq!(v["model_version"], current.trim());
+    // A RocksDB store reports its memory by part; a query has read blocks into the cache.
+    let q = "SELECT ?s ?o WHERE { ?s ?p ?o } LIMIT 2000";
+    let r = agent().get(&format!("http://{bind}/sparql")).query("query", q).call().unwrap();
+    assert_eq!(r.status(), 200);
+    let metrics = agent().get(&format!("http://{bind}/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    let [cache, pinned, _, readers] = store_memory_parts(&metrics).expect("RocksDB's figures in /metrics");
+    assert!(cache > 0 && cache <= (shopgraph::store::DEFAULT_CACHE_MB as u64) << 20, "block cache {cache}");
+    assert!(pinned <= cache && readers > 0, "pinned {pinned}, table readers {readers}");
     drop(server);
     // Offline evaluation on a file writes its JSON and charts.
     let inter = dir.path().join("inter.tsv");
