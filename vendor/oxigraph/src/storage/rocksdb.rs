@@ -398,29 +398,15 @@ impl RocksDbStorage {
 
     /// (shopgraph patch) What RocksDB holds in memory for this store, from its properties.
     pub fn memory_usage(&self) -> Result<StorageMemoryUsage, StorageError> {
-        let column_families = [
-            &self.default_cf,
-            &self.id2str_cf,
-            &self.spog_cf,
-            &self.posg_cf,
-            &self.ospg_cf,
-            &self.gspo_cf,
-            &self.gpos_cf,
-            &self.gosp_cf,
-            &self.dspo_cf,
-            &self.dpos_cf,
-            &self.dosp_cf,
-            &self.graphs_cf,
-        ];
-        let mut usage = StorageMemoryUsage::default();
-        for cf in column_families {
-            usage.memtables += self
+        let mut usage = StorageMemoryUsage {
+            memtables: self
                 .db
-                .int_property(cf, "rocksdb.cur-size-all-mem-tables")?;
-            usage.table_readers += self
+                .int_property_total("rocksdb.cur-size-all-mem-tables")?,
+            table_readers: self
                 .db
-                .int_property(cf, "rocksdb.estimate-table-readers-mem")?;
-        }
+                .int_property_total("rocksdb.estimate-table-readers-mem")?,
+            ..StorageMemoryUsage::default()
+        };
         // The block cache property is per column family but names a cache that may be shared:
         // the default column family's is the one every other family uses, except the string
         // dictionary, which has its own unless one cache was set for all.

@@ -472,6 +472,17 @@ impl Db {
         }
     }
 
+    /// (shopgraph patch) An integer property summed over every column family.
+    pub fn int_property_total(&self, name: &str) -> Result<u64, StorageError> {
+        let cf_handles = match &self.inner {
+            DbKind::ReadOnly(db) => &db.cf_handles,
+            DbKind::ReadWrite(db) => &db.cf_handles,
+        };
+        cf_handles.iter().try_fold(0, |total, handle| {
+            Ok(total + self.int_property(&ColumnFamily(*handle), name)?)
+        })
+    }
+
     pub fn is_writable(&self) -> bool {
         match &self.inner {
             DbKind::ReadWrite(_) => true,
