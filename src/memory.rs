@@ -7,7 +7,8 @@
 //! size a monitor sees includes up to ten seconds of churn on top of what the process holds
 //! (15-20 MiB in the soak, benches/REPORT.md section 9). `serve` shortens the delay; the batch
 //! commands (`finetune`, `extract`) keep the default, which is faster for them (freed pages reused
-//! without a fault). Settings given in the `MALLOC_CONF` environment variable win.
+//! without a fault). `finetune` also starts itself again with [`TRAINING_MALLOC_CONF`] (see there).
+//! Settings given in the `MALLOC_CONF` environment variable win.
 //!
 //! The allocator itself belongs to the binary (`main.rs` installs jemalloc and its control here),
 //! so that the library's own tests keep the system allocator their measurements assume.
@@ -58,6 +59,23 @@ pub fn keep_freed_pages_for(ms: isize) -> Result<bool, MemoryError> {
     }
     CONTROL.get().ok_or(MemoryError::NoControl)?.set_dirty_decay_ms(ms)?;
     Ok(true)
+}
+
+/// The allocator's settings for training, which jemalloc reads only as a process starts (so
+/// `finetune` runs itself again with them in `MALLOC_CONF`, unless the operator set that).
+///
+/// Training allocates and frees the same few megabyte-sized tensors thousands of times a
+/// second, many of them zeroed (gradients start at zero). jemalloc zeroes a reused block by
+/// handing its pages back to the kernel (`madvise(MADV_DONTNEED)`) and lets the next write
+/// fault fresh zero pages in: about 350,000 page faults a second per training process, 45% of
+/// its CPU time in the kernel. With `thp:always` it zeroes with `memset` instead (and backs its
+/// memory with huge pages where the kernel allows): one epoch on one core went from 110 s to
+/// 69 s (benches/REPORT.md section 6, sixteenth session).
+pub const TRAINING_MALLOC_CONF: &str = "thp:always";
+
+/// Whether the process allocates through the binary's jemalloc (its control was installed).
+pub fn is_installed() -> bool {
+    CONTROL.get().is_some()
 }
 
 /// The longest time any arena keeps freed pages (what [`keep_freed_pages_for`] set, or the

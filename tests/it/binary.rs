@@ -497,3 +497,26 @@ fn cli_validate_load_validate_and_ontology_versions() {
     let ttl = run_ok(&["ontology", "--data", d, "export", "--version", "2", "--format", "ttl"]).stdout;
     assert!(String::from_utf8_lossy(&ttl).contains("aspect-pockets"));
 }
+
+/// Training ran 1.6 times slower than it could because jemalloc zeroed reused blocks by
+/// faulting fresh pages in; `finetune` restarts itself with the training settings, unless the
+/// operator gave their own (which win). Its workers inherit them.
+#[test]
+fn finetune_restarts_with_the_training_allocator_settings() {
+    let cases: [(Option<&str>, &str); 2] =
+        [(None, "MALLOC_CONF=thp:always"), (Some("dirty_decay_ms:20000"), "MALLOC_CONF=dirty_decay_ms:20000")];
+    for (given, expected) in cases {
+        let mut c = bin();
+        c.env_remove("MALLOC_CONF");
+        if let Some(conf) = given {
+            c.env("MALLOC_CONF", conf);
+        }
+        // A missing labelled file ends the command once it has started training's setup.
+        let out = c.args(["finetune", "--memory", "--aspects", "/nonexistent/aspects.tsv"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains("/nonexistent/aspects.tsv"), "{given:?}: {err}");
+        assert_eq!(err.matches("finetune: allocator settings").count(), 1, "{given:?}: {err}");
+        assert!(err.contains(expected), "{given:?}: {err}");
+    }
+}
