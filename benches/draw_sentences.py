@@ -8,7 +8,10 @@ labels are added by hand. tests/data/aspects/guided-sentences.tsv holds three dr
 then seed 20261204 with the first 400 (to draw one again, move the file aside, then put back only
 the rows drawn before it):
 
-    python3 benches/draw_sentences.py [--seed 20261202] [--n 200] [--reviews CSV]
+    python3 benches/draw_sentences.py [--seed 20261202] [--n 200] [--cued 0.5] [--reviews CSV]
+
+`--cued 0` draws every sentence at random: tests/data/aspects/choice-sentences.tsv (seed 20261205,
+250 rows) was drawn that way, to score candidate models on sentences as a shop has them.
 """
 import argparse, csv, pathlib, random, re
 
@@ -27,6 +30,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=20261202)
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--cued", type=float, default=0.5, help="share of the draw among fit or style cues")
     ap.add_argument("--reviews", default=str(ROOT.parent / "shared/data/womens-clothing-reviews.csv"))
     ap.add_argument("--train", default=str(ROOT.parent / "shared/data/aspects/train.tsv"))
     a = ap.parse_args()
@@ -43,7 +47,7 @@ def main():
     for r in rows:
         ss = sentences(r["Review Text"])
         idx = [i for i, s in enumerate(ss) if 4 <= len(s.split()) <= 45]
-        if len(out) >= a.n // 2:
+        if len(out) >= round(a.n * (1 - a.cued)):
             idx = [i for i in idx if CUE.search(ss[i])]
         if not idx:
             continue
