@@ -9,6 +9,10 @@ any models folder to compare paths side by side, e.g. the review model against t
 lexicon + sentiment-head path (a folder without models/review-minilm.*):
 
     python3 benches/aspects_eval.py [--bin target/release/shopgraph] [--models DIR] [--label NAME]
+        [--sentences tests/data/aspects/choice-sentences.tsv]
+
+`--sentences FILE` scores every row of an aspect-labelled file in place of the test share
+(choice-sentences.tsv: the set candidate models were chosen on in the sixteenth session).
 
 Writes benches/results/aspects_eval-<label>.json. Needs `blake3` (pip) in the interpreter."""
 import argparse, json, os, pathlib, subprocess, sys
@@ -22,14 +26,15 @@ def in_test(key):
     return blake3(key.encode()).digest()[0] % 5 == 0
 
 
-def load():
+def load(every_row_of=None):
     rows = []
-    lines = [l for l in (ROOT / "tests/data/aspects/sentences.tsv").read_text().splitlines() if not l.startswith("#")]
+    source = pathlib.Path(every_row_of) if every_row_of else ROOT / "tests/data/aspects/sentences.tsv"
+    lines = [l for l in source.read_text().splitlines() if not l.startswith("#")]
     head = lines[0].split("\t")
     for l in lines[1:]:
         c = dict(zip(head, l.split("\t")))
         review = c["id"][3:].split("s")[0]
-        if in_test(f"sentences:{review}"):
+        if every_row_of or in_test(f"sentences:{review}"):
             asp = dict(a.split(":") for a in c["aspects"].split(";") if a)
             rows.append((c["text"], asp, c["sentiment"]))
     amazon = []
@@ -53,8 +58,9 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target/release/shopgraph"))
     ap.add_argument("--models", default=None)
     ap.add_argument("--label", default="default")
+    ap.add_argument("--sentences", default=None, help="score every row of this aspect-labelled file")
     a = ap.parse_args()
-    rows, amazon = load()
+    rows, amazon = load(a.sentences)
     got = analyze(a.bin, a.models, [r[0] for r in rows])
     tp = fp = fn = pol_right = sent_right = 0
     conf = [[0] * 3 for _ in range(3)]
@@ -87,7 +93,7 @@ def main():
         pairs = [(t, "positive" if l == "1" else "negative") for t, _, l in (x.rpartition("\t") for x in lines) if t.strip()]
         others[name] = {"sentences": len(pairs), "positive_vs_negative": pos_neg(pairs)}
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    res = {"label": a.label, "sentences": len(rows), "aspect_precision": p, "aspect_recall": r,
+    res = {"label": a.label, "sentences": len(rows), "sentence_file": a.sentences or "test share of sentences.tsv", "aspect_precision": p, "aspect_recall": r,
            "aspect_f1": 2 * p * r / max(p + r, 1e-9), "aspect_polarity": pol_right / max(tp, 1),
            "sentence_3way": sent_right / len(rows), "sentence_confusion": conf,
            "amazon_sentences": len(amazon), "amazon_positive_vs_negative": pos_neg(amazon), "never_trained_on": others}
