@@ -93,8 +93,10 @@ pub(super) struct FinetuneArgs {
 pub(super) fn run(a: FinetuneArgs) -> Result<()> {
     restart_with_training_allocator();
     // Said once, by the command (its workers inherit the same settings).
-    let said = a.worker_run_to.is_none().then(|| std::env::var_os("MALLOC_CONF")).flatten();
-    if let Some(conf) = said.filter(|_| crate::memory::is_installed()) {
+    if let Some(conf) = std::env::var_os("MALLOC_CONF")
+        && a.worker_run_to.is_none()
+        && crate::memory::is_installed()
+    {
         eprintln!("finetune: allocator settings MALLOC_CONF={}", conf.to_string_lossy());
     }
     let config = Config::resolve(&a.store.overrides(None), &|k| std::env::var(k).ok())?;
