@@ -68,8 +68,9 @@ def quad_count(base):
 
 
 def store_memory(base):
-    """RocksDB's own accounting from /metrics (block cache, memtables, table readers), in MiB, so
-    that the bounded cache can be told from the rest of the resident size; {} if not reported."""
+    """RocksDB's own accounting from /metrics (block cache, memtables, table readers) and the
+    allocator's, in MiB, so that the bounded cache and what the allocator keeps can be told from
+    the rest of the resident size; {} if not reported."""
     try:
         with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
             text = r.read().decode()
@@ -80,6 +81,14 @@ def store_memory(base):
         if line.startswith('shopgraph_store_memory_bytes{part="'):
             part, value = line[len('shopgraph_store_memory_bytes{part="'):].split('"} ')
             out[part] = round(int(value) / 2**20, 1)
+        # jemalloc's own accounting (allocated, active, resident, thread caches) and how often the
+        # pools' idle workers handed their caches back, where the server reports them.
+        elif line.startswith('shopgraph_allocator_bytes{part="'):
+            part, value = line[len('shopgraph_allocator_bytes{part="'):].split('"} ')
+            out["allocator_" + part] = round(int(value) / 2**20, 2)
+        elif line.startswith('shopgraph_pool_idle_hints_total{pool="'):
+            pool, value = line[len('shopgraph_pool_idle_hints_total{pool="'):].split('"} ')
+            out["idle_hints_" + pool] = int(value)
     return out
 
 

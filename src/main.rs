@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 mod jemalloc {
-    use shopgraph::memory::{AllocatorControl, MemoryError};
+    use shopgraph::memory::{AllocatorControl, AllocatorFigures, MemoryError};
 
     pub struct Control;
 
@@ -52,7 +52,44 @@ mod jemalloc {
             }
             Ok(longest)
         }
+
+        fn figures(&self) -> Result<Option<AllocatorFigures>, MemoryError> {
+            // The statistics are a snapshot taken when the epoch advances.
+            write::<u64>("epoch\0", 1)?;
+            let allocated = match read::<usize>("stats.allocated\0") {
+                Ok(v) => v,
+                // Built without statistics: jemalloc has no such name.
+                Err(MemoryError::Refused { code: ENOENT, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let size = |name: &str| read::<usize>(name).map(|v| v as u64);
+            Ok(Some(AllocatorFigures {
+                allocated: allocated as u64,
+                active: size("stats.active\0")?,
+                metadata: size("stats.metadata\0")?,
+                resident: size("stats.resident\0")?,
+                // Index 4096 (MALLCTL_ARENAS_ALL) is every arena's statistics merged.
+                thread_caches: size("stats.arenas.4096.tcache_bytes\0")?,
+            }))
+        }
+
+        fn thread_idle(&self) -> Result<(), MemoryError> {
+            // SAFETY: `thread.idle` is NUL-terminated and takes no value in either direction.
+            let code = unsafe {
+                tikv_jemalloc_sys::mallctl(
+                    c"thread.idle".as_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            if code == 0 { Ok(()) } else { Err(MemoryError::Refused { name: "thread.idle".into(), code }) }
+        }
     }
+
+    /// errno's ENOENT: jemalloc's answer for a name it does not have.
+    const ENOENT: i32 = 2;
 
     /// errno's EFAULT: jemalloc's answer for an arena index no thread has used.
     const EFAULT: i32 = 14;
@@ -83,15 +120,16 @@ mod jemalloc {
         if code == 0 { Ok(value) } else { Err(MemoryError::Refused { name: name_of(name), code }) }
     }
 
-    fn write(name: &str, mut value: isize) -> Result<(), MemoryError> {
-        // SAFETY: `name` is NUL-terminated, and the value is the ssize_t these settings take.
+    fn write<T>(name: &str, mut value: T) -> Result<(), MemoryError> {
+        // SAFETY: `name` is NUL-terminated, and `T` is the C type the setting takes (ssize_t for
+        // decay times, uint64_t for the statistics' epoch).
         let code = unsafe {
             tikv_jemalloc_sys::mallctl(
                 name.as_ptr().cast(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                (&mut value as *mut isize).cast(),
-                std::mem::size_of::<isize>(),
+                (&mut value as *mut T).cast(),
+                std::mem::size_of::<T>(),
             )
         };
         if code == 0 { Ok(()) } else { Err(MemoryError::Refused { name: name_of(name), code }) }
@@ -115,6 +153,28 @@ mod jemalloc {
             assert_eq!(before, 10_000, "jemalloc's default, which serve changes");
             assert!(memory::keep_freed_pages_for(memory::SERVE_DIRTY_DECAY_MS).unwrap());
             assert_eq!(memory::freed_pages_kept_for().unwrap(), memory::SERVE_DIRTY_DECAY_MS);
+        }
+
+        #[test]
+        fn an_idle_thread_hands_its_cached_blocks_back() {
+            memory::install(&super::Control);
+            let cached = || memory::figures().expect("the binary's jemalloc keeps statistics").thread_caches;
+            let (filled, after_idle) = std::thread::spawn(move || {
+                // Freed small blocks stay in this thread's cache for its next allocations (as many
+                // as the cache's slots for their size: about 20 of these).
+                let blocks: Vec<Vec<u8>> = (0..100).map(|_| vec![1u8; 4096]).collect();
+                let before = cached();
+                drop(blocks);
+                let filled = cached().saturating_sub(before);
+                assert!(memory::this_thread_goes_idle());
+                (filled, cached().saturating_sub(before))
+            })
+            .join()
+            .unwrap();
+            assert!(filled >= 16 * 4096, "4 KiB blocks freed but not cached: {filled} bytes");
+            assert!(after_idle < filled / 4, "still cached after the idle hint: {after_idle} of {filled} bytes");
+            let f = memory::figures().unwrap();
+            assert!(f.allocated > 0 && f.active >= f.allocated && f.resident >= f.active, "{f:?}");
         }
     }
 }

@@ -37,6 +37,30 @@ pub trait AllocatorControl: Sync {
     fn set_dirty_decay_ms(&self, ms: isize) -> Result<(), MemoryError>;
     /// The longest time any arena, or an arena made later, keeps freed pages.
     fn dirty_decay_ms(&self) -> Result<isize, MemoryError>;
+    /// Where the process's memory is, as the allocator counts it; `None` when it was built
+    /// without statistics.
+    fn figures(&self) -> Result<Option<AllocatorFigures>, MemoryError>;
+    /// Tells the allocator that the calling thread will be idle for a while: what its thread
+    /// cache holds goes back to the shared arenas, where other threads can reuse it.
+    fn thread_idle(&self) -> Result<(), MemoryError>;
+}
+
+/// The allocator's own accounting, in bytes (jemalloc's `stats.*`), so that what the process
+/// uses can be told from what the allocator keeps for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocatorFigures {
+    /// Bytes the program has allocated and not freed.
+    pub allocated: u64,
+    /// Bytes in pages that hold at least one allocation (so `active - allocated` is the free
+    /// space inside partly used pages: fragmentation).
+    pub active: u64,
+    /// Bytes of the allocator's own bookkeeping.
+    pub metadata: u64,
+    /// Bytes of pages the allocator has touched and not given back (its view of RSS).
+    pub resident: u64,
+    /// Bytes freed by the program and kept in threads' caches for their next allocations
+    /// (counted in `allocated`, not free for other threads).
+    pub thread_caches: u64,
 }
 
 static CONTROL: OnceLock<&'static dyn AllocatorControl> = OnceLock::new();
@@ -76,6 +100,25 @@ pub const TRAINING_MALLOC_CONF: &str = "thp:always";
 /// Whether the process allocates through the binary's jemalloc (its control was installed).
 pub fn is_installed() -> bool {
     CONTROL.get().is_some()
+}
+
+/// The allocator's accounting, when the binary's jemalloc was built with statistics (the
+/// default build is; a process without the binary's allocator answers `None`).
+pub fn figures() -> Option<AllocatorFigures> {
+    let control = CONTROL.get()?;
+    match control.figures() {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("the allocator's figures could not be read: {e}");
+            None
+        }
+    }
+}
+
+/// Hints that the calling thread goes idle (see [`AllocatorControl::thread_idle`]). Returns
+/// whether the hint reached an allocator; without the binary's jemalloc there is none to tell.
+pub fn this_thread_goes_idle() -> bool {
+    CONTROL.get().is_some_and(|c| c.thread_idle().is_ok())
 }
 
 /// The longest time any arena keeps freed pages (what [`keep_freed_pages_for`] set, or the

@@ -262,6 +262,28 @@ shopgraph_store_memory_bytes{{part=\"table_readers\"}} {}
         Ok(None) => {}
         Err(e) => log::warn!("metrics: the store's memory figures could not be read: {e}"),
     }
+    if let Some(a) = crate::memory::figures() {
+        body.push_str(&format!(
+            "# HELP shopgraph_allocator_bytes The allocator's accounting: allocated (in use by the program), active (pages holding allocations), metadata, resident (pages it has not given back), thread_caches (freed blocks kept per thread, inside allocated).
+# TYPE shopgraph_allocator_bytes gauge
+shopgraph_allocator_bytes{{part=\"allocated\"}} {}
+shopgraph_allocator_bytes{{part=\"active\"}} {}
+shopgraph_allocator_bytes{{part=\"metadata\"}} {}
+shopgraph_allocator_bytes{{part=\"resident\"}} {}
+shopgraph_allocator_bytes{{part=\"thread_caches\"}} {}
+",
+            a.allocated, a.active, a.metadata, a.resident, a.thread_caches
+        ));
+    }
+    body.push_str(&format!(
+        "# HELP shopgraph_pool_idle_hints_total Times a worker of a pool waited for work long enough to hand its allocator cache back.
+# TYPE shopgraph_pool_idle_hints_total counter
+shopgraph_pool_idle_hints_total{{pool=\"queries\"}} {}
+shopgraph_pool_idle_hints_total{{pool=\"recommendations\"}} {}
+",
+        state.pool.idle_hints(),
+        state.rec_pool.idle_hints()
+    ));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 
