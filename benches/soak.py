@@ -81,14 +81,10 @@ def store_memory(base):
         if line.startswith('shopgraph_store_memory_bytes{part="'):
             part, value = line[len('shopgraph_store_memory_bytes{part="'):].split('"} ')
             out[part] = round(int(value) / 2**20, 1)
-        # jemalloc's own accounting (allocated, active, resident, thread caches) and how often the
-        # pools' idle workers handed their caches back, where the server reports them.
+        # jemalloc's own accounting (allocated, active, metadata, resident, thread caches).
         elif line.startswith('shopgraph_allocator_bytes{part="'):
             part, value = line[len('shopgraph_allocator_bytes{part="'):].split('"} ')
             out["allocator_" + part] = round(int(value) / 2**20, 2)
-        elif line.startswith('shopgraph_pool_idle_hints_total{pool="'):
-            pool, value = line[len('shopgraph_pool_idle_hints_total{pool="'):].split('"} ')
-            out["idle_hints_" + pool] = int(value)
     return out
 
 

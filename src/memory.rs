@@ -40,9 +40,6 @@ pub trait AllocatorControl: Sync {
     /// Where the process's memory is, as the allocator counts it; `None` when it was built
     /// without statistics.
     fn figures(&self) -> Result<Option<AllocatorFigures>, MemoryError>;
-    /// Tells the allocator that the calling thread will be idle for a while: what its thread
-    /// cache holds goes back to the shared arenas, where other threads can reuse it.
-    fn thread_idle(&self) -> Result<(), MemoryError>;
 }
 
 /// The allocator's own accounting, in bytes (jemalloc's `stats.*`), so that what the process
@@ -113,12 +110,6 @@ pub fn figures() -> Option<AllocatorFigures> {
             None
         }
     }
-}
-
-/// Hints that the calling thread goes idle (see [`AllocatorControl::thread_idle`]). Returns
-/// whether the hint reached an allocator; without the binary's jemalloc there is none to tell.
-pub fn this_thread_goes_idle() -> bool {
-    CONTROL.get().is_some_and(|c| c.thread_idle().is_ok())
 }
 
 /// The longest time any arena keeps freed pages (what [`keep_freed_pages_for`] set, or the

@@ -275,15 +275,6 @@ shopgraph_allocator_bytes{{part=\"thread_caches\"}} {}
             a.allocated, a.active, a.metadata, a.resident, a.thread_caches
         ));
     }
-    body.push_str(&format!(
-        "# HELP shopgraph_pool_idle_hints_total Times a worker of a pool waited for work long enough to hand its allocator cache back.
-# TYPE shopgraph_pool_idle_hints_total counter
-shopgraph_pool_idle_hints_total{{pool=\"queries\"}} {}
-shopgraph_pool_idle_hints_total{{pool=\"recommendations\"}} {}
-",
-        state.pool.idle_hints(),
-        state.rec_pool.idle_hints()
-    ));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
 }
 

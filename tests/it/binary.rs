@@ -291,6 +291,16 @@ fn cli_simulate_train_serve_and_eval() {
     let [cache, pinned, _, readers] = store_memory_parts(&metrics).expect("RocksDB's figures in /metrics");
     assert!(cache > 0 && cache <= (shopgraph::store::DEFAULT_CACHE_MB as u64) << 20, "block cache {cache}");
     assert!(pinned <= cache && readers > 0, "pinned {pinned}, table readers {readers}");
+    // So does the allocator (the binary's jemalloc keeps statistics): the block cache is inside
+    // what the program has allocated.
+    let allocator = |part: &str| {
+        let line = format!("shopgraph_allocator_bytes{{part=\"{part}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).map(|v| v.parse::<u64>().unwrap())
+    };
+    let [allocated, active, resident] = ["allocated", "active", "resident"]
+        .map(|p| allocator(p).unwrap_or_else(|| panic!("allocator {p} in /metrics")));
+    assert!(allocated > cache && active >= allocated && resident >= active, "{allocated} {active} {resident}");
+    assert!(allocator("thread_caches").is_some_and(|t| t < allocated), "{metrics}");
     drop(server);
     // Offline evaluation on a file writes its JSON and charts.
     let inter = dir.path().join("inter.tsv");
