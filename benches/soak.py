@@ -98,6 +98,9 @@ def main():
     ap.add_argument("--compare", nargs="+", metavar="RUN",
                     help="draw no load: chart these runs' once-a-second RSS (results names, without .json) on one "
                          "picture, benches/results/OUT.svg")
+    ap.add_argument("--breakdown", metavar="RUN",
+                    help="draw no load: chart where one run's memory went each minute (growth since minute 1 of "
+                         "anonymous RSS and of the allocator's and RocksDB's parts), benches/results/OUT.svg")
     ap.add_argument("--port", type=int, default=7531)
     ap.add_argument("--out", default="soak", help="results go to benches/results/OUT.json and OUT.svg")
     ap.add_argument("--malloc-conf", default=None,
@@ -107,6 +110,9 @@ def main():
     if args.compare:
         return compare([json.loads((ROOT / f"benches/results/{r}.json").read_text()) for r in args.compare],
                        args.compare, ROOT / f"benches/results/{args.out}.svg")
+    if args.breakdown:
+        return breakdown(json.loads((ROOT / f"benches/results/{args.breakdown}.json").read_text()),
+                         args.breakdown, ROOT / f"benches/results/{args.out}.svg")
     sg = pathlib.Path(args.shopgraph)
     if not sg.exists():
         sys.exit(f"{sg} not found: cargo build --release")
@@ -358,6 +364,53 @@ def compare(runs, names, path):
     body += f'<text x="{w / 2}" y="{h - 8}" font-size="11" text-anchor="middle">minutes of load; RSS MiB once a second</text>'
     path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif">{body}</svg>\n')
     print(f"wrote {path}")
+
+
+def parts(minute):
+    """One minute's memory by part, in MiB: what the kernel counts (anonymous RSS), what the
+    program holds (allocated, with RocksDB's block cache and memtables inside it), and what the
+    allocator keeps beside that (free space in partly used pages, its metadata, thread caches)."""
+    m = minute["store_memory_mib"]
+    return {
+        "anonymous RSS": minute["rss_anon_mib"],
+        "allocated (live)": m["allocator_allocated"],
+        "RocksDB memtables": m["memtables"],
+        "RocksDB block cache": m["block_cache"],
+        "free in partly used pages": m["allocator_active"] - m["allocator_allocated"],
+        "allocator metadata": m["allocator_metadata"],
+        "thread caches": m["allocator_thread_caches"],
+    }
+
+
+def breakdown(run, name, path):
+    """Growth since minute 1 of each part of the memory, one line per part, per minute."""
+    rows = [parts(m) for m in run["per_minute"] if "allocator_allocated" in m.get("store_memory_mib", {})]
+    if not rows:
+        sys.exit(f"{name}: no allocator figures (the server did not report them)")
+    minutes = [m["minute"] for m in run["per_minute"] if "allocator_allocated" in m.get("store_memory_mib", {})]
+    w, h, pad = 720, 320, 50
+    growth = {k: [r[k] - rows[0][k] for r in rows] for k in rows[0]}
+    lo = min(min(v) for v in growth.values())
+    hi = max(max(v) for v in growth.values())
+    lo, hi = (lo // 2) * 2, (hi // 2 + 1) * 2
+    x = lambda t: pad + (t - minutes[0]) / max(1e-9, minutes[-1] - minutes[0]) * (w - 2 * pad - 160)
+    y = lambda v: h - pad - (v - lo) / (hi - lo) * (h - 2 * pad)
+    colors = ["#000000", "#1f77b4", "#2ca02c", "#17becf", "#d62728", "#9467bd", "#ff7f0e"]
+    body = ""
+    for v in range(int(lo), int(hi) + 1, 2):
+        body += (f'<line x1="{pad}" x2="{w - pad - 160}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{"#999" if v == 0 else "#ddd"}"/>'
+                 f'<text x="{pad - 6}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:+d}</text>')
+    for i, (k, vs) in enumerate(growth.items()):
+        c = colors[i % len(colors)]
+        pts = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(minutes, vs))
+        body += f'<polyline fill="none" stroke="{c}" stroke-width="{2.5 if i == 0 else 1.5}" points="{pts}"/>'
+        body += f'<text x="{w - pad - 150}" y="{pad + 16 * i}" font-size="11" fill="{c}">{k} {vs[-1]:+.1f}</text>'
+    body += (f'<text x="{(w - 160) / 2}" y="{h - 10}" font-size="11" text-anchor="middle">minute of load; '
+             f'MiB gained since minute 1 ({name})</text>')
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif">{body}</svg>\n')
+    print(f"wrote {path}")
+    for k, vs in growth.items():
+        print(f"{k:>28}: minute 1 {rows[0][k]:6.1f} MiB, end {rows[-1][k]:6.1f}, {vs[-1]:+.1f}")
 
 
 if __name__ == "__main__":
