@@ -384,10 +384,10 @@ def parts(minute):
 
 def breakdown(run, name, path):
     """Growth since minute 1 of each part of the memory, one line per part, per minute."""
-    rows = [parts(m) for m in run["per_minute"] if "allocator_allocated" in m.get("store_memory_mib", {})]
-    if not rows:
+    reported = [m for m in run["per_minute"] if "allocator_allocated" in m.get("store_memory_mib", {})]
+    if not reported:
         sys.exit(f"{name}: no allocator figures (the server did not report them)")
-    minutes = [m["minute"] for m in run["per_minute"] if "allocator_allocated" in m.get("store_memory_mib", {})]
+    rows, minutes = [parts(m) for m in reported], [m["minute"] for m in reported]
     w, h, pad = 720, 320, 50
     growth = {k: [r[k] - rows[0][k] for r in rows] for k in rows[0]}
     lo = min(min(v) for v in growth.values())

@@ -1,5 +1,5 @@
-//! The process allocator's settings for a long-running server: how soon freed pages go back to
-//! the kernel.
+//! The process allocator's settings for a long-running server (how soon freed pages go back to
+//! the kernel) and its accounting (what it holds beside what the program uses).
 //!
 //! A server's memory is mostly transient: query results, batch buffers, RocksDB's compaction
 //! buffers and background retrains are allocated and freed within seconds. jemalloc keeps freed
