@@ -45,13 +45,20 @@ def mib(pid, field):
 
 
 def smaps_by_file(pid):
-    """Resident KiB per mapped file (anonymous mappings under their kind): which files the RSS is."""
-    out, name = {}, None
+    """Resident KiB per mapped file (anonymous mappings under their kind): which files the RSS is.
+    A thread's stack is an anonymous mapping right above its guard page (an inaccessible one), so
+    stacks are told from the allocator's mappings: pages a deep query touches once stay resident."""
+    out, name, prev_end, prev_guard = {}, None, None, False
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             head = line.split()
             if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                start, end = (int(x, 16) for x in head[0].split("-"))
                 name = head[5] if len(head) > 5 else "[anon]"
+                if name == "[anon]" and prev_guard and prev_end == start:
+                    name = "[thread stacks]"
+                prev_guard = len(head) <= 5 and head[1].startswith("---")
+                prev_end = end
                 if "/" in name:
                     name = name.rsplit("/", 2)[-2] + "/*" + pathlib.Path(name).suffix
             elif head[0] == "Rss:":
@@ -85,6 +92,8 @@ def store_memory(base):
         elif line.startswith('shopgraph_allocator_bytes{part="'):
             part, value = line[len('shopgraph_allocator_bytes{part="'):].split('"} ')
             out["allocator_" + part] = round(int(value) / 2**20, 2)
+        elif line.startswith("shopgraph_store_memtable_entries "):
+            out["memtable_entries"] = int(line.split()[1])
     return out
 
 

@@ -86,6 +86,11 @@ pub struct Config {
     /// dictionary, 32 MiB for the rest) kept the blocks of files a compaction had replaced until
     /// full, so a writing server grew by up to 160 MiB (benches/REPORT.md section 9).
     pub store_cache_mb: usize,
+    /// Entries RocksDB's memtables may hold before the server flushes them, whatever the time
+    /// (about 100 bytes each under the soak's mix): at a high write rate the writes held between
+    /// the timed flushes were the largest part of a soak's growth (benches/REPORT.md section 9);
+    /// 0: flush on time only.
+    pub flush_memtable_entries: u64,
     /// Requests one client (API key, else address) may have in flight at once; 0: no cap.
     pub max_in_flight_per_client: usize,
     /// Queries see the inferred graph (`shopgraph reason`) in their default graph unless they
@@ -161,6 +166,7 @@ impl Default for Config {
             rate_limit_burst: 50.0,
             memory_limit_mb: 0,
             store_cache_mb: 32,
+            flush_memtable_entries: 20_000,
             max_in_flight_per_client: 0,
             infer: false,
             review_threshold_aspect: 0.6,
@@ -325,6 +331,9 @@ impl Config {
         }
         if let Some(v) = env("SHOPGRAPH_STORE_CACHE_MB") {
             self.store_cache_mb = num("SHOPGRAPH_STORE_CACHE_MB", v)?;
+        }
+        if let Some(v) = env("SHOPGRAPH_FLUSH_MEMTABLE_ENTRIES") {
+            self.flush_memtable_entries = num("SHOPGRAPH_FLUSH_MEMTABLE_ENTRIES", v)?;
         }
         if let Some(v) = env("SHOPGRAPH_CONSOLE") {
             self.console = matches!(v.as_str(), "1" | "true" | "yes");

@@ -675,7 +675,7 @@ fn serve(engine: Arc<Engine>) -> Result<()> {
     if let Err(e) = engine.ensure_search() {
         log::error!("search index not read ({e}); searches will try again");
     }
-    engine.start_housekeeping(std::time::Duration::from_secs(60));
+    engine.start_housekeeping(std::time::Duration::from_secs(60), std::time::Duration::from_secs(10));
     match crate::memory::keep_freed_pages_for(crate::memory::SERVE_DIRTY_DECAY_MS) {
         Ok(true) => log::debug!("freed pages go back to the kernel after {} ms", crate::memory::SERVE_DIRTY_DECAY_MS),
         Ok(false) => log::info!("MALLOC_CONF sets dirty_decay_ms; serve leaves it"),

@@ -164,32 +164,47 @@ impl Engine {
     /// memtables to disk: oxigraph sizes the memtables for a 512 MiB write budget, so without
     /// this a busy server holds a long run of writes in memory and replays them from the log at
     /// the next start. It flushes at the first tick (`every`) with nothing new written after a
-    /// write, or after [`FLUSH_AT_MOST_EVERY_TICKS`] ticks of continuous writing. Not every tick:
-    /// each flush leads to a compaction that rewrites the string dictionary's file whole (its
-    /// keys are hashes). The thread ends with the engine.
-    pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration) {
+    /// write, or after [`FLUSH_AT_MOST_EVERY_TICKS`] ticks of continuous writing, or, looking
+    /// every `look`, once the memtables hold `flush_memtable_entries` (so what they hold does
+    /// not grow with the write rate; `look` bounds how often a fast writer is flushed). Not every
+    /// tick: each flush leads to a compaction that rewrites the string dictionary's file whole
+    /// (its keys are hashes). The thread ends with the engine.
+    pub fn start_housekeeping(self: &Arc<Self>, every: std::time::Duration, look: std::time::Duration) {
         let weak = Arc::downgrade(self);
+        let limit = self.config.flush_memtable_entries;
+        let look = look.clamp(std::time::Duration::from_millis(1), every);
         let mut flushed_at = self.store.generation();
         let mut seen = flushed_at;
         let mut ticks_unflushed = 0u32;
+        let mut since_tick = std::time::Duration::ZERO;
         let spawned = std::thread::Builder::new().name("shopgraph-housekeeping".into()).spawn(move || {
             loop {
-                std::thread::sleep(every);
+                std::thread::sleep(look);
                 let Some(engine) = weak.upgrade() else { return };
+                since_tick += look;
                 let now = engine.store.generation();
-                if now != flushed_at {
-                    ticks_unflushed += 1;
-                    if now == seen || ticks_unflushed >= FLUSH_AT_MOST_EVERY_TICKS {
-                        match engine.store.flush() {
-                            Ok(()) => {
-                                flushed_at = now;
-                                ticks_unflushed = 0;
-                            }
-                            Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
+                // Entries, not bytes: the memtables' byte count steps up a whole arena block per
+                // column family at the first write after a flush.
+                let mut flush = limit > 0
+                    && now != flushed_at
+                    && engine.store.memory_usage().ok().flatten().is_some_and(|u| u.memtable_entries >= limit);
+                if since_tick >= every {
+                    since_tick = std::time::Duration::ZERO;
+                    if now != flushed_at {
+                        ticks_unflushed += 1;
+                        flush |= now == seen || ticks_unflushed >= FLUSH_AT_MOST_EVERY_TICKS;
+                    }
+                    seen = now;
+                }
+                if flush {
+                    match engine.store.flush() {
+                        Ok(()) => {
+                            flushed_at = now;
+                            ticks_unflushed = 0;
                         }
+                        Err(e) => log::warn!("housekeeping: flushing the memtables failed: {e}"),
                     }
                 }
-                seen = now;
             }
         });
         if let Err(e) = spawned {

@@ -256,8 +256,11 @@ shopgraph_store_memory_bytes{{part=\"block_cache\"}} {}
 shopgraph_store_memory_bytes{{part=\"block_cache_pinned\"}} {}
 shopgraph_store_memory_bytes{{part=\"memtables\"}} {}
 shopgraph_store_memory_bytes{{part=\"table_readers\"}} {}
+# HELP shopgraph_store_memtable_entries Writes held in RocksDB's memtables, not yet flushed to table files (housekeeping flushes past flush_memtable_entries).
+# TYPE shopgraph_store_memtable_entries gauge
+shopgraph_store_memtable_entries {}
 ",
-            u.block_cache, u.block_cache_pinned, u.memtables, u.table_readers
+            u.block_cache, u.block_cache_pinned, u.memtables, u.table_readers, u.memtable_entries
         )),
         Ok(None) => {}
         Err(e) => log::warn!("metrics: the store's memory figures could not be read: {e}"),

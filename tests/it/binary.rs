@@ -245,9 +245,13 @@ fn the_store_reports_its_memory_by_part() {
         store.insert(&quads).unwrap();
         let written = usage();
         assert!(written.memtables > opened.memtables + (1 << 20), "{cache_mb} MiB: {opened:?} then {written:?}");
+        // Each quad of the default graph is an entry in three indexes, besides its new strings.
+        assert_eq!(opened.memtable_entries, 0, "{opened:?}");
+        assert!(written.memtable_entries >= 3 * quads.len() as u64, "{cache_mb} MiB: {written:?}");
         store.flush().unwrap();
         let flushed = usage();
         assert!(flushed.memtables < written.memtables / 4, "{cache_mb} MiB: {written:?} then {flushed:?}");
+        assert_eq!(flushed.memtable_entries, 0, "{cache_mb} MiB: {written:?} then {flushed:?}");
         assert!(flushed.table_readers > written.table_readers, "{cache_mb} MiB: {written:?} then {flushed:?}");
         assert_eq!(store.pattern(None, None, None, None).unwrap().len(), quads.len());
         let read = usage();

@@ -371,7 +371,14 @@ async fn a_forgotten_user_is_gone_from_the_graph_the_models_and_every_file() {
 fn housekeeping_flushes_written_memtables_to_disk() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = shopgraph::config::Config { memory: false, data: data.clone(), query_threads: 2, ..config() };
+    // The timed rules alone; the size rule has its own test below.
+    let config = shopgraph::config::Config {
+        memory: false,
+        data: data.clone(),
+        query_threads: 2,
+        flush_memtable_entries: 0,
+        ..config()
+    };
     let e = shopgraph::engine::Engine::open(config).unwrap();
     let ssts = || -> std::collections::BTreeSet<String> {
         std::fs::read_dir(data.join("store"))
@@ -390,7 +397,7 @@ fn housekeeping_flushes_written_memtables_to_disk() {
     };
     let tick = std::time::Duration::from_millis(250);
     e.store().flush().unwrap();
-    e.start_housekeeping(tick);
+    e.start_housekeeping(tick, tick);
     std::thread::sleep(tick * 2);
     let idle = ssts();
     std::thread::sleep(tick * 2);
@@ -422,4 +429,52 @@ fn housekeeping_flushes_written_memtables_to_disk() {
     }
     assert_eq!(ssts(), before, "{n} continuous writes were flushed while they went on");
     flushed_after(&before, "the continuous writes were not flushed once they stopped");
+}
+
+/// Regression: at 16 soak clients the memtables held up to 8 MiB of writes between the timed
+/// flushes, the largest part of the server's growth (benches/REPORT.md section 9). A writer that
+/// never pauses is flushed once the memtables hold `flush_memtable_entries`, long before a tick.
+#[test]
+fn a_fast_writer_is_flushed_once_the_memtables_pass_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let limit = 5_000;
+    let config = shopgraph::config::Config {
+        memory: false,
+        data: data.clone(),
+        query_threads: 2,
+        flush_memtable_entries: limit,
+        ..config()
+    };
+    let e = shopgraph::engine::Engine::open(config).unwrap();
+    let entries = || e.store().memory_usage().unwrap().expect("a RocksDB store").memtable_entries;
+    e.settle();
+    e.store().flush().unwrap();
+    assert_eq!(entries(), 0, "a flush left entries in the memtables");
+    // No tick comes during the test: only the size rule can flush.
+    e.start_housekeeping(std::time::Duration::from_secs(3600), std::time::Duration::from_millis(20));
+    let mut batch = 0;
+    let mut held = 0;
+    let most = loop {
+        assert!(held < 4 * limit, "{batch} batches written, {held} entries in the memtables and never flushed");
+        let quads: String =
+            (0..100).map(|i| format!("<urn:x:fast/{batch}/{i}> sg:name \"a product name {batch} {i}\" . ")).collect();
+        e.update(&format!("{SG}INSERT DATA {{ {quads} }}")).unwrap();
+        batch += 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let now = entries();
+        if now < held {
+            break held;
+        }
+        held = now;
+    };
+    // Each batch adds several hundred entries (three indexes, new strings); flushed near the limit.
+    assert!(most >= limit / 2, "flushed at {most} entries, under half the limit, after {batch} batches");
+    assert_eq!(
+        count(
+            &e,
+            &format!("{SG}SELECT (COUNT(*) AS ?n) {{ ?s sg:name ?v FILTER(STRSTARTS(STR(?s), \"urn:x:fast/\")) }}")
+        ),
+        batch * 100
+    );
 }

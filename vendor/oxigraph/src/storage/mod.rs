@@ -64,6 +64,10 @@ pub struct StorageMemoryUsage {
     pub memtables: u64,
     /// Table readers' index and filter blocks held outside the block cache, all column families.
     pub table_readers: u64,
+    /// Entries in the memtables (active and immutable), all column families. `memtables` grows
+    /// in whole arena blocks (a megabyte a column family at the first write after a flush); this
+    /// grows with what was written.
+    pub memtable_entries: u64,
 }
 
 /// Low level storage primitives

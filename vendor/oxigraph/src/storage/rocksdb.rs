@@ -405,6 +405,12 @@ impl RocksDbStorage {
             table_readers: self
                 .db
                 .int_property_total("rocksdb.estimate-table-readers-mem")?,
+            memtable_entries: self
+                .db
+                .int_property_total("rocksdb.num-entries-active-mem-table")?
+                + self
+                    .db
+                    .int_property_total("rocksdb.num-entries-imm-mem-tables")?,
             ..StorageMemoryUsage::default()
         };
         // The block cache property is per column family but names a cache that may be shared:
