@@ -87,9 +87,9 @@ pub struct Config {
     /// full, so a writing server grew by up to 160 MiB (benches/REPORT.md section 9).
     pub store_cache_mb: usize,
     /// Entries RocksDB's memtables may hold before the server flushes them, whatever the time
-    /// (about 100 bytes each under the soak's mix): at a high write rate the writes held between
-    /// the timed flushes were the largest part of a soak's growth (benches/REPORT.md section 9);
-    /// 0: flush on time only.
+    /// (a quad is an entry in each of three or six indexes, and one per new string): at a high
+    /// write rate the writes held between the timed flushes were the largest part of a soak's
+    /// growth (benches/REPORT.md section 9); 0: flush on time only.
     pub flush_memtable_entries: u64,
     /// Requests one client (API key, else address) may have in flight at once; 0: no cap.
     pub max_in_flight_per_client: usize,
